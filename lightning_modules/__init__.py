@@ -1,0 +1,1 @@
+"""PyTorch Lightning modules and callbacks. ``sweep`` imports these; they never import ``sweep``."""

@@ -1,0 +1,77 @@
+"""Sequence classification as a LightningModule: one shared ``step`` for train, val and test.
+
+The model (backbone + head) is injected and kept out of hparams; so are the optimizer's parameter
+groups, built by the caller (which knows the strategy's frozen parts and the layer depths).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+
+@dataclass
+class Schedule:
+    lr: float
+    warmup_ratio: float
+    scheduler: str  # linear | cosine | constant: the decay after warmup
+
+
+SCHEDULERS = {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}
+
+
+class SequenceClassificationModule(pl.LightningModule):
+    def __init__(self, model: nn.Module, num_labels: int, param_groups: list[dict], schedule: Schedule):
+        super().__init__()
+        self.model = model
+        self.param_groups = param_groups
+        self.schedule = schedule
+        self.loss = nn.CrossEntropyLoss()
+        metrics = MetricCollection(
+            {"acc": MulticlassAccuracy(num_labels, average="micro"), "f1": MulticlassF1Score(num_labels, average="macro")}
+        )
+        self.train_metrics = metrics.clone(prefix="train/")
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+        self.warmup_steps = 0
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        return self.model(**{key: value for key, value in batch.items() if key != "labels"})
+
+    def step(self, batch: dict, stage: str) -> torch.Tensor:
+        logits = self(batch)
+        loss = self.loss(logits.float(), batch["labels"])
+        if stage == "train" and not torch.isfinite(loss):
+            # fail the run now rather than train on garbage; the sweeper records the trial as failed
+            raise FloatingPointError(f"training loss is {loss.item()} at step {self.global_step}")
+        metrics = getattr(self, f"{stage}_metrics")
+        metrics.update(logits.detach(), batch["labels"])
+        size = batch["labels"].size(0)
+        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=size)
+        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train", batch_size=size)
+        return loss
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        return self.step(batch, "train")
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self.step(batch, "val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self.step(batch, "test")
+
+    def configure_optimizers(self):
+        from transformers import get_scheduler
+
+        optimizer = torch.optim.AdamW(self.param_groups, lr=self.schedule.lr)
+        total = int(self.trainer.estimated_stepping_batches)
+        # computed here, from the real step count: a warmup ratio never silently becomes 0 steps
+        self.warmup_steps = math.ceil(self.schedule.warmup_ratio * total)
+        scheduler = get_scheduler(SCHEDULERS[self.schedule.scheduler], optimizer, num_warmup_steps=self.warmup_steps, num_training_steps=total)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -1,0 +1,34 @@
+"""Quiet console: no advert lines, no progress bars into log files, no third-party chatter."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+
+
+def interactive() -> bool:
+    return sys.stderr.isatty()
+
+
+def quiet_libraries() -> None:
+    """Call after importing the libraries too: Lightning and MLflow reset their loggers on import."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # we tokenize before any fork
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when mlflow is imported
+    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning", "transformers", "peft", "alembic", "mlflow"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    # Lightning's hints that do not apply here: in-memory tokenized data needs no loader workers,
+    # and short runs have fewer batches than a logging interval
+    warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=r".*smaller than the logging interval.*")
+    warnings.filterwarnings("ignore", message=r".*Checkpoint directory.*")
+    warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*")  # PEFT calls it
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    try:
+        import transformers
+
+        transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover
+        pass

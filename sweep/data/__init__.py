@@ -1,0 +1,1 @@
+"""Data: tasks (raw rows -> labelled splits), the token cache, and length-bucketed loaders."""

@@ -1,0 +1,50 @@
+"""The task kinds: the packaged Rotten Tomatoes corpus, and a user's own CSV/JSONL file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sweep.data.tasks import TASK_KINDS
+from sweep.errors import ConfigError
+from sweep.schema import TaskConfig
+from sweep.zoo.assets import ROTTEN_TOMATOES_CSV
+
+READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
+
+
+@TASK_KINDS.register("rotten_tomatoes")
+def rotten_tomatoes(task: TaskConfig):
+    """Review snippets (fresh/rotten) and plot sentences from 1,449 movies; ``movie_name`` is the group."""
+    import pandas as pd
+
+    frame = pd.read_csv(ROTTEN_TOMATOES_CSV.locate("task.kind=rotten_tomatoes"))
+    return frame.rename(columns={"category": "label", "movie_name": "group"})[["text", "label", "group"]]
+
+
+@TASK_KINDS.register("csv")
+def user_file(task: TaskConfig):
+    """A user's CSV, TSV or JSON-lines file (compressed too), with the columns the config names."""
+    import pandas as pd
+
+    if not task.path:
+        raise ConfigError("task.path", "must name a .csv, .tsv or .jsonl file for task.kind=csv", task.path)
+    path = Path(task.path).expanduser()
+    if not path.is_file():
+        raise ConfigError("task.path", "file not found", task.path)
+    suffixes = [s for s in path.suffixes if s in READERS]
+    if not suffixes:
+        raise ConfigError("task.path", f"unknown file type; known: {', '.join(READERS)} (optionally compressed)", task.path)
+    kind = READERS[suffixes[-1]]
+    if kind == "jsonl":
+        frame = pd.read_json(path, lines=True)
+    else:
+        frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",")
+
+    wanted = {"text": task.text_column, "label": task.label_column, "group": task.group_column, "split": task.split_column}
+    columns = list(frame.columns)
+    for role, column in wanted.items():
+        if column is not None and column not in columns:
+            raise ConfigError(f"task.{role}_column", f"no such column in {path.name}; columns: {', '.join(map(str, columns))}", column)
+    return frame.rename(columns={column: role for role, column in wanted.items() if column is not None})[
+        [role for role, column in wanted.items() if column is not None]
+    ]

@@ -1,0 +1,79 @@
+"""Reproducible train/val/test splits of exact sizes, where rows of one group share a split.
+
+Why our own and not sklearn's GroupShuffleSplit: that splits by group *counts* or fractions; a sweep
+needs exact row counts (``task.train_size=2000``) with groups (movies) kept whole, and a split that
+depends on ``task.split_seed`` alone, so every job of a sweep sees the same data.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sweep.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sweep.schema import TaskConfig
+
+SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "dev": "val", "test": "test"}
+
+
+def split_rows(frame: "pd.DataFrame", task: "TaskConfig") -> tuple["pd.DataFrame", "pd.DataFrame", "pd.DataFrame"]:
+    rng = np.random.default_rng(task.split_seed)
+    if "split" in frame.columns:
+        parts = _given_splits(frame, task)
+    else:
+        parts = _group_splits(frame, task, rng)
+    sizes = {"train": task.train_size, "val": task.val_size, "test": task.test_size}
+    out = []
+    for name, part in zip(("train", "val", "test"), parts):
+        size = sizes[name]
+        if size is not None and size > len(part):
+            raise ConfigError(f"task.{name}_size", f"only {len(part)} rows available for {name} ({len(frame)} in all)", size)
+        if size is not None and size < len(part):
+            part = part.iloc[np.sort(rng.choice(len(part), size, replace=False))]
+        out.append(part.reset_index(drop=True))
+    if len(out[0]) == 0:
+        raise ConfigError("task.train_size", f"no training rows left ({len(frame)} rows in all)", task.train_size)
+    return out[0], out[1], out[2]
+
+
+def _holdout(size: int | None, total: int, task: "TaskConfig") -> int:
+    return size if size is not None else int(round(total * task.holdout_fraction))
+
+
+def _group_splits(frame, task, rng):
+    """Walk the groups in a seeded random order: test first, then val, then train take whole groups."""
+    groups = frame["group"] if "group" in frame.columns else frame.index.to_series()
+    codes, uniques = groups.factorize()
+    order = rng.permutation(len(uniques))
+    group_sizes = np.bincount(codes, minlength=len(uniques))[order]
+    cumulative = np.cumsum(group_sizes)
+    total = len(frame)
+    n_test = _holdout(task.test_size, total, task)
+    n_val = _holdout(task.val_size, total, task)
+    # the first group index at which each split has enough rows
+    test_end = int(np.searchsorted(cumulative, n_test)) + (1 if n_test else 0)
+    val_end = int(np.searchsorted(cumulative, cumulative[test_end - 1] + n_val if test_end else n_val)) + 1
+    rank = np.empty(len(uniques), dtype=np.int64)
+    rank[order] = np.arange(len(uniques))
+    row_rank = rank[codes]
+    test = frame[row_rank < test_end]
+    val = frame[(row_rank >= test_end) & (row_rank < val_end)]
+    train = frame[row_rank >= val_end]
+    return train, val, test
+
+
+def _given_splits(frame, task):
+    """Use the file's own split column; unknown split names are an error that lists the known ones."""
+    names = frame["split"].astype(str).str.lower().map(SPLIT_NAMES)
+    if names.isna().any():
+        bad = sorted(frame.loc[names.isna(), "split"].astype(str).unique())[:5]
+        raise ConfigError("task.split_column", f"unknown split values {bad}; known: {', '.join(SPLIT_NAMES)}", task.split_column)
+    parts = [frame[names == name] for name in ("train", "val", "test")]
+    if len(parts[1]) == 0:
+        raise ConfigError("task.split_column", "the file has no validation rows (val/validation/dev)", task.split_column)
+    return parts

@@ -1,0 +1,119 @@
+"""One job, start to end: validate, build, open its MLflow run, train, record, return the metric.
+
+Order matters: everything that can fail on bad input (config, data, model, store) happens before the
+run is opened, so a bad value leaves nothing half-written. Once the run is open it always ends with a
+final state: finished, failed (with the error message) or pruned.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass
+
+from omegaconf import DictConfig
+
+from sweep.errors import ConfigError
+from sweep.schema import JobConfig, job_container, validate
+
+log = logging.getLogger("sweep")
+
+
+@dataclass
+class JobContext:
+    """Where this job sits: a single run, or one job of a sweep (its parent run and number)."""
+
+    multirun: bool
+    parent_run_id: str | None
+    job_number: int | None
+
+    @classmethod
+    def from_hydra(cls) -> "JobContext":
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        from sweep.tracking.sweep_callback import read_parent_run_id
+
+        if not HydraConfig.initialized():
+            return cls(False, None, None)
+        hydra_cfg = HydraConfig.get()
+        if hydra_cfg.mode != RunMode.MULTIRUN:
+            return cls(False, None, None)
+        return cls(True, read_parent_run_id(hydra_cfg.sweep.dir), hydra_cfg.job.get("num"))
+
+
+def run_name(job: JobConfig, context: JobContext) -> str:
+    root = job.root
+    name = root.tracking.run_name or f"{root.model.name}-{job.strategy.name}"
+    return f"{name}-{context.job_number}" if context.job_number is not None else name
+
+
+def tags_of(job: JobConfig, context: JobContext) -> dict[str, str]:
+    root = job.root
+    tags = {"model": root.model.name, "strategy": job.strategy.name, "task": root.task.name, "model.source": root.model.source}
+    if context.job_number is not None:
+        tags["sweep.job"] = str(context.job_number)
+    return tags
+
+
+def run_job(cfg: DictConfig, context: JobContext | None = None) -> float:
+    """Run one job and return its monitored validation metric (what sweepers optimise)."""
+    from sweep.console import quiet_libraries
+    from sweep.tracking.store import check_reachable, tracking_uri
+
+    context = context or JobContext.from_hydra()
+    job = validate(cfg)
+    root = job.root
+    uri = tracking_uri(root.tracking.uri, root.paths.output_dir)
+    check_reachable(uri)
+    quiet_libraries()
+
+    from sweep.build import build
+    from sweep.tracking.job_run import JobRun
+    from sweep.tracking.store import client_and_experiment
+
+    config = job_container(cfg)
+
+    def open_run() -> JobRun:
+        client, experiment_id = client_and_experiment(uri, root.tracking.experiment, root.paths.output_dir)
+        return JobRun.open(client, experiment_id, run_name(job, context), tags_of(job, context), config, context.parent_run_id)
+
+    try:
+        built = build(job)
+    except ConfigError as error:
+        if context.multirun:  # one bad combination of a grid: recorded as failed, the sweep goes on
+            open_run().finish("failed", error=str(error))
+        raise
+
+    run = open_run()
+    run.log_metrics(
+        {
+            "params_total": built.total_params,
+            "params_trainable": built.trainable_params,
+            "params_trainable_share": built.trainable_share,
+            **{f"data_{name}_rows": size for name, size in built.sizes.items()},
+            **{f"prepare_{key}": value for key, value in built.timings.items()},
+        }
+    )
+    log.info(
+        "job %s: %s x %s on %s; %d train / %d val / %d test rows; trainable %s of %s parameters (%.2f%%)",
+        context.job_number if context.job_number is not None else "-",
+        root.model.name, job.strategy.name, root.task.name, built.sizes["train"], built.sizes["val"], built.sizes["test"],
+        f"{built.trainable_params:,}", f"{built.total_params:,}", 100 * built.trainable_share,
+    )
+    from sweep.train import train
+
+    try:
+        result = train(built, tracking_uri=uri, run_id=run.run_id)
+    except BaseException as error:
+        run.finish("failed", error=f"{type(error).__name__}: {error}"[:5000], traceback=traceback.format_exc()[-4000:])
+        raise
+    run.log_metrics(result.metrics, step=result.steps)
+    run.finish("finished", best_step=result.best_step)
+    monitor = root.trainer.monitor
+    test = "  ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()) if k.startswith("test/"))
+    log.info(
+        "result %s: best %s=%.4f  %s  trainable=%.2f%%  train %.1fs  run %s",
+        run_name(job, context), monitor, result.monitored, test, 100 * built.trainable_share, result.metrics["train_time_s"], run.run_id,
+    )
+    return result.monitored

@@ -1,0 +1,1 @@
+"""Models: a pretrained backbone behind one classification head, and the generic block finder."""

@@ -1,0 +1,34 @@
+"""Optimizer parameter groups: weight decay where it belongs, and layer-wise learning-rate decay.
+
+Only trainable parameters are grouped. Biases and norm weights (1-D tensors) get no weight decay.
+With ``optim.layer_decay`` < 1, block i of L gets ``lr * layer_decay ** (L + 1 - depth)``: the head and
+the top block learn fastest, the embeddings slowest.
+"""
+
+from __future__ import annotations
+
+from sweep.schema import OptimConfig
+
+
+def param_groups(model, optim: OptimConfig) -> list[dict]:
+    from sweep.models.blocks import find_blocks, parameter_depths
+
+    backbone_depths = {}
+    top = 0
+    if optim.layer_decay < 1.0:
+        blocks = find_blocks(model.backbone)
+        top = len(blocks) + 1
+        backbone_depths = {f"backbone.{name}": depth for name, depth in parameter_depths(model.backbone, blocks).items()}
+
+    groups: dict[tuple[int, bool], dict] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        depth = backbone_depths.get(name, top)  # outside the backbone (the head): the top
+        decays = param.ndim > 1
+        group = groups.setdefault(
+            (depth, decays),
+            {"params": [], "lr": optim.lr * optim.layer_decay ** (top - depth), "weight_decay": optim.weight_decay if decays else 0.0},
+        )
+        group["params"].append(param)
+    return list(groups.values())

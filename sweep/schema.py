@@ -1,0 +1,196 @@
+"""Config schemas: one dataclass per config group, checked before any model is loaded.
+
+Hydra composes plain YAML (conf/); ``validate`` merges it into these dataclasses, so a wrong type,
+an unknown key or a value out of range fails with the key's full name in about a second.
+A strategy's own keys are validated by the schema its registry entry declares (sweep/strategies/).
+Only the standard library and omegaconf are imported here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from sweep.errors import ConfigError, require
+
+FAMILIES = ("encoder", "decoder", "encoder_decoder")
+POOLINGS = ("mean", "cls", "last")
+SCHEDULERS = ("linear", "cosine", "constant")
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")
+
+
+def one_of(key: str, value: Any, allowed: tuple) -> None:
+    require(value in allowed, key, value, f"must be one of {', '.join(map(str, allowed))}")
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+    # "asset:<name>" (a packaged checkpoint, see sweep/zoo/assets.py), "random:<model_type>"
+    # (randomly initialised from config_overrides, for tests), a Hugging Face hub id or a local folder.
+    source: str = MISSING
+    tokenizer: Optional[str] = None  # same forms as source; default: the source's own tokenizer
+    family: str = "encoder"
+    pooling: Optional[str] = None  # default: the family's (mean for encoders, last token for decoders)
+    dropout: float = 0.1  # before the classification head
+    config_overrides: Dict[str, Any] = field(default_factory=dict)  # passed to the HF config
+
+    def __post_init__(self) -> None:
+        one_of("model.family", self.family, FAMILIES)
+        if self.pooling is not None:
+            one_of("model.pooling", self.pooling, POOLINGS)
+        require(0.0 <= self.dropout < 1.0, "model.dropout", self.dropout, "must be in [0, 1)")
+
+
+@dataclass
+class TaskConfig:
+    name: str = MISSING
+    kind: str = MISSING  # loader: rotten_tomatoes | csv (sweep/data/tasks.py)
+    labels: Optional[List[str]] = None  # label names in id order; default: the sorted names found
+    label_map: Optional[Dict[str, str]] = None  # raw label value -> label name; unmapped rows are dropped
+    path: Optional[str] = None  # csv/jsonl file for kind=csv
+    text_column: str = "text"
+    label_column: str = "label"
+    group_column: Optional[str] = None  # rows sharing a group never straddle two splits
+    split_column: Optional[str] = None  # a column holding train/val/test, if the file has splits
+    train_size: Optional[int] = None  # rows; null = all rows left after val and test
+    val_size: Optional[int] = None  # rows; null = holdout_fraction of the data
+    test_size: Optional[int] = None
+    holdout_fraction: float = 0.1
+    max_length: int = 64
+    split_seed: int = 0  # fixed apart from `seed`: the same split for every run of a sweep
+
+    def __post_init__(self) -> None:
+        for key in ("train_size", "val_size", "test_size"):
+            value = getattr(self, key)
+            require(value is None or value >= 0, f"task.{key}", value, "must be >= 0 (or null)")
+        require(self.val_size != 0, "task.val_size", 0, "must be > 0: validation drives early stopping")
+        require(self.train_size != 0, "task.train_size", 0, "must be > 0")
+        require(0.0 < self.holdout_fraction < 0.5, "task.holdout_fraction", self.holdout_fraction, "must be in (0, 0.5)")
+        require(8 <= self.max_length <= 8192, "task.max_length", self.max_length, "must be in [8, 8192]")
+        if self.labels is not None:
+            require(len(set(self.labels)) >= 2, "task.labels", self.labels, "needs at least two distinct labels")
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1  # of the total optimizer steps
+    scheduler: str = "linear"  # decay after warmup
+    layer_decay: float = 1.0  # layer-wise lr decay: block i gets lr * layer_decay**(depth - i); 1.0 = off
+    batch_size: int = 32
+    eval_batch_size: int = 128
+
+    def __post_init__(self) -> None:
+        require(self.lr > 0, "optim.lr", self.lr, "must be > 0")
+        require(self.weight_decay >= 0, "optim.weight_decay", self.weight_decay, "must be >= 0")
+        require(0.0 <= self.warmup_ratio < 1.0, "optim.warmup_ratio", self.warmup_ratio, "must be in [0, 1)")
+        one_of("optim.scheduler", self.scheduler, SCHEDULERS)
+        require(0.0 < self.layer_decay <= 1.0, "optim.layer_decay", self.layer_decay, "must be in (0, 1]")
+        require(self.batch_size >= 1, "optim.batch_size", self.batch_size, "must be >= 1")
+        require(self.eval_batch_size >= 1, "optim.eval_batch_size", self.eval_batch_size, "must be >= 1")
+
+
+@dataclass
+class TrainerConfig:
+    max_epochs: int = 1
+    max_steps: int = -1  # -1: no step limit (max_epochs decides)
+    val_check_interval: float = 1.0  # fraction of an epoch between validations (pruning acts there)
+    early_stopping_patience: Optional[int] = 3  # validations without improvement; null = off
+    monitor: str = "val/acc"
+    mode: str = "max"
+    precision: str = "32-true"
+    accelerator: str = "auto"
+    devices: Any = "auto"
+    gradient_clip_val: float = 1.0
+    log_every_n_steps: int = 10
+    restore_best: bool = True  # test with the weights of the best validation, not the last ones
+
+    def __post_init__(self) -> None:
+        require(self.max_epochs >= 1, "trainer.max_epochs", self.max_epochs, "must be >= 1")
+        require(self.max_steps == -1 or self.max_steps >= 1, "trainer.max_steps", self.max_steps, "must be -1 or >= 1")
+        require(0.0 < self.val_check_interval <= 1.0, "trainer.val_check_interval", self.val_check_interval, "must be in (0, 1]")
+        p = self.early_stopping_patience
+        require(p is None or p >= 1, "trainer.early_stopping_patience", p, "must be >= 1 or null")
+        one_of("trainer.mode", self.mode, ("max", "min"))
+        one_of("trainer.precision", self.precision, PRECISIONS)
+        require(self.log_every_n_steps >= 1, "trainer.log_every_n_steps", self.log_every_n_steps, "must be >= 1")
+
+
+@dataclass
+class TrackingConfig:
+    uri: Optional[str] = None  # default: $MLFLOW_TRACKING_URI, else sqlite under paths.output_dir
+    experiment: str = "sweep"
+    run_name: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        require(bool(self.experiment.strip()), "tracking.experiment", self.experiment, "must not be empty")
+
+
+@dataclass
+class PathsConfig:
+    output_dir: str = "outputs"  # embedded stores and run folders, relative to where you run
+    cache_dir: str = "outputs/cache"  # converted checkpoints, token and feature caches
+
+
+@dataclass
+class TrialConfig:
+    """How a job finds the Optuna trial it runs: set by the optuna sweeper, never by hand."""
+
+    storage: str = MISSING
+    study_name: str = MISSING
+    trial_id: int = MISSING
+
+
+@dataclass
+class RootConfig:
+    seed: int = 42
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    strategy: Dict[str, Any] = field(default_factory=dict)  # validated by the chosen strategy's schema
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    search: Optional[Dict[str, Any]] = None  # the sweeper's settings; jobs ignore them
+    trial: Optional[TrialConfig] = None
+
+
+@dataclass
+class JobConfig:
+    """The validated config of one job: typed groups plus the chosen strategy's own dataclass."""
+
+    root: RootConfig
+    strategy: Any  # an instance of the strategy's config dataclass
+
+
+def _typed(schema: type, cfg: Any, prefix: str = "") -> Any:
+    """Merge ``cfg`` into ``schema`` and build the dataclass, turning OmegaConf errors into ConfigErrors."""
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), cfg)
+        return OmegaConf.to_object(merged)
+    except OmegaConfBaseException as e:
+        key = prefix + (getattr(e, "full_key", None) or "")
+        raise ConfigError(key or "config", str(getattr(e, "msg", e)).splitlines()[0]) from None
+
+
+def job_container(cfg: DictConfig) -> dict:
+    """The resolved config without Hydra's own node (which only resolves inside a job)."""
+    return OmegaConf.to_container(OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]), resolve=True)
+
+
+def validate(cfg: DictConfig) -> JobConfig:
+    """Check a composed config completely; raises ConfigError naming the first bad key."""
+    from sweep.strategies import STRATEGIES  # registers every strategy; light imports only
+
+    plain = job_container(cfg)
+    root: RootConfig = _typed(RootConfig, plain)
+    name = root.strategy.get("name")
+    require(name is not None, "strategy.name", None, f"must be set; known: {', '.join(STRATEGIES.names())}")
+    strategy_cls = STRATEGIES.get(name)
+    strategy = _typed(strategy_cls.config_class, root.strategy, prefix="strategy.")
+    return JobConfig(root=root, strategy=strategy)

@@ -1,0 +1,45 @@
+"""The strategy interface: which parameters train and how the backbone is wrapped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from omegaconf import MISSING
+
+from sweep.registry import Registry
+
+if TYPE_CHECKING:
+    from sweep.models.classifier import SequenceClassifier
+
+
+@dataclass
+class StrategyConfig:
+    name: str = MISSING
+
+
+class Strategy:
+    """One way to fine-tune. Subclasses set ``config_class`` and implement ``apply``."""
+
+    config_class: ClassVar[type] = StrategyConfig
+    # True: the backbone is frozen whole, so its pooled output is computed once per split and the
+    # head trains on those features (across epochs and, through the disk cache, across jobs)
+    frozen_features: ClassVar[bool] = False
+
+    def __init__(self, config: StrategyConfig):
+        self.config = config
+
+    def check(self, num_blocks: int | None) -> None:
+        """Validate the config against the model (block count known from its config); raise ConfigError."""
+
+    def apply(self, model: "SequenceClassifier", tokenizer) -> None:
+        """Freeze parameters and/or wrap ``model.backbone`` in place."""
+        raise NotImplementedError
+
+
+STRATEGIES: Registry[type[Strategy]] = Registry("strategy.name")
+
+
+def freeze(module) -> None:
+    for param in module.parameters():
+        param.requires_grad_(False)

@@ -1,0 +1,40 @@
+"""LoRA: low-rank adapters on the attention projections, through PEFT; the backbone is frozen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional
+
+from sweep.errors import require
+from sweep.strategies.base import STRATEGIES, Strategy, StrategyConfig
+
+
+@dataclass
+class LoraConfig(StrategyConfig):
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.1
+    # null: PEFT's default for the model type (query/value for BERT and ViT, q_proj/v_proj for Llama, q/v for T5)
+    target_modules: Optional[List[str]] = None
+
+    def __post_init__(self) -> None:
+        require(self.r >= 1, "strategy.r", self.r, "must be >= 1")
+        require(self.alpha >= 1, "strategy.alpha", self.alpha, "must be >= 1")
+        require(0.0 <= self.dropout < 1.0, "strategy.dropout", self.dropout, "must be in [0, 1)")
+
+
+@STRATEGIES.register("lora")
+class LowRankAdaptation(Strategy):
+    config_class = LoraConfig
+
+    def apply(self, model, tokenizer) -> None:
+        from peft import LoraConfig as PeftLoraConfig
+        from peft import get_peft_model
+
+        config = PeftLoraConfig(
+            r=self.config.r,
+            lora_alpha=self.config.alpha,
+            lora_dropout=self.config.dropout,
+            target_modules=list(self.config.target_modules) if self.config.target_modules else None,
+        )
+        model.backbone = get_peft_model(model.backbone, config)

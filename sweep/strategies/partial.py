@@ -1,0 +1,36 @@
+"""Partial fine-tuning: freeze the embeddings and the bottom ``freeze_depth`` transformer blocks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sweep.errors import require
+from sweep.strategies.base import STRATEGIES, Strategy, StrategyConfig
+
+
+@dataclass
+class PartialConfig(StrategyConfig):
+    freeze_depth: int = 2  # blocks frozen from the bottom; the embeddings are always frozen
+
+    def __post_init__(self) -> None:
+        require(self.freeze_depth >= 0, "strategy.freeze_depth", self.freeze_depth, "must be >= 0")
+
+
+@STRATEGIES.register("partial")
+class PartialFineTuning(Strategy):
+    config_class = PartialConfig
+
+    def check(self, num_blocks: int | None) -> None:
+        if num_blocks is not None:
+            depth = self.config.freeze_depth
+            require(depth <= num_blocks, "strategy.freeze_depth", depth, f"the model has {num_blocks} blocks: allowed 0..{num_blocks}")
+
+    def apply(self, model, tokenizer) -> None:
+        from sweep.models.blocks import find_blocks, parameter_depths
+
+        blocks = find_blocks(model.backbone)
+        self.check(len(blocks))
+        depths = parameter_depths(model.backbone, blocks)
+        for name, param in model.backbone.named_parameters():
+            # depth 0 = embeddings, 1..k = the bottom k blocks
+            param.requires_grad_(depths[name] > self.config.freeze_depth)

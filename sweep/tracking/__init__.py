@@ -1,0 +1,1 @@
+"""MLflow tracking: the store, job runs, the sweep's parent run and its comparison table."""

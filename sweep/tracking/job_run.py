@@ -1,0 +1,50 @@
+"""One job's MLflow run: opened once the job is built, always ended with a final state.
+
+States: finished (FINISHED), failed (FAILED, with the error message), pruned (KILLED, with the step),
+kept in the ``state`` tag so the comparison table and the UI can filter on them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sweep.tracking.params import flatten
+
+STATUS = {"finished": "FINISHED", "failed": "FAILED", "pruned": "KILLED"}
+
+
+class JobRun:
+    def __init__(self, client, run_id: str):
+        self.client = client
+        self.run_id = run_id
+
+    @classmethod
+    def open(cls, client, experiment_id: str, run_name: str, tags: dict[str, str], config: dict, parent_run_id: str | None) -> "JobRun":
+        from mlflow.entities import Param
+
+        if parent_run_id:
+            tags = {**tags, "mlflow.parentRunId": parent_run_id}
+        run = client.create_run(experiment_id, run_name=run_name, tags={**tags, "state": "running"})
+        params = [Param(key, value) for key, value in flatten(config).items()]
+        for start in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
+            client.log_batch(run.info.run_id, params=params[start : start + 100])
+        client.log_dict(run.info.run_id, config, "config.yaml")
+        return cls(client, run.info.run_id)
+
+    def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        batch = [Metric(key, float(value), now, step) for key, value in metrics.items() if value is not None]
+        if batch:
+            self.client.log_batch(self.run_id, metrics=batch)
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(self.run_id, tags=[RunTag(key, str(value)) for key, value in tags.items()])
+
+    def finish(self, state: str, **tags: Any) -> None:
+        self.set_tags({"state": state, **tags})
+        self.client.set_terminated(self.run_id, STATUS[state])

@@ -1,0 +1,18 @@
+"""The resolved config as MLflow params: flattened dotted keys, secrets in URLs masked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sweep.tracking.store import mask_secrets
+
+MAX_VALUE = 6000  # MLflow's limit on a param value
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
+    if isinstance(tree, dict):
+        out: dict[str, str] = {}
+        for key, value in tree.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): mask_secrets(str(tree))[:MAX_VALUE]}

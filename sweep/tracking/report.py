@@ -1,0 +1,55 @@
+"""The comparison table of a sweep: one row per child run, best first."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def comparison(client, experiment_id: str, parent_run_id: str, monitor: str, mode: str = "max") -> "pd.DataFrame":
+    import pandas as pd
+
+    runs = client.search_runs([experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'", max_results=50000)
+    rows = []
+    for run in runs:
+        metrics, tags = run.data.metrics, run.data.tags
+        rows.append(
+            {
+                "run": run.info.run_name,
+                "model": tags.get("model", ""),
+                "strategy": tags.get("strategy", ""),
+                "trial": tags.get("optuna.trial", ""),
+                "state": tags.get("state", run.info.status.lower()),
+                f"best {monitor}": metrics.get(f"best_{monitor}", math.nan),
+                "test/acc": metrics.get("test/acc", math.nan),
+                "test/f1": metrics.get("test/f1", math.nan),
+                "trainable %": 100 * metrics.get("params_trainable_share", math.nan),
+                "trainable": metrics.get("params_trainable", math.nan),
+                "steps": metrics.get("optimizer_steps", math.nan),
+                "train s": metrics.get("train_time_s", math.nan),
+                "note": (tags.get("error") or (f"pruned at step {tags['pruned_step']}" if "pruned_step" in tags else ""))[:80],
+            }
+        )
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    if not table["trial"].astype(bool).any():
+        table = table.drop(columns="trial")
+    return table.sort_values(f"best {monitor}", ascending=mode == "min", na_position="last").reset_index(drop=True)
+
+
+FORMATS = {"test/acc": "{:.4f}", "test/f1": "{:.4f}", "trainable %": "{:.2f}", "trainable": "{:,.0f}", "steps": "{:.0f}", "train s": "{:.1f}"}
+
+
+def to_markdown(table: "pd.DataFrame") -> str:
+    if table.empty:
+        return "(no runs)"
+    shown = table.copy()
+    for column in shown.columns:
+        fmt = FORMATS.get(column, "{:.4f}" if column.startswith("best ") else None)
+        if fmt is not None:
+            shown[column] = [fmt.format(v) if v == v else "" for v in shown[column]]  # v != v: NaN
+    return shown.to_markdown(index=False)

@@ -1,0 +1,98 @@
+"""Which MLflow store to use, whether it answers, and the experiment inside it.
+
+Default: a sqlite file under ``paths.output_dir`` (never the ``./mlruns`` file store, which MLflow 3
+refuses). ``tracking.uri`` wins over ``$MLFLOW_TRACKING_URI``, which wins over the default.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from sweep.errors import ConfigError
+
+PASSWORD_IN_URL = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/@\s]+:)(?P<password>[^@\s]+)(?P<tail>@)")
+
+
+def mask_secrets(text: str) -> str:
+    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``."""
+    return PASSWORD_IN_URL.sub(r"\g<head>***\g<tail>", text)
+
+
+def tracking_uri(configured: str | None, output_dir: str) -> str:
+    uri = configured or os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    return f"sqlite:///{(Path(output_dir) / 'mlflow.db').resolve()}"
+
+
+def artifact_root(uri: str, output_dir: str) -> str | None:
+    """Where a new experiment keeps artifacts: beside a local sqlite store; the server decides otherwise."""
+    if uri.startswith("sqlite:"):
+        return (Path(output_dir) / "mlartifacts").resolve().as_uri()
+    return None
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail fast, before any job, on a store that cannot answer (MLflow itself retries for minutes)."""
+    shown = mask_secrets(uri)
+    scheme = uri.split(":", 1)[0].split("+", 1)[0].lower()
+    if scheme == "sqlite":
+        path = uri[len("sqlite:///"):]
+        folder = Path(path).parent if path and path != ":memory:" else None
+        try:
+            if folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError("tracking.uri", f"cannot create the folder of the sqlite store: {e.strerror}", shown) from None
+    elif scheme in ("http", "https"):
+        try:
+            urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout).close()
+        except urllib.error.HTTPError:
+            pass  # it answered: a server is there
+        except (urllib.error.URLError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            raise ConfigError("tracking.uri", f"the MLflow server does not answer ({reason})", shown) from None
+    elif scheme in ("postgresql", "mysql", "mssql"):
+        _check_database(uri, shown, timeout)
+    elif scheme == "file" or "://" not in uri:
+        if os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() != "true":
+            raise ConfigError("tracking.uri", "MLflow 3 refuses file stores; use sqlite:///<path>.db or an http:// server", shown)
+
+
+def _check_database(uri: str, shown: str, timeout: float) -> None:
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(uri, connect_args={"connect_timeout": int(timeout)})
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception as e:  # driver errors differ per database; all mean "cannot use this store"
+        raise ConfigError("tracking.uri", f"cannot connect: {mask_secrets(str(e).splitlines()[0])}", shown) from None
+
+
+def client_and_experiment(uri: str, experiment: str, output_dir: str):
+    """An MlflowClient and the experiment id, creating the experiment (and a fresh store) if needed."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is not None:
+        return client, found.experiment_id
+    try:
+        return client, client.create_experiment(experiment, artifact_location=artifact_root(uri, output_dir))
+    except Exception:  # created meanwhile by another process
+        found = client.get_experiment_by_name(experiment)
+        if found is None:
+            raise
+        return client, found.experiment_id
+
+
+def ui_hint(uri: str) -> str:
+    if uri.startswith(("http://", "https://")):
+        return f"Compare the runs in the MLflow UI: {uri}"
+    return f"Compare the runs in the MLflow UI:\n  mlflow ui --backend-store-uri {mask_secrets(uri)}"

