@@ -69,7 +69,10 @@ class SequenceClassificationModule(pl.LightningModule):
     def configure_optimizers(self):
         from transformers import get_scheduler
 
-        optimizer = torch.optim.AdamW(self.param_groups, lr=self.schedule.lr)
+        # fused: one kernel for all tensors; on CPU 6x faster than the per-tensor loop (16 vs 100 ms
+        # per step for MiniLM-L3, whose 11.7M-parameter embedding is updated densely every step)
+        fused = self.device.type in ("cpu", "cuda")
+        optimizer = torch.optim.AdamW(self.param_groups, lr=self.schedule.lr, fused=fused)
         total = int(self.trainer.estimated_stepping_batches)
         # computed here, from the real step count: a warmup ratio never silently becomes 0 steps
         self.warmup_steps = math.ceil(self.schedule.warmup_ratio * total)

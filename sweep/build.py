@@ -45,12 +45,7 @@ def check_model_fit(job: JobConfig, cache_dir: Path) -> Strategy:
 
 
 def build(job: JobConfig) -> Built:
-    import pytorch_lightning as pl
-
     from sweep.data.tasks import load_splits
-    from sweep.data.tokens import tokenize, tokenizer_fingerprint
-    from sweep.models.classifier import SequenceClassifier
-    from sweep.zoo.loader import FAMILIES, load_backbone, load_tokenizer, source_fingerprint
 
     root = job.root
     cache_dir = Path(root.paths.cache_dir)
@@ -61,6 +56,13 @@ def build(job: JobConfig) -> Built:
     splits = load_splits(root.task)
     timings["load_data_s"] = time.perf_counter() - start
 
+    # heavy imports only now: the checks above answer bad input without them
+    import pytorch_lightning as pl
+
+    from sweep.data.tokens import tokenize, tokenizer_fingerprint
+    from sweep.models.classifier import SequenceClassifier
+    from sweep.zoo.loader import FAMILIES, load_backbone, load_tokenizer, source_fingerprint
+
     start = time.perf_counter()
     tokenizer = load_tokenizer(root.model, cache_dir)
     pl.seed_everything(root.seed, verbose=False)
@@ -68,6 +70,7 @@ def build(job: JobConfig) -> Built:
     pooling = root.model.pooling or FAMILIES.get(root.model.family).pooling
     model = SequenceClassifier(backbone, backbone.config.hidden_size, splits.num_labels, pooling, root.model.dropout)
     strategy.apply(model, tokenizer)
+    model.train()  # from_pretrained returns eval mode (dropout off); Lightning keeps modes as they are
     timings["load_model_s"] = time.perf_counter() - start
 
     start = time.perf_counter()

@@ -116,4 +116,8 @@ def run_job(cfg: DictConfig, context: JobContext | None = None) -> float:
         "result %s: best %s=%.4f  %s  trainable=%.2f%%  train %.1fs  run %s",
         run_name(job, context), monitor, result.monitored, test, 100 * built.trainable_share, result.metrics["train_time_s"], run.run_id,
     )
+    if not context.multirun:  # a sweep prints this once, under its comparison table
+        from sweep.tracking.store import ui_hint
+
+        print(ui_hint(uri), flush=True)
     return result.monitored

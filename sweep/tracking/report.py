@@ -52,4 +52,4 @@ def to_markdown(table: "pd.DataFrame") -> str:
         fmt = FORMATS.get(column, "{:.4f}" if column.startswith("best ") else None)
         if fmt is not None:
             shown[column] = [fmt.format(v) if v == v else "" for v in shown[column]]  # v != v: NaN
-    return shown.to_markdown(index=False)
+    return shown.to_markdown(index=False, disable_numparse=True)  # keep our number formats

@@ -1,0 +1,33 @@
+# Two commands for a fresh machine:  `make run` (set up, then the main job)  and  `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+MAIN_JOB := -m strategy=full,partial,feature,prompt,lora
+
+.PHONY: setup run test test-fast bench clean
+
+setup: $(VENV)/.installed
+
+# torch first, from the CPU wheel: any other torch requirement would pull a multi-GB CUDA build
+$(VENV)/.installed: pyproject.toml sweep/zoo/assets.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/python -m sweep.zoo.install
+	touch $@
+
+run: setup
+	$(BIN)/python -m sweep.run $(MAIN_JOB)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: setup
+	$(BIN)/python tests/benchmarks/bench_data_path.py
+
+clean:
+	rm -rf outputs/runs outputs/multirun outputs/cache

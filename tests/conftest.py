@@ -1,0 +1,53 @@
+"""Shared test helpers: compose configs like the CLI does, and run the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+# small real data: a few batches, so a job on a real checkpoint takes seconds
+TINY_DATA = ["task.train_size=64", "task.val_size=32", "task.test_size=32"]
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything the tests load is packaged or built locally
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    """One cache for the session: the MiniLM-L3 conversion and token caches are made once."""
+    return Path(os.environ.get("SWEEP_TEST_CACHE") or tmp_path_factory.mktemp("cache"))
+
+
+def compose(*overrides: str):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return hydra_compose("config", overrides=list(overrides))
+
+
+@pytest.fixture
+def job_config(cache_dir, tmp_path):
+    """A validated JobConfig for the given overrides, writing only under tmp_path."""
+    from sweep.schema import validate
+
+    def make(*overrides: str):
+        return validate(compose(f"paths.output_dir={tmp_path}", f"paths.cache_dir={cache_dir}", *overrides))
+
+    return make
+
+
+def run_cli(*args: str, cwd: Path, cache: Path | None = None, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """``python -m sweep.run ARGS`` in ``cwd``, as a user would type it."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    full_env.pop("MLFLOW_TRACKING_URI", None)
+    extra = [f"paths.cache_dir={cache}"] if cache is not None else []
+    return subprocess.run(
+        [sys.executable, "-m", "sweep.run", *args, *extra], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )

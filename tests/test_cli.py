@@ -1,0 +1,112 @@
+"""End to end through the real CLI, in subprocesses, against the real MLflow sqlite store."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TINY_DATA, run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def client_for(cwd: Path):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=f"sqlite:///{cwd / 'outputs' / 'mlflow.db'}")
+
+
+def all_runs(cwd: Path):
+    client = client_for(cwd)
+    experiment = client.get_experiment_by_name("sweep")
+    return client, (client.search_runs([experiment.experiment_id]) if experiment else [])
+
+
+def assert_nothing_recorded(cwd: Path) -> None:
+    if (cwd / "outputs" / "mlflow.db").exists():
+        assert all_runs(cwd)[1] == []
+
+
+def test_grid_makes_one_parent_with_a_child_per_job(tmp_path, cache_dir):
+    result = run_cli("-m", "strategy=full,prompt", "model=minilm_l3", *TINY_DATA, "trainer.max_epochs=2", cwd=tmp_path, cache=cache_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    client, runs = all_runs(tmp_path)
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1 and len(children) == 2
+    parent = parents[0]
+    assert parent.info.status == "FINISHED" and parent.data.tags["state"] == "finished"
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
+    assert sorted(c.data.tags["strategy"] for c in children) == ["full", "prompt"]
+    for child in children:
+        tags, params, metrics = child.data.tags, child.data.params, child.data.metrics
+        assert child.info.status == "FINISHED" and tags["state"] == "finished"
+        assert tags["model"] == "minilm_l3" and tags["task"] == "rotten_tomatoes"
+        assert params["model.name"] == "minilm_l3" and params["task.train_size"] == "64"
+        assert params["optim.lr"] == ("0.03" if tags["strategy"] == "prompt" else "5e-05")
+        assert {"val/acc", "val/f1", "test/acc", "test/f1", "train/loss_epoch", "params_trainable", "params_total", "train_time_s", "peak_memory_mb"} <= set(metrics)
+        assert len(client.get_metric_history(child.info.run_id, "val/acc")) == 2  # one per epoch
+        assert "config.yaml" in [a.path for a in client.list_artifacts(child.info.run_id)]
+    shares = {c.data.tags["strategy"]: c.data.metrics["params_trainable_share"] for c in children}
+    assert shares["full"] == 1.0 and shares["prompt"] < 0.001
+    assert {"comparison.md", "comparison.csv"} <= {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert "| minilm_l3-prompt-1" in result.stdout and "mlflow ui --backend-store-uri sqlite:///" in result.stdout
+
+
+def test_single_run_on_a_user_csv(tmp_path, cache_dir):
+    rows = ["text,score"] + [f"\"review {i} {'great fun' if i % 2 else 'awful bore'}\",{'pos' if i % 2 else 'neg'}" for i in range(120)]
+    (tmp_path / "mine.csv").write_text("\n".join(rows))
+    result = run_cli("model=tiny_bert", "task=csv", "task.path=mine.csv", "task.label_column=score", cwd=tmp_path, cache=cache_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    _, runs = all_runs(tmp_path)
+    assert len(runs) == 1 and "mlflow.parentRunId" not in runs[0].data.tags
+    run = runs[0]
+    assert run.info.status == "FINISHED" and run.data.tags["task"] == "csv"
+    assert run.data.metrics["data_val_rows"] == 12 and run.data.metrics["data_train_rows"] == 96
+    assert "mlflow ui --backend-store-uri" in result.stdout
+
+
+def test_a_failing_job_is_recorded_and_the_grid_goes_on(tmp_path, cache_dir):
+    # tiny_bert has 2 blocks: freeze_depth=5 is bad for that job only
+    result = run_cli("-m", "model=tiny_bert", "strategy=partial", "strategy.freeze_depth=1,5", *TINY_DATA, cwd=tmp_path, cache=cache_dir)
+    assert result.returncode == 1
+    _, runs = all_runs(tmp_path)
+    children = {r.data.params.get("strategy.freeze_depth"): r for r in runs if "mlflow.parentRunId" in r.data.tags}
+    assert children["1"].info.status == "FINISHED"
+    assert children["5"].info.status == "FAILED"
+    assert "strategy.freeze_depth=5: the model has 2 blocks: allowed 0..2" in children["5"].data.tags["error"]
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    assert parent.info.status == "FINISHED" and parent.data.tags["jobs_failed"] == "1"
+    assert "1 of 2 jobs failed" in result.stderr
+
+
+BAD_INPUT = [
+    (["model=nope"], "Available options in 'model'"),
+    (["task=nope"], "Available options in 'task'"),
+    (["strategy=nope"], "Available options in 'strategy'"),
+    (["model=minilm_l3", "strategy=partial", "strategy.freeze_depth=9"], "strategy.freeze_depth=9: the model has 3 blocks: allowed 0..3"),
+    (["task.train_size=-5"], "task.train_size=-5: must be >= 0"),
+    (["optim.lr=0"], "optim.lr=0.0: must be > 0"),
+    (["-m", "optim.lr=-1", "strategy=full,prompt"], "optim.lr=-1.0: must be > 0"),
+    (["task=csv", "task.path=mine.csv", "task.text_column=body"], "task.text_column=body: no such column in mine.csv; columns: text, label"),
+    (["model.source=asset:nope"], "model.source=asset:<name>=nope: unknown name; known: minilm_l3, minilm_l6"),
+    (["tracking.uri=http://127.0.0.1:9"], "tracking.uri=http://127.0.0.1:9: the MLflow server does not answer"),
+    (["tracking.uri=postgresql://sweep:hunter2@127.0.0.1:9/mlflow"], "tracking.uri=postgresql://sweep:***@127.0.0.1:9/mlflow: cannot connect"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_INPUT, ids=[" ".join(a) for a, _ in BAD_INPUT])
+def test_bad_input_fails_clearly_and_records_nothing(tmp_path, args, message):
+    (tmp_path / "mine.csv").write_text("text,label\na,0\nb,1\n")
+    result = run_cli(*args, cwd=tmp_path, timeout=120)
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+    assert_nothing_recorded(tmp_path)
+
+
+def test_help_lists_the_config_groups(tmp_path):
+    result = run_cli("--help", cwd=tmp_path, timeout=60)
+    assert result.returncode == 0
+    for line in ("model: minilm_l3, minilm_l6, tiny_bert", "strategy: feature, full, lora, partial, prompt", "task: csv, rotten_subjectivity, rotten_tomatoes"):
+        assert line in result.stdout
