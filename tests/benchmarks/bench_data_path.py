@@ -131,21 +131,20 @@ def main() -> None:
 
 def trainer_epoch(root, cache, splits) -> float:
     """The same epoch through Hugging Face Trainer, the tool a user would reach for instead."""
-    from datasets import Dataset
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
 
     from sweep.zoo.loader import resolve_source
 
     path = resolve_source(root.model.source, "model.source", cache)
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)
-    data = Dataset.from_dict({"text": splits.train.texts, "label": splits.train.labels.tolist()})
-    data = data.map(lambda b: tokenizer(b["text"], truncation=True, max_length=root.task.max_length), batched=True, remove_columns=["text"])
+    encoded = tokenizer(splits.train.texts, truncation=True, max_length=root.task.max_length)
+    data = [{"input_ids": ids, "labels": int(label)} for ids, label in zip(encoded["input_ids"], splits.train.labels)]
     arguments = TrainingArguments(
         output_dir=tempfile.mkdtemp(), per_device_train_batch_size=32, num_train_epochs=1, learning_rate=5e-5,
         train_sampling_strategy="group_by_length", report_to=[], save_strategy="no", logging_strategy="no", disable_tqdm=True,
     )
-    trainer = Trainer(model=model, args=arguments, train_dataset=data, processing_class=tokenizer)
+    trainer = Trainer(model=model, args=arguments, train_dataset=data, data_collator=DataCollatorWithPadding(tokenizer))
     seconds, _ = timed(trainer.train)
     return seconds
 
