@@ -8,6 +8,19 @@ import sys
 import warnings
 
 
+class MaskSecrets(logging.Filter):
+    """Masks passwords in URLs in every log record (Hydra logs each job's overrides, storage URLs too)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from sweep.tracking.store import mask_secrets
+
+        message = record.getMessage()
+        masked = mask_secrets(message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return True
+
+
 def interactive() -> bool:
     return sys.stderr.isatty()
 
@@ -25,6 +38,13 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=r".*Checkpoint directory.*")
     warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*")  # PEFT calls it
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    warnings.filterwarnings("ignore", message=r".*is an experimental feature.*")  # Optuna's TPE group=True
+    try:
+        import optuna  # 0.1 s; its INFO lines ("A new study created", "Trial 3 finished") repeat ours
+
+        optuna.logging.set_verbosity(logging.WARNING)
+    except ImportError:  # pragma: no cover
+        pass
     try:
         import transformers
 

@@ -1,8 +1,8 @@
-"""One job, start to end: validate, build, open its MLflow run, train, record, return the metric.
+"""One job, start to end: validate, build, open its MLflow run, train, record, return the outcome.
 
 Order matters: everything that can fail on bad input (config, data, model, store) happens before the
 run is opened, so a bad value leaves nothing half-written. Once the run is open it always ends with a
-final state: finished, failed (with the error message) or pruned.
+final state: finished, failed (with the error message) or pruned (with the step).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from omegaconf import DictConfig
 
 from sweep.errors import ConfigError
+from sweep.outcome import KNOWN_METRICS, JobOutcome
 from sweep.schema import JobConfig, job_container, validate
 
 log = logging.getLogger("sweep")
@@ -48,16 +49,18 @@ def run_name(job: JobConfig, context: JobContext) -> str:
     return f"{name}-{context.job_number}" if context.job_number is not None else name
 
 
-def tags_of(job: JobConfig, context: JobContext) -> dict[str, str]:
+def tags_of(job: JobConfig, context: JobContext, binding) -> dict[str, str]:
     root = job.root
     tags = {"model": root.model.name, "strategy": job.strategy.name, "task": root.task.name, "model.source": root.model.source}
     if context.job_number is not None:
         tags["sweep.job"] = str(context.job_number)
+    if binding is not None:
+        tags.update({"optuna.study": binding.study_name, "optuna.trial": str(binding.number)})
     return tags
 
 
-def run_job(cfg: DictConfig, context: JobContext | None = None) -> float:
-    """Run one job and return its monitored validation metric (what sweepers optimise)."""
+def run_job(cfg: DictConfig, context: JobContext | None = None) -> JobOutcome:
+    """Run one job; raises ConfigError on bad input, re-raises training errors after recording them."""
     from sweep.console import quiet_libraries
     from sweep.tracking.store import check_reachable, tracking_uri
 
@@ -72,16 +75,24 @@ def run_job(cfg: DictConfig, context: JobContext | None = None) -> float:
     from sweep.tracking.job_run import JobRun
     from sweep.tracking.store import client_and_experiment
 
+    binding = None
+    if root.trial is not None:
+        from sweep.search.binding import bind_trial
+
+        binding = bind_trial(root)
     config = job_container(cfg)
 
     def open_run() -> JobRun:
         client, experiment_id = client_and_experiment(uri, root.tracking.experiment, root.paths.output_dir)
-        return JobRun.open(client, experiment_id, run_name(job, context), tags_of(job, context), config, context.parent_run_id)
+        run = JobRun.open(client, experiment_id, run_name(job, context), tags_of(job, context, binding), config, context.parent_run_id)
+        if binding is not None:  # lets a sweeper find and close the run if this process dies
+            binding.trial.set_user_attr("mlflow_run_id", run.run_id)
+        return run
 
     try:
         built = build(job)
     except ConfigError as error:
-        if context.multirun:  # one bad combination of a grid: recorded as failed, the sweep goes on
+        if context.multirun:  # one bad combination of a sweep: recorded as failed, the sweep goes on
             open_run().finish("failed", error=str(error))
         raise
 
@@ -103,14 +114,20 @@ def run_job(cfg: DictConfig, context: JobContext | None = None) -> float:
     )
     from sweep.train import train
 
+    monitor = root.trainer.monitor
+    pruning = binding.pruning_callback(monitor) if binding is not None and binding.prunes else None
     try:
-        result = train(built, tracking_uri=uri, run_id=run.run_id)
+        result = train(built, tracking_uri=uri, run_id=run.run_id, callbacks=[pruning] if pruning else [])
     except BaseException as error:
+        if binding is not None and binding.is_pruned(error):
+            run.log_metrics({"optimizer_steps": pruning.pruned_step}, step=pruning.pruned_step)
+            run.finish("pruned", pruned_step=pruning.pruned_step)
+            log.info("result %s: %s", run_name(job, context), error)
+            return JobOutcome("pruned", pruned_step=pruning.pruned_step, run_id=run.run_id, error=str(error))
         run.finish("failed", error=f"{type(error).__name__}: {error}"[:5000], traceback=traceback.format_exc()[-4000:])
         raise
     run.log_metrics(result.metrics, step=result.steps)
     run.finish("finished", best_step=result.best_step)
-    monitor = root.trainer.monitor
     test = "  ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()) if k.startswith("test/"))
     log.info(
         "result %s: best %s=%.4f  %s  trainable=%.2f%%  train %.1fs  run %s",
@@ -120,4 +137,6 @@ def run_job(cfg: DictConfig, context: JobContext | None = None) -> float:
         from sweep.tracking.store import ui_hint
 
         print(ui_hint(uri), flush=True)
-    return result.monitored
+    reported = {**result.last, **result.metrics, "params_total": built.total_params, "params_trainable": built.trainable_params,
+                "params_trainable_share": built.trainable_share}
+    return JobOutcome("finished", value=result.monitored, metrics={k: float(v) for k, v in reported.items() if k in KNOWN_METRICS}, run_id=run.run_id)

@@ -16,23 +16,25 @@ log = logging.getLogger("sweep")
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
-def main(cfg: DictConfig) -> float:
+def main(cfg: DictConfig):
+    """One job. In a sweep, a failure becomes a failed outcome, recorded, and the sweep goes on."""
     from sweep.errors import ConfigError
     from sweep.job import JobContext, run_job
+    from sweep.outcome import JobOutcome
 
     context = JobContext.from_hydra()
     try:
         return run_job(cfg, context)
     except ConfigError as error:
-        if context.multirun:  # one bad job of a sweep: recorded as failed, the sweep goes on
+        if context.multirun:
             log.error("job %s failed: %s", context.job_number, error)
-            return float("nan")
+            return JobOutcome("failed", error=str(error))
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
-    except Exception:
+    except Exception as error:
         if context.multirun:
             log.exception("job %s failed", context.job_number)
-            return float("nan")
+            return JobOutcome("failed", error=f"{type(error).__name__}: {error}")
         raise
 
 

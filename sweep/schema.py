@@ -141,8 +141,7 @@ class PathsConfig:
 class TrialConfig:
     """How a job finds the Optuna trial it runs: set by the optuna sweeper, never by hand."""
 
-    storage: str = MISSING
-    study_name: str = MISSING
+    study_name: str = MISSING  # the storage comes from the job's own `search` config
     trial_id: int = MISSING
 
 

@@ -64,7 +64,8 @@ class TrainResult:
     monitored: float  # best value of the monitored validation metric
     best_step: int | None
     steps: int
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)  # logged on the run at its end
+    last: dict[str, float] = field(default_factory=dict)  # the last train/val values (already logged)
 
 
 def train(built: Built, tracking_uri: str | None = None, run_id: str | None = None, callbacks: list | None = None) -> TrainResult:
@@ -113,4 +114,5 @@ def train(built: Built, tracking_uri: str | None = None, run_id: str | None = No
         tested = trainer.test(module, built.loaders["test"], verbose=False)[0]
         metrics.update({key: float(value) for key, value in tested.items()})
     metrics.update(memory.metrics())
-    return TrainResult(monitored=best.best, best_step=best.best_step, steps=trainer.global_step, metrics=metrics)
+    last = {key.removesuffix("_epoch"): float(value) for key, value in trainer.callback_metrics.items() if key.startswith(("train/", "val/"))}
+    return TrainResult(monitored=best.best, best_step=best.best_step, steps=trainer.global_step, metrics=metrics, last=last)

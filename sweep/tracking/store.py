@@ -14,7 +14,8 @@ from pathlib import Path
 
 from sweep.errors import ConfigError
 
-PASSWORD_IN_URL = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/@\s]+:)(?P<password>[^@\s]+)(?P<tail>@)")
+# also matches Hydra's escaped form of an override, postgresql\://user\:secret@host
+PASSWORD_IN_URL = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*\\?://[^:/@\s\\]+\\?:)(?P<password>[^@\s]+)(?P<tail>@)")
 
 
 def mask_secrets(text: str) -> str:
@@ -79,7 +80,14 @@ def client_and_experiment(uri: str, experiment: str, output_dir: str):
     """An MlflowClient and the experiment id, creating the experiment (and a fresh store) if needed."""
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=uri)
+    from sweep.locks import file_lock
+
+    # several processes creating one fresh sqlite store at once crash ("table ... already exists"):
+    # the first creates it under a lock, the others wait and find it made
+    path = Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
+    with file_lock(path):
+        client = MlflowClient(tracking_uri=uri)
+        client.search_experiments(max_results=1)  # creates the tables of a fresh store
     found = client.get_experiment_by_name(experiment)
     if found is not None:
         return client, found.experiment_id

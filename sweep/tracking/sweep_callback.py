@@ -46,6 +46,28 @@ def exit_on_error(method):
     return wrapper
 
 
+def study_parent(client, experiment_id: str, study: str, storage: str, name: str, tags: dict) -> str:
+    """The study's parent run, found or created; several workers starting at once agree on the oldest."""
+    query = f"tags.`optuna.study` = '{study}' and tags.`optuna.storage` = '{storage}' and tags.`sweep.kind` = 'optuna'"
+
+    def parents():
+        runs = client.search_runs([experiment_id], filter_string=query, max_results=100)
+        return sorted((r for r in runs if "mlflow.parentRunId" not in r.data.tags), key=lambda r: (r.info.start_time, r.info.run_id))
+
+    found = parents()
+    if not found:
+        created = client.create_run(
+            experiment_id, run_name=name, tags={**tags, "sweep.kind": "optuna", "optuna.study": study, "optuna.storage": storage}
+        )
+        found = parents()
+        if found[0].info.run_id != created.info.run_id:  # another worker created one first: use that
+            client.delete_run(created.info.run_id)
+    parent = found[0].info.run_id
+    client.update_run(parent, status="RUNNING")  # a resumed study reopens its parent
+    client.set_tag(parent, "state", "running")
+    return parent
+
+
 class MlflowSweepCallback(Callback):
     @exit_on_error
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
@@ -57,28 +79,36 @@ class MlflowSweepCallback(Callback):
         root = validate(config).root
         uri = tracking_uri(root.tracking.uri, root.paths.output_dir)
         check_reachable(uri)
+        self.monitor, self.mode = root.trainer.monitor, root.trainer.mode
+        study = None
+        if config.get("search") is not None:  # an Optuna search: one parent per study, shared by its workers
+            from sweep.search.plan import plan_search
+
+            plan = plan_search(config, list(config.hydra.overrides.task))
+            study, self.monitor, self.mode = plan.study_name, plan.monitor, plan.mode
+            storage = mask_secrets(plan.storage_url)
         quiet_libraries()
         client, experiment_id = client_and_experiment(uri, root.tracking.experiment, root.paths.output_dir)
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         overrides = " ".join(config.hydra.overrides.task)
-        parent = client.create_run(
-            experiment_id,
-            run_name=f"sweep-{time.strftime('%Y%m%d-%H%M%S')}",
-            tags={"sweep.dir": str(sweep_dir.resolve()), "sweep.overrides": mask_secrets(overrides)[:5000], "state": "running"},
-        )
-        (sweep_dir / PARENT_FILE).write_text(parent.info.run_id)
-        self.uri, self.client, self.experiment_id, self.parent_run_id = uri, client, experiment_id, parent.info.run_id
-        self.monitor, self.mode = root.trainer.monitor, root.trainer.mode
-        log.info("sweep parent run %s in %s", parent.info.run_id, mask_secrets(uri))
+        tags = {"sweep.dir": str(sweep_dir.resolve()), "sweep.overrides": mask_secrets(overrides)[:5000], "state": "running"}
+        name = f"sweep-{time.strftime('%Y%m%d-%H%M%S')}"
+        if study is None:
+            parent_id = client.create_run(experiment_id, run_name=name, tags={**tags, "sweep.kind": "grid"}).info.run_id
+        else:
+            parent_id = study_parent(client, experiment_id, study, storage, f"search-{study}", tags)
+        (sweep_dir / PARENT_FILE).write_text(parent_id)
+        self.uri, self.client, self.experiment_id, self.parent_run_id, self.study = uri, client, experiment_id, parent_id, study
+        log.info("sweep parent run %s in %s", parent_id, mask_secrets(uri))
 
     @exit_on_error
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         from sweep.tracking.report import comparison, to_markdown
-        from sweep.tracking.store import ui_hint
+        from sweep.tracking.store import mask_secrets, ui_hint
 
         table = comparison(self.client, self.experiment_id, self.parent_run_id, self.monitor, self.mode)
-        markdown = to_markdown(table)
+        markdown = mask_secrets(to_markdown(table))
         self.client.log_text(self.parent_run_id, markdown + "\n", "comparison.md")
         self.client.log_text(self.parent_run_id, table.to_csv(index=False), "comparison.csv")
         failed = int((table["state"] == "failed").sum()) if not table.empty else 0
@@ -86,6 +116,11 @@ class MlflowSweepCallback(Callback):
             self.client.set_tag(self.parent_run_id, key, str(value))
         self.client.set_terminated(self.parent_run_id, "FINISHED")
         print(f"\n{markdown}\n\n{ui_hint(self.uri)}", flush=True)
-        if failed:
+        if self.study is not None:  # failed trials are part of a search; only a stopped search fails
+            reason = self.client.get_run(self.parent_run_id).data.tags.get("sweep.stop_reason", "budget")
+            if reason != "budget":
+                print(f"search stopped: {reason}", file=sys.stderr)
+                sys.exit(1)
+        elif failed:
             print(f"{failed} of {len(table)} jobs failed (see the note column and the runs' error tags)", file=sys.stderr)
             sys.exit(1)

@@ -1,0 +1,47 @@
+"""The job's side of a search: rebuild the trial the sweeper asked for, from the shared storage.
+
+The sweeper passes only ``+trial.study_name`` and ``+trial.trial_id``; the storage URL comes from the
+job's own ``search`` config (never a password on a command line the sweeper writes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class TrialBinding:
+    trial: object  # optuna.trial.Trial
+    study_name: str
+    prunes: bool  # single-objective studies only: Optuna cannot prune multi-objective trials
+
+    @property
+    def number(self) -> int:
+        return self.trial.number
+
+    def pruning_callback(self, monitor: str):
+        from lightning_modules.pruning import OptunaPruning
+
+        return OptunaPruning(self.trial, monitor)
+
+    @staticmethod
+    def is_pruned(error: BaseException) -> bool:
+        import optuna
+
+        return isinstance(error, optuna.TrialPruned)
+
+
+def bind_trial(root) -> TrialBinding:
+    import optuna
+
+    from sweep.schema import _typed
+    from sweep.search.pruners import PRUNERS
+    from sweep.search.schema import SearchConfig
+    from sweep.search.storage import open_storage, storage_url
+
+    search = _typed(SearchConfig, root.search or {}, prefix="search.")
+    storage = open_storage(storage_url(search.storage, root.trial.study_name, root.paths.output_dir))
+    prunes = not search.multi_objective
+    pruner = PRUNERS.get(search.pruner)(dict(search.pruner_options)) if prunes else None
+    study = optuna.load_study(study_name=root.trial.study_name, storage=storage, pruner=pruner)
+    return TrialBinding(optuna.trial.Trial(study, root.trial.trial_id), root.trial.study_name, prunes)

@@ -1,0 +1,117 @@
+"""Everything a search needs, checked up front: the plan is built (and fails) before any storage or
+tracking store is touched. Built the same way by the MLflow callback and by the sweeper."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from omegaconf import DictConfig
+
+from sweep.errors import ConfigError
+from sweep.outcome import KNOWN_METRICS
+from sweep.search.schema import SearchConfig
+from sweep.search.space import Param, param_from_dict, param_from_override
+
+# search.* keys that may change between runs of one study without making it another study
+RUNTIME_KEYS = ("search.n_trials", "search.n_jobs", "search.storage", "search.study_name", "search.max_failure_rate",
+                "search.heartbeat_interval", "search.grace_period")
+
+
+@dataclass
+class SearchPlan:
+    search: SearchConfig
+    study_name: str
+    storage_url: str  # may hold a password: print mask_secrets(storage_url) only
+    passthrough: list[str]  # overrides every trial's job gets
+    choices: list[Param]  # choices over config groups or keys, sampled first
+    base: dict[str, Param]
+    strategy_spaces: dict[str, dict[str, Param]]
+    default_strategy: str
+    monitor: str
+    mode: str
+    job_overrides: list[str] = field(default_factory=list)  # trainer.monitor/mode for the first metric
+
+    @property
+    def searches_strategy(self) -> bool:
+        return any(param.key == "strategy" for param in self.choices)
+
+
+def _typed_search(config: DictConfig) -> SearchConfig:
+    from sweep.schema import _typed, job_container
+
+    return _typed(SearchConfig, job_container(config).get("search") or {}, prefix="search.")
+
+
+def plan_search(config: DictConfig, arguments: list[str]) -> SearchPlan:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from sweep.schema import validate
+    from sweep.search.pruners import PRUNERS
+    from sweep.search.samplers import SAMPLERS
+    from sweep.search.storage import check_reachable, storage_url
+    from sweep.strategies import STRATEGIES
+
+    root = validate(config).root
+    search = _typed_search(config)
+    SAMPLERS.get(search.sampler)
+    PRUNERS.get(search.pruner)
+    for metric in search.metrics:
+        if metric not in KNOWN_METRICS:
+            raise ConfigError("search.metrics", f"'{metric}' is never logged by a job; logged: {', '.join(KNOWN_METRICS)}", list(search.metrics))
+
+    overrides = OverridesParser.create().parse_overrides(arguments)
+    choices: list[Param] = []
+    base = {key: param_from_dict(key, spec, "search.space") for key, spec in search.space.items()}
+    passthrough = []
+    for override in overrides:
+        if not override.is_sweep_override():
+            passthrough.append(override.input_line)
+            continue
+        param = param_from_override(override)
+        if param.kind == "categorical" and "." not in param.key:
+            choices.append(param)  # a config group (model, strategy, task, ...): chosen first
+        else:
+            base[param.key] = param
+    strategy_spaces = {
+        name: {key: param_from_dict(key, spec, f"search.strategy_spaces.{name}") for key, spec in (space or {}).items()}
+        for name, space in search.strategy_spaces.items()
+    }
+    searched = [name for param in choices if param.key == "strategy" for name in param.choices]
+    for key, names in (("search.strategy_spaces", list(strategy_spaces)), ("search.space.strategy", searched)):
+        unknown = [name for name in names if name not in STRATEGIES]
+        if unknown:
+            raise ConfigError(key, f"unknown strategies {unknown}; known: {', '.join(STRATEGIES.names())}", names)
+
+    monitor, mode = root.trainer.monitor, root.trainer.mode
+    job_overrides = []
+    first = search.metrics[0]
+    if first.startswith("val/"):  # prune, stop early and keep the best weights on the objective itself
+        monitor, mode = first, "max" if search.directions[0] == "maximize" else "min"
+        job_overrides = [f"trainer.monitor={monitor}", f"trainer.mode={mode}"]
+
+    name = search.study_name or derived_study_name(root, passthrough, choices, base, strategy_spaces, search)
+    url = storage_url(search.storage, name, root.paths.output_dir)
+    check_reachable(url)
+    plan = SearchPlan(search, name, url, passthrough, choices, base, strategy_spaces, root.strategy["name"], monitor, mode, job_overrides)
+    if search.sampler == "grid":
+        from sweep.search.study import grid_of
+
+        grid_of(plan)  # a space the grid cannot enumerate fails now, before the storage is touched
+    return plan
+
+
+def derived_study_name(root, passthrough, choices, base, strategy_spaces, search) -> str:
+    """Same command, same study (so re-running resumes); another space or setup, another study."""
+    fixed = sorted(arg for arg in passthrough if not arg.lstrip("+~").startswith(RUNTIME_KEYS))
+    identity = json.dumps(
+        [fixed, [repr(p) for p in choices], sorted((k, repr(p)) for k, p in base.items()),
+         sorted((s, sorted((k, repr(p)) for k, p in space.items())) for s, space in strategy_spaces.items()),
+         search.sampler, search.pruner, list(search.metrics), list(search.directions)],
+        default=str,
+    )
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:8]
+    model = "models" if any(p.key == "model" for p in choices) else root.model.name
+    strategy = "strategies" if any(p.key == "strategy" for p in choices) else root.strategy["name"]
+    return f"{root.task.name}-{model}-{strategy}-{digest}"

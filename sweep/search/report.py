@@ -1,0 +1,119 @@
+"""End of a search: best trial(s) or the Pareto front, a best.yaml that reproduces the best trial as
+a single run, Optuna's plots, and a summary of the compute used (what pruning saved shows here)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from sweep.search.liveness import counts
+from sweep.search.plan import SearchPlan
+
+log = logging.getLogger("sweep")
+SKIPPED_KEYS = ("trial", "search", "hydra")
+
+
+def trial_steps(trial) -> int:
+    return int(trial.user_attrs.get("steps", 0))
+
+
+def summary(study) -> dict[str, float]:
+    import optuna
+
+    trials = [t for t in study.get_trials(deepcopy=False) if counts(t)]
+    states = [t.state for t in trials]
+    done = [t for t in trials if t.state.is_finished()]
+    return {
+        "trials_complete": states.count(optuna.trial.TrialState.COMPLETE),
+        "trials_pruned": states.count(optuna.trial.TrialState.PRUNED),
+        "trials_failed": states.count(optuna.trial.TrialState.FAIL),
+        "optimizer_steps_total": sum(trial_steps(t) for t in done),
+        "trial_seconds_total": sum(t.duration.total_seconds() for t in done if t.duration is not None),
+    }
+
+
+def best_trials(study) -> list:
+    import optuna
+
+    complete = study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])
+    if not complete:
+        return []
+    return list(study.best_trials) if len(study.directions) > 1 else [study.best_trial]
+
+
+def best_yaml(trial, groups: set[str], plan: SearchPlan) -> str:
+    """A ``# @package _global_`` experiment config: group choices as defaults, the rest as values."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    defaults, values = [], OmegaConf.create()
+    for override in OverridesParser.create().parse_overrides(trial.user_attrs["overrides"]):
+        key = override.key_or_group
+        if key.split(".")[0].split("/")[0] in SKIPPED_KEYS:
+            continue
+        if key in groups:
+            defaults.append({f"override /{key}": override.value()})
+        else:
+            OmegaConf.update(values, key, override.value(), force_add=True)
+    scores = "  ".join(f"{m}={v:.4f}" for m, v in zip(plan.search.metrics, trial.values))
+    body = OmegaConf.to_yaml(OmegaConf.merge({"defaults": defaults}, values))
+    return f"# @package _global_\n# trial {trial.number} of study {plan.study_name}: {scores}\n{body}"
+
+
+def write_plots(study, folder: Path) -> None:
+    from optuna import visualization as vis
+
+    plots = {"history": vis.plot_optimization_history, "importances": vis.plot_param_importances, "parallel": vis.plot_parallel_coordinate}
+    if len(study.directions) > 1:
+        plots = {"pareto_front": vis.plot_pareto_front}
+    for name, plot in plots.items():
+        try:
+            plot(study).write_html(folder / f"{name}.html", include_plotlyjs="cdn")
+        except Exception as error:  # too few trials for this plot, typically; the others still come
+            log.info("plot %s skipped: %s", name, error)
+
+
+def end_of_search(plan: SearchPlan, study, tracking, config: DictConfig, stop_reason: str | None) -> None:
+    from sweep.search.storage import file_of
+    from sweep.tracking.store import mask_secrets
+
+    numbers = summary(study)
+    best = best_trials(study)
+    out = Path(config.paths.output_dir).resolve() / "optuna" / plan.study_name
+    (out / "experiment").mkdir(parents=True, exist_ok=True)
+    lines = [
+        f"study {plan.study_name}: {numbers['trials_complete']} complete, {numbers['trials_pruned']} pruned, "
+        f"{numbers['trials_failed']} failed; {numbers['optimizer_steps_total']} optimizer steps, "
+        f"{numbers['trial_seconds_total']:.0f} s in trials",
+    ]
+    title = "Pareto front" if len(plan.search.metrics) > 1 else "best trial"
+    for trial in best:
+        scores = "  ".join(f"{m}={v:.4f}" for m, v in zip(plan.search.metrics, trial.values))
+        params = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items())
+        lines.append(f"{title}: trial {trial.number}: {scores}  |  {params}")
+    files = out / "files"
+    files.mkdir(exist_ok=True)
+    if best:
+        groups = set(config.hydra.runtime.choices.keys())
+        text = best_yaml(best[0], groups, plan)
+        (out / "experiment" / "best.yaml").write_text(text)
+        (files / "best.yaml").write_text(text)
+        lines.append(f"reproduce the best trial: python -m sweep.run --config-dir {out} +experiment=best")
+    if best:
+        write_plots(study, files)
+    if stop_reason and stop_reason != "budget":
+        lines.append(f"stopped: {stop_reason}")
+    dashboard = file_of(plan.storage_url) if plan.storage_url.startswith("journal:") else mask_secrets(plan.storage_url)
+    lines.append(f"look at the study: optuna-dashboard {dashboard}")
+    print("\n" + "\n".join(lines), flush=True)
+    (files / "summary.txt").write_text("\n".join(lines) + "\n")
+
+    metrics = {key: float(value) for key, value in numbers.items()}
+    if best and len(best) == 1:
+        metrics.update({f"best_{m}": v for m, v in zip(plan.search.metrics, best[0].values)})
+    tags = {"sweep.kind": "optuna", "optuna.study": plan.study_name, "sweep.stop_reason": stop_reason or "budget"}
+    if best:
+        tags["optuna.best_trials"] = ",".join(str(t.number) for t in best)
+    tracking.log_summary(metrics, tags)
+    tracking.log_files(files)

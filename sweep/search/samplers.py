@@ -1,0 +1,47 @@
+"""Optuna samplers by name (``search.sampler``), each built from ``search.sampler_options``."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sweep.registry import Registry
+
+SAMPLERS: Registry[Callable[..., Any]] = Registry("search.sampler")
+
+
+@SAMPLERS.register("tpe")
+def tpe(seed, options, grid):
+    import optuna
+
+    # multivariate + group: TPE models parameters jointly and handles conditional spaces
+    # (a strategy's own parameters exist only in that strategy's trials)
+    defaults = {"multivariate": True, "group": True, "n_startup_trials": 4}
+    return optuna.samplers.TPESampler(seed=seed, **{**defaults, **options})
+
+
+@SAMPLERS.register("random")
+def random(seed, options, grid):
+    import optuna
+
+    return optuna.samplers.RandomSampler(seed=seed, **options)
+
+
+@SAMPLERS.register("grid")
+def grid_sampler(seed, options, grid):
+    import optuna
+
+    return optuna.samplers.GridSampler(grid(), seed=seed, **options)
+
+
+@SAMPLERS.register("cmaes")
+def cmaes(seed, options, grid):
+    import optuna
+
+    return optuna.samplers.CmaEsSampler(seed=seed, **options)
+
+
+@SAMPLERS.register("nsgaii")
+def nsgaii(seed, options, grid):
+    import optuna
+
+    return optuna.samplers.NSGAIISampler(seed=seed, **options)

@@ -1,0 +1,88 @@
+"""Optuna storages: sqlite (default, one process), a journal file (several local processes),
+PostgreSQL (a cluster). The URL decides; creating the schema is done once, before any worker.
+
+    sqlite:///outputs/optuna/<study>.db         (default, derived from the study name)
+    journal:outputs/optuna/<study>.log          (journal:///abs/path.log works too)
+    postgresql+psycopg2://user:${oc.env:PGPASSWORD}@host:5432/optuna
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from sweep.errors import ConfigError
+from sweep.locks import file_lock
+from sweep.tracking.store import mask_secrets
+
+KEY = "search.storage"
+
+
+def storage_url(configured: str | None, study_name: str, output_dir: str) -> str:
+    if configured:
+        return configured
+    return f"sqlite:///{(Path(output_dir) / 'optuna' / f'{study_name}.db').resolve()}"
+
+
+def file_of(url: str) -> Path | None:
+    """The local file behind a sqlite or journal URL (for locks and checks); None for servers."""
+    if url.startswith("sqlite:///"):
+        return Path(url[len("sqlite:///"):])
+    if url.startswith("journal:"):
+        rest = url[len("journal:"):]
+        return Path(rest[2:] if rest.startswith("///") else rest)
+    return None
+
+
+def check_reachable(url: str, timeout: int = 5) -> None:
+    """Fail fast on a storage that cannot be used, without creating anything in it."""
+    shown = mask_secrets(url)
+    scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
+    path = file_of(url)
+    if path is not None:
+        folder = path.parent
+        while not folder.exists():
+            folder = folder.parent
+        if not os.access(folder, os.W_OK):
+            raise ConfigError(KEY, f"cannot write under {folder}", shown)
+        return
+    if scheme not in ("postgresql", "mysql"):
+        raise ConfigError(KEY, "unknown storage; use sqlite:///<file>.db, journal:<file>.log or postgresql://...", shown)
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(url, connect_args={"connect_timeout": timeout})
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception as e:  # the drivers' errors differ; all mean this storage cannot be used
+        raise ConfigError(KEY, f"cannot connect: {mask_secrets(str(e).splitlines()[0])}", shown) from None
+
+
+def open_storage(url: str):
+    """The Optuna storage for ``url``, creating its schema if new (retried: workers may race on it)."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+    path = file_of(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    if url.startswith("journal:"):
+        return optuna.storages.JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
+    for attempt in range(5):
+        try:
+            with file_lock(path):  # local processes: one creates a fresh sqlite schema, the others wait
+                return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        except Exception as e:  # servers: another worker was creating the same schema at this moment
+            if attempt == 4 or "already exists" not in str(e) and "UniqueViolation" not in str(e):
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _engine_kwargs(url: str) -> dict:
+    if url.startswith("sqlite"):
+        # several processes (a sweeper and its joblib workers) write one file: wait for locks
+        return {"connect_args": {"timeout": 60}}
+    return {"pool_pre_ping": True}

@@ -1,0 +1,39 @@
+"""Create the study once (or load it, to resume), with the plan's sampler, pruner and directions."""
+
+from __future__ import annotations
+
+from sweep.errors import ConfigError
+from sweep.search.plan import SearchPlan
+
+
+def grid_of(plan: SearchPlan) -> dict:
+    """The grid sampler's space: every parameter's values (no strategy-conditional spaces)."""
+    if plan.searches_strategy and plan.strategy_spaces:
+        raise ConfigError("search.sampler", "grid cannot search strategies with their own spaces; use tpe or random", "grid")
+    space = {**plan.base, **plan.strategy_spaces.get(plan.default_strategy, {})}
+    grid = {param.key: param.grid_values(f"search.space.{param.key}") for param in plan.choices}
+    grid.update({key: param.grid_values(f"search.space.{key}") for key, param in space.items()})
+    return grid
+
+
+def open_study(plan: SearchPlan, storage):
+    import optuna
+
+    from sweep.search.pruners import PRUNERS
+    from sweep.search.samplers import SAMPLERS
+
+    search = plan.search
+    sampler = SAMPLERS.get(search.sampler)(search.seed, dict(search.sampler_options), lambda: grid_of(plan))
+    pruner = PRUNERS.get(search.pruner)(dict(search.pruner_options)) if not search.multi_objective else None
+    study = optuna.create_study(
+        storage=storage, study_name=plan.study_name, sampler=sampler, pruner=pruner,
+        directions=list(search.directions), load_if_exists=True,
+    )
+    if [d.name.lower() for d in study.directions] != list(search.directions):
+        raise ConfigError(
+            "search.directions",
+            f"study {plan.study_name} exists with directions {[d.name.lower() for d in study.directions]}; use another search.study_name",
+            list(search.directions),
+        )
+    study.set_user_attr("metrics", list(search.metrics))
+    return study
