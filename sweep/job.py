@@ -8,6 +8,8 @@ final state: finished, failed (with the error message) or pruned (with the step)
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import traceback
 from dataclasses import dataclass
 
@@ -51,7 +53,8 @@ def run_name(job: JobConfig, context: JobContext) -> str:
 
 def tags_of(job: JobConfig, context: JobContext, binding) -> dict[str, str]:
     root = job.root
-    tags = {"model": root.model.name, "strategy": job.strategy.name, "task": root.task.name, "model.source": root.model.source}
+    tags = {"model": root.model.name, "strategy": job.strategy.name, "task": root.task.name, "model.source": root.model.source,
+            "process": f"{socket.gethostname()}:{os.getpid()}"}
     if context.job_number is not None:
         tags["sweep.job"] = str(context.job_number)
     if binding is not None:

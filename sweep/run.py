@@ -35,7 +35,9 @@ def main(cfg: DictConfig):
         if context.multirun:
             log.exception("job %s failed", context.job_number)
             return JobOutcome("failed", error=f"{type(error).__name__}: {error}")
-        raise
+        # the traceback is kept on the job's MLflow run (tag `traceback`)
+        print(f"error: training failed: {type(error).__name__}: {error}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,64 @@
+"""A search plan is fully checked before any storage or tracking store is touched."""
+
+import pytest
+
+from sweep.errors import ConfigError
+from tests.conftest import compose
+
+
+def plan(*overrides, arguments=()):
+    from sweep.search.plan import plan_search
+
+    return plan_search(compose("search=optuna", *overrides), list(arguments))
+
+
+def test_default_plan(tmp_path):
+    p = plan(f"paths.output_dir={tmp_path}")
+    assert set(p.base) == {"optim.lr", "optim.warmup_ratio"}
+    assert p.storage_url == f"sqlite:///{tmp_path}/optuna/{p.study_name}.db"
+    assert p.study_name.startswith("rotten_tomatoes-minilm_l6-full-")
+    assert p.job_overrides == ["trainer.monitor=val/acc", "trainer.mode=max"]
+    assert not (tmp_path / "optuna").exists()  # nothing created yet
+
+
+def test_same_command_same_study_and_budget_changes_keep_it(tmp_path):
+    a = plan(f"paths.output_dir={tmp_path}", arguments=["search=optuna", "search.n_trials=5"])
+    b = plan(f"paths.output_dir={tmp_path}", arguments=["search=optuna", "search.n_trials=50"])
+    c = plan(f"paths.output_dir={tmp_path}", arguments=["search=optuna", "task.train_size=100"])
+    assert a.study_name == b.study_name != c.study_name
+
+
+def test_choices_over_groups_and_strategy_spaces(tmp_path):
+    p = plan(f"paths.output_dir={tmp_path}", arguments=["search.space.strategy=choice(full,partial,prompt,lora)", "model=minilm_l6,minilm_l3"])
+    assert {param.key for param in p.choices} == {"strategy", "model"}
+    assert p.searches_strategy and "strategy.freeze_depth" in p.strategy_spaces["partial"]
+    assert "strategies" in p.study_name and "models" in p.study_name
+
+
+def test_multi_objective_does_not_touch_the_monitor(tmp_path):
+    p = plan(f"paths.output_dir={tmp_path}", "search.metrics=[val/acc,params_trainable]", "search.directions=[maximize,minimize]")
+    assert p.search.multi_objective and p.monitor == "val/acc"
+
+
+@pytest.mark.parametrize(
+    "overrides, arguments, message",
+    [
+        (["search.sampler=bayes"], [], "search.sampler=bayes: unknown name; known: cmaes, grid, nsgaii, random, tpe"),
+        (["search.pruner=early"], [], "search.pruner=early: unknown name; known: hyperband, median, none, successive_halving"),
+        (["search.n_trials=0"], [], "search.n_trials=0: must be >= 1"),
+        (["search.metrics=[val/accuracy]"], [], "search.metrics=['val/accuracy']: 'val/accuracy' is never logged by a job; logged: train/loss"),
+        (["search.metrics=[val/acc,train_time_s]"], [], "search.directions=['maximize']: 1 direction(s) for 2 metric(s)"),
+        (["search.directions=[up]"], [], "search.directions=['up']: each must be one of maximize, minimize"),
+        ([], ["search.space.optim.lr=interval(1e-3,1e-5)"], "search.space.optim.lr"),
+        ([], ["search.space.strategy=choice(full,zap)"], "unknown strategies ['zap']"),
+        (["search.storage=postgresql://u:secret@127.0.0.1:9/optuna"], [], "search.storage=postgresql://u:***@127.0.0.1:9/optuna: cannot connect"),
+        (["search.storage=redis://x"], [], "search.storage=redis://x: unknown storage"),
+        (["search.sampler=grid"], [], "search.space.optim.lr: the grid sampler needs choices"),
+    ],
+)
+def test_bad_search_input(tmp_path, overrides, arguments, message):
+    with pytest.raises(ConfigError) as error:
+        plan(f"paths.output_dir={tmp_path}", *overrides, arguments=arguments)
+    assert message in str(error.value)
+    assert "secret" not in str(error.value)
+    assert not (tmp_path / "optuna").exists()
