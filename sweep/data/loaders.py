@@ -29,7 +29,7 @@ class FeatureDataset(Dataset):
 
     def __init__(self, features: torch.Tensor, labels: np.ndarray):
         self.features = features
-        self.labels = torch.as_tensor(labels, dtype=torch.long)
+        self.labels = torch.tensor(labels, dtype=torch.long)  # a copy: the array may be read-only
 
     def __len__(self) -> int:
         return len(self.labels)
