@@ -167,7 +167,7 @@ class JobConfig:
     strategy: Any  # an instance of the strategy's config dataclass
 
 
-def _typed(schema: type, cfg: Any, prefix: str = "") -> Any:
+def typed(schema: type, cfg: Any, prefix: str = "") -> Any:
     """Merge ``cfg`` into ``schema`` and build the dataclass, turning OmegaConf errors into ConfigErrors."""
     try:
         merged = OmegaConf.merge(OmegaConf.structured(schema), cfg)
@@ -187,9 +187,9 @@ def validate(cfg: DictConfig) -> JobConfig:
     from sweep.strategies import STRATEGIES  # registers every strategy; light imports only
 
     plain = job_container(cfg)
-    root: RootConfig = _typed(RootConfig, plain)
+    root: RootConfig = typed(RootConfig, plain)
     name = root.strategy.get("name")
     require(name is not None, "strategy.name", None, f"must be set; known: {', '.join(STRATEGIES.names())}")
     strategy_cls = STRATEGIES.get(name)
-    strategy = _typed(strategy_cls.config_class, root.strategy, prefix="strategy.")
+    strategy = typed(strategy_cls.config_class, root.strategy, prefix="strategy.")
     return JobConfig(root=root, strategy=strategy)

@@ -34,12 +34,11 @@ class TrialBinding:
 def bind_trial(root) -> TrialBinding:
     import optuna
 
-    from sweep.schema import _typed
     from sweep.search.pruners import PRUNERS
-    from sweep.search.schema import SearchConfig
+    from sweep.search.schema import search_config
     from sweep.search.storage import open_storage, storage_url
 
-    search = _typed(SearchConfig, root.search or {}, prefix="search.")
+    search = search_config(root.search)
     storage = open_storage(storage_url(search.storage, root.trial.study_name, root.paths.output_dir))
     prunes = not search.multi_objective
     pruner = PRUNERS.get(search.pruner)(dict(search.pruner_options)) if prunes else None

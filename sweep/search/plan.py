@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 
 from sweep.errors import ConfigError
 from sweep.outcome import KNOWN_METRICS
-from sweep.search.schema import SearchConfig
+from sweep.search.schema import SearchConfig, search_config
 from sweep.search.space import Param, param_from_dict, param_from_override
 
 # search.* keys that may change between runs of one study without making it another study
@@ -38,12 +38,6 @@ class SearchPlan:
         return any(param.key == "strategy" for param in self.choices)
 
 
-def _typed_search(config: DictConfig) -> SearchConfig:
-    from sweep.schema import _typed, job_container
-
-    return _typed(SearchConfig, job_container(config).get("search") or {}, prefix="search.")
-
-
 def plan_search(config: DictConfig, arguments: list[str]) -> SearchPlan:
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
@@ -54,7 +48,7 @@ def plan_search(config: DictConfig, arguments: list[str]) -> SearchPlan:
     from sweep.strategies import STRATEGIES
 
     root = validate(config).root
-    search = _typed_search(config)
+    search = search_config(root.search)
     SAMPLERS.get(search.sampler)
     PRUNERS.get(search.pruner)
     for metric in search.metrics:

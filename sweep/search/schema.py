@@ -51,3 +51,10 @@ class SearchConfig:
     @property
     def multi_objective(self) -> bool:
         return len(self.metrics) > 1
+
+
+def search_config(tree: dict | None) -> SearchConfig:
+    """The ``search`` node of a job's config, typed and checked."""
+    from sweep.schema import typed
+
+    return typed(SearchConfig, tree or {}, prefix="search.")

@@ -110,7 +110,7 @@ def load_backbone(model: ModelConfig, cache_dir: Path, vocab_size: int):
                 path, config=config, trust_remote_code=False, use_safetensors=True, dtype="float32", **_no_pooler(config)
             )
     except (OSError, ValueError, KeyError) as e:
-        raise ConfigError("model.source", f"cannot load a model from it: {str(e).splitlines()[0]}", model.source) from None
+        raise ConfigError("model.source", f"cannot load or build a model from it: {str(e).splitlines()[0]}", model.source) from None
     return family.take_backbone(loaded)
 
 
