@@ -59,7 +59,7 @@ def test_defaults_are_valid_and_typed():
 
 @pytest.mark.parametrize(
     "strategy, lr, epochs",
-    [("full", 5e-5, 1), ("prompt", 3e-2, 1), ("lora", 5e-4, 1), ("feature", 3e-3, 10)],
+    [("full", 5e-5, 1), ("prompt", 3e-2, 1), ("lora", 3e-3, 1), ("feature", 3e-3, 10)],
 )
 def test_strategy_brings_its_own_defaults_and_the_command_line_wins(strategy, lr, epochs):
     from sweep.schema import validate

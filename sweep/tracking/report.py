@@ -41,7 +41,7 @@ def comparison(client, experiment_id: str, parent_run_id: str, monitor: str, mod
     return table.sort_values(f"best {monitor}", ascending=mode == "min", na_position="last").reset_index(drop=True)
 
 
-FORMATS = {"test/acc": "{:.4f}", "test/f1": "{:.4f}", "trainable %": "{:.2f}", "trainable": "{:,.0f}", "steps": "{:.0f}", "train s": "{:.1f}"}
+FORMATS = {"test/acc": "{:.4f}", "test/f1": "{:.4f}", "trainable %": "{:.3g}", "trainable": "{:,.0f}", "steps": "{:.0f}", "train s": "{:.1f}"}
 
 
 def to_markdown(table: "pd.DataFrame") -> str:

