@@ -18,6 +18,8 @@ class MaskSecrets(logging.Filter):
         masked = mask_secrets(message)
         if masked != message:
             record.msg, record.args = masked, ()
+        if record.exc_info and not record.exc_text:  # the traceback's text is formatted once, here
+            record.exc_text = mask_secrets(logging.Formatter().formatException(record.exc_info))
         return True
 
 

@@ -89,7 +89,11 @@ def run_job(cfg: DictConfig, context: JobContext | None = None) -> JobOutcome:
         client, experiment_id = client_and_experiment(uri, root.tracking.experiment, root.paths.output_dir)
         run = JobRun.open(client, experiment_id, run_name(job, context), tags_of(job, context, binding), config, context.parent_run_id)
         if binding is not None:  # lets a sweeper find and close the run if this process dies
-            binding.trial.set_user_attr("mlflow_run_id", run.run_id)
+            try:
+                binding.trial.set_user_attr("mlflow_run_id", run.run_id)
+            except BaseException as error:
+                run.finish("failed", error=f"{type(error).__name__}: {error}")
+                raise
         return run
 
     try:
@@ -100,36 +104,38 @@ def run_job(cfg: DictConfig, context: JobContext | None = None) -> JobOutcome:
         raise
 
     run = open_run()
-    run.log_metrics(
-        {
-            "params_total": built.total_params,
-            "params_trainable": built.trainable_params,
-            "params_trainable_share": built.trainable_share,
-            **{f"data_{name}_rows": size for name, size in built.sizes.items()},
-            **{f"prepare_{key}": value for key, value in built.timings.items()},
-        }
-    )
-    log.info(
-        "job %s: %s x %s on %s; %d train / %d val / %d test rows; trainable %s of %s parameters (%.2f%%)",
-        context.job_number if context.job_number is not None else "-",
-        root.model.name, job.strategy.name, root.task.name, built.sizes["train"], built.sizes["val"], built.sizes["test"],
-        f"{built.trainable_params:,}", f"{built.total_params:,}", 100 * built.trainable_share,
-    )
     from sweep.train import train
 
     monitor = root.trainer.monitor
     pruning = binding.pruning_callback(monitor) if binding is not None and binding.prunes else None
-    try:
+    try:  # from here on the run always ends: finished, pruned or failed
+        run.log_metrics(
+            {
+                "params_total": built.total_params,
+                "params_trainable": built.trainable_params,
+                "params_trainable_share": built.trainable_share,
+                **{f"data_{name}_rows": size for name, size in built.sizes.items()},
+                **{f"prepare_{key}": value for key, value in built.timings.items()},
+            }
+        )
+        log.info(
+            "job %s: %s x %s on %s; %d train / %d val / %d test rows; trainable %s of %s parameters (%.2f%%)",
+            context.job_number if context.job_number is not None else "-",
+            root.model.name, job.strategy.name, root.task.name, built.sizes["train"], built.sizes["val"], built.sizes["test"],
+            f"{built.trainable_params:,}", f"{built.total_params:,}", 100 * built.trainable_share,
+        )
         result = train(built, tracking_uri=uri, run_id=run.run_id, callbacks=[pruning] if pruning else [])
+        run.log_metrics(result.metrics, step=result.steps)
     except BaseException as error:
         if binding is not None and binding.is_pruned(error):
-            run.log_metrics({"optimizer_steps": pruning.pruned_step}, step=pruning.pruned_step)
-            run.finish("pruned", pruned_step=pruning.pruned_step)
+            try:
+                run.log_metrics({"optimizer_steps": pruning.pruned_step}, step=pruning.pruned_step)
+            finally:
+                run.finish("pruned", pruned_step=pruning.pruned_step)
             log.info("result %s: %s", run_name(job, context), error)
             return JobOutcome("pruned", pruned_step=pruning.pruned_step, run_id=run.run_id, error=str(error))
-        run.finish("failed", error=f"{type(error).__name__}: {error}"[:5000], traceback=traceback.format_exc()[-4000:])
+        run.finish("failed", error=f"{type(error).__name__}: {error}", traceback=traceback.format_exc()[-4000:])
         raise
-    run.log_metrics(result.metrics, step=result.steps)
     run.finish("finished", best_step=result.best_step)
     test = "  ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()) if k.startswith("test/"))
     log.info(

@@ -1,8 +1,8 @@
 """Optimizer parameter groups: weight decay where it belongs, and layer-wise learning-rate decay.
 
 Only trainable parameters are grouped. Biases and norm weights (1-D tensors) get no weight decay.
-With ``optim.layer_decay`` < 1, block i of L gets ``lr * layer_decay ** (L + 1 - depth)``: the head and
-the top block learn fastest, the embeddings slowest.
+With ``optim.layer_decay`` = d < 1 and L blocks: the head (and anything above the blocks) gets lr, the
+top block lr * d, the one below lr * d**2, ..., the embeddings lr * d**(L + 1).
 """
 
 from __future__ import annotations

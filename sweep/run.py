@@ -21,6 +21,7 @@ def main(cfg: DictConfig):
     from sweep.errors import ConfigError
     from sweep.job import JobContext, run_job
     from sweep.outcome import JobOutcome
+    from sweep.tracking.store import mask_secrets
 
     context = JobContext.from_hydra()
     try:
@@ -28,15 +29,15 @@ def main(cfg: DictConfig):
     except ConfigError as error:
         if context.multirun:
             log.error("job %s failed: %s", context.job_number, error)
-            return JobOutcome("failed", error=str(error))
-        print(f"error: {error}", file=sys.stderr)
+            return JobOutcome("failed", error=mask_secrets(str(error)))
+        print(f"error: {mask_secrets(str(error))}", file=sys.stderr)
         sys.exit(2)
     except Exception as error:
         if context.multirun:
             log.exception("job %s failed", context.job_number)
-            return JobOutcome("failed", error=f"{type(error).__name__}: {error}")
+            return JobOutcome("failed", error=mask_secrets(f"{type(error).__name__}: {error}"))
         # the traceback is kept on the job's MLflow run (tag `traceback`)
-        print(f"error: training failed: {type(error).__name__}: {error}", file=sys.stderr)
+        print(f"error: training failed: {mask_secrets(f'{type(error).__name__}: {error}')}", file=sys.stderr)
         sys.exit(1)
 
 

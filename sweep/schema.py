@@ -81,7 +81,7 @@ class OptimConfig:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1  # of the total optimizer steps
     scheduler: str = "linear"  # decay after warmup
-    layer_decay: float = 1.0  # layer-wise lr decay: block i gets lr * layer_decay**(depth - i); 1.0 = off
+    layer_decay: float = 1.0  # layer-wise lr decay (sweep/optim.py): each level down gets layer_decay x; 1.0 = off
     batch_size: int = 32
     eval_batch_size: int = 128
 

@@ -110,9 +110,10 @@ def train(built: Built, tracking_uri: str | None = None, run_id: str | None = No
 
     metrics = {f"best_{cfg.monitor}": best.best, "train_time_s": train_time, "optimizer_steps": trainer.global_step}
     metrics["warmup_steps"] = module.warmup_steps
+    # read before testing: Lightning clears callback_metrics when trainer.test starts
+    last = {key.removesuffix("_epoch"): float(value) for key, value in trainer.callback_metrics.items() if key.startswith(("train/", "val/"))}
     if built.loaders["test"] is not None:
         tested = trainer.test(module, built.loaders["test"], verbose=False)[0]
         metrics.update({key: float(value) for key, value in tested.items()})
     metrics.update(memory.metrics())
-    last = {key.removesuffix("_epoch"): float(value) for key, value in trainer.callback_metrics.items() if key.startswith(("train/", "val/"))}
     return TrainResult(monitored=best.best, best_step=best.best_step, steps=trainer.global_step, metrics=metrics, last=last)

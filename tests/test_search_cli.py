@@ -178,13 +178,15 @@ def test_too_many_failures_stop_the_search(tmp_path, cache_dir):
 def test_multi_objective_lists_the_pareto_front(tmp_path, cache_dir):
     args = ["-m", "search=optuna", "model=tiny_bert", "task.train_size=64", "task.val_size=32", "task.test_size=32",
             "search.n_trials=5", "search.space.strategy=choice(full,lora,feature)", "search.sampler=nsgaii",
-            "search.metrics=[val/acc,params_trainable]", "search.directions=[maximize,minimize]"]
+            # val/f1 second: not the monitored metric, so its value is the last one logged
+            "search.metrics=[params_trainable,val/f1]", "search.directions=[minimize,maximize]"]
     result = run_cli(*args, cwd=tmp_path, cache=cache_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     front = [line for line in result.stdout.splitlines() if line.startswith("Pareto front: trial")]
     study = study_of(tmp_path)
     assert len(front) == len(study.best_trials) >= 1
-    assert "params_trainable=" in front[0]
+    assert "params_trainable=" in front[0] and "val/f1=" in front[0]
+    assert all(t.state.name in ("COMPLETE", "PRUNED") for t in study.trials)
 
 
 def test_bad_search_input_exits_and_touches_nothing(tmp_path):

@@ -58,7 +58,7 @@ class PadCollator:
 def train_loader(split: TokenizedSplit, batch_size: int, pad_id: int, seed: int) -> DataLoader:
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
-    # shuffled mega-batches of 50 batches, each sorted by length: random order, little padding
+    # shuffled mega-batches of up to 50 batches, each sorted by length: random order, little padding
     sampler = LengthGroupedSampler(batch_size, lengths=split.lengths, generator=torch.Generator().manual_seed(seed))
     return DataLoader(TokenDataset(split), batch_size=batch_size, sampler=sampler, collate_fn=PadCollator(pad_id))
 

@@ -35,10 +35,12 @@ def user_file(task: TaskConfig):
     if not suffixes:
         raise ConfigError("task.path", f"unknown file type; known: {', '.join(READERS)} (optionally compressed)", task.path)
     kind = READERS[suffixes[-1]]
+    # labels as text: a numeric column with a blank cell would otherwise read as floats ("1.0")
+    as_text = {task.label_column: "string"}
     if kind == "jsonl":
-        frame = pd.read_json(path, lines=True)
+        frame = pd.read_json(path, lines=True, dtype=as_text)
     else:
-        frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",")
+        frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",", dtype=as_text)
 
     wanted = {"text": task.text_column, "label": task.label_column, "group": task.group_column, "split": task.split_column}
     columns = list(frame.columns)

@@ -22,18 +22,21 @@ SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "va
 
 
 def split_rows(frame: "pd.DataFrame", task: "TaskConfig") -> tuple["pd.DataFrame", "pd.DataFrame", "pd.DataFrame"]:
-    rng = np.random.default_rng(task.split_seed)
     if "split" in frame.columns:
         parts = _given_splits(frame, task)
     else:
-        parts = _group_splits(frame, task, rng)
+        parts = _group_splits(frame, task, np.random.default_rng(task.split_seed))
+    names = ("train", "val", "test")
     sizes = {"train": task.train_size, "val": task.val_size, "test": task.test_size}
+    for name, part in reversed(list(zip(names, parts))):  # test and val are filled first: name them first
+        if sizes[name] is not None and sizes[name] > len(part):
+            raise ConfigError(f"task.{name}_size", f"only {len(part)} rows available for {name} ({len(frame)} in all)", sizes[name])
     out = []
-    for name, part in zip(("train", "val", "test"), parts):
+    for index, (name, part) in enumerate(zip(names, parts)):
         size = sizes[name]
-        if size is not None and size > len(part):
-            raise ConfigError(f"task.{name}_size", f"only {len(part)} rows available for {name} ({len(frame)} in all)", size)
         if size is not None and size < len(part):
+            # one generator per split: val and test rows do not change when task.train_size does
+            rng = np.random.default_rng([task.split_seed, index])
             part = part.iloc[np.sort(rng.choice(len(part), size, replace=False))]
         out.append(part.reset_index(drop=True))
     if len(out[0]) == 0:
@@ -48,16 +51,18 @@ def _holdout(size: int | None, total: int, task: "TaskConfig") -> int:
 def _group_splits(frame, task, rng):
     """Walk the groups in a seeded random order: test first, then val, then train take whole groups."""
     groups = frame["group"] if "group" in frame.columns else frame.index.to_series()
-    codes, uniques = groups.factorize()
+    codes, uniques = groups.factorize(use_na_sentinel=False)  # rows without a group form one group
     order = rng.permutation(len(uniques))
     group_sizes = np.bincount(codes, minlength=len(uniques))[order]
     cumulative = np.cumsum(group_sizes)
     total = len(frame)
     n_test = _holdout(task.test_size, total, task)
     n_val = _holdout(task.val_size, total, task)
-    # the first group index at which each split has enough rows
-    test_end = int(np.searchsorted(cumulative, n_test)) + (1 if n_test else 0)
-    val_end = int(np.searchsorted(cumulative, cumulative[test_end - 1] + n_val if test_end else n_val)) + 1
+    # the first group index at which each split has enough rows (capped: sizes larger than the data
+    # leave the later splits short, which split_rows reports with the row counts)
+    test_end = min(int(np.searchsorted(cumulative, n_test)) + (1 if n_test else 0), len(uniques))
+    taken = cumulative[test_end - 1] if test_end else 0
+    val_end = min(int(np.searchsorted(cumulative, taken + n_val)) + 1, len(uniques))
     rank = np.empty(len(uniques), dtype=np.int64)
     rank[order] = np.arange(len(uniques))
     row_rank = rank[codes]

@@ -48,7 +48,7 @@ def load_splits(task: "TaskConfig") -> Splits:
     from sweep.data.splitting import split_rows
 
     frame = TASK_KINDS.get(task.kind)(task)
-    frame = frame[frame["text"].notna()]
+    frame = frame[frame["text"].notna() & frame["label"].notna()]  # a missing label is no class
     frame = frame.assign(text=frame["text"].astype(str).str.strip())
     frame = frame[frame["text"].str.len() > 0].drop_duplicates("text")
     frame = frame.assign(label=frame["label"].astype(str))

@@ -52,9 +52,13 @@ def tokenize(texts: list[str], labels: np.ndarray, tokenizer, max_length: int, c
         path = cache_dir / "tokens" / f"{key}.npz"
         if path.exists():
             stored = np.load(path)
-            return TokenizedSplit(np.split(stored["flat"], stored["offsets"][1:-1]), labels, key), True
-    encoded = tokenizer(texts, truncation=True, max_length=max_length, return_attention_mask=False, return_token_type_ids=False)
-    ids = [np.asarray(row, dtype=np.int32) for row in encoded["input_ids"]]
+            offsets = stored["offsets"]
+            ids = [stored["flat"][start:end] for start, end in zip(offsets[:-1], offsets[1:])]
+            return TokenizedSplit(ids, labels, key), True
+    ids = []
+    if texts:  # an empty split (task.test_size=0) is legal; tokenizers reject an empty batch
+        encoded = tokenizer(texts, truncation=True, max_length=max_length, return_attention_mask=False, return_token_type_ids=False)
+        ids = [np.asarray(row, dtype=np.int32) for row in encoded["input_ids"]]
     if path is not None:
         offsets = np.concatenate([[0], np.cumsum([len(row) for row in ids])]).astype(np.int64)
         flat = np.concatenate(ids) if ids else np.zeros(0, np.int32)

@@ -1,7 +1,8 @@
 """The job's side of a search: rebuild the trial the sweeper asked for, from the shared storage.
 
-The sweeper passes only ``+trial.study_name`` and ``+trial.trial_id``; the storage URL comes from the
-job's own ``search`` config (never a password on a command line the sweeper writes).
+The sweeper adds ``+trial.study_name`` and ``+trial.trial_id`` to the job's overrides; the storage URL
+comes from the job's own ``search`` config, as the user gave it (put a password in an environment
+variable: ``${oc.env:PGPASSWORD}`` stays unresolved on every command line and in every log).
 """
 
 from __future__ import annotations

@@ -46,8 +46,13 @@ def is_dead(trial, grace_period: float, now: float | None = None) -> bool:
 
 
 def counts(trial) -> bool:
-    """Whether a trial uses the budget: everything but trials of dead workers and surplus asks."""
-    return UNCOUNTED not in trial.system_attrs
+    """Whether a trial uses the budget: everything but failed trials of dead workers, interrupted
+    trials and surplus asks. A trial that completed always counts, even if a worker that took its
+    owner for dead marked it meanwhile."""
+    import optuna
+
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    return trial.state in done or UNCOUNTED not in trial.system_attrs
 
 
 def budget_used(study) -> int:

@@ -7,7 +7,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from sweep.errors import ConfigError
 from sweep.outcome import KNOWN_METRICS
@@ -78,6 +78,10 @@ def plan_search(config: DictConfig, arguments: list[str]) -> SearchPlan:
         if unknown:
             raise ConfigError(key, f"unknown strategies {unknown}; known: {', '.join(STRATEGIES.names())}", names)
 
+    launcher = str(OmegaConf.select(config, "hydra.launcher._target_", default=""))
+    if search.n_jobs > 1 and launcher.endswith("BasicLauncher"):
+        raise ConfigError("search.n_jobs", "runs trials in parallel processes: add hydra/launcher=joblib (or submitit_local, submitit_slurm)", search.n_jobs)
+
     monitor, mode = root.trainer.monitor, root.trainer.mode
     job_overrides = []
     first = search.metrics[0]
@@ -98,7 +102,8 @@ def plan_search(config: DictConfig, arguments: list[str]) -> SearchPlan:
 
 def derived_study_name(root, passthrough, choices, base, strategy_spaces, search) -> str:
     """Same command, same study (so re-running resumes); another space or setup, another study."""
-    fixed = sorted(arg for arg in passthrough if not arg.lstrip("+~").startswith(RUNTIME_KEYS))
+    # the launcher (hydra/launcher=joblib, hydra.*) decides where trials run, not what the study is
+    fixed = sorted(arg for arg in passthrough if not arg.lstrip("+~").startswith(RUNTIME_KEYS + ("hydra",)))
     identity = json.dumps(
         [fixed, [repr(p) for p in choices], sorted((k, repr(p)) for k, p in base.items()),
          sorted((s, sorted((k, repr(p)) for k, p in space.items())) for s, space in strategy_spaces.items()),

@@ -10,6 +10,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from sweep.search.liveness import counts
 from sweep.search.plan import SearchPlan
+from sweep.search.space import describe_params
+from sweep.search.worker import NORMAL_ENDS
 
 log = logging.getLogger("sweep")
 SKIPPED_KEYS = ("trial", "search", "hydra")
@@ -47,10 +49,13 @@ def best_yaml(trial, groups: set[str], plan: SearchPlan) -> str:
     """A ``# @package _global_`` experiment config: group choices as defaults, the rest as values."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    defaults, values = [], OmegaConf.create()
+    defaults, values, omitted = [], OmegaConf.create(), []
     for override in OverridesParser.create().parse_overrides(trial.user_attrs["overrides"]):
         key = override.key_or_group
         if key.split(".")[0].split("/")[0] in SKIPPED_KEYS:
+            continue
+        if "***" in override.input_line:  # stored masked: a password is never written here
+            omitted.append(key)
             continue
         if key in groups:
             defaults.append({f"override /{key}": override.value()})
@@ -58,7 +63,8 @@ def best_yaml(trial, groups: set[str], plan: SearchPlan) -> str:
             OmegaConf.update(values, key, override.value(), force_add=True)
     scores = "  ".join(f"{m}={v:.4f}" for m, v in zip(plan.search.metrics, trial.values))
     body = OmegaConf.to_yaml(OmegaConf.merge({"defaults": defaults}, values))
-    return f"# @package _global_\n# trial {trial.number} of study {plan.study_name}: {scores}\n{body}"
+    note = f"# left out, they hold a password: {', '.join(omitted)}\n" if omitted else ""
+    return f"# @package _global_\n# trial {trial.number} of study {plan.study_name}: {scores}\n{note}{body}"
 
 
 def write_plots(study, folder: Path) -> None:
@@ -74,7 +80,7 @@ def write_plots(study, folder: Path) -> None:
             log.info("plot %s skipped: %s", name, error)
 
 
-def end_of_search(plan: SearchPlan, study, tracking, config: DictConfig, stop_reason: str | None) -> None:
+def end_of_search(plan: SearchPlan, study, tracking, config: DictConfig, stop_reason: str) -> None:
     from sweep.search.storage import file_of
     from sweep.tracking.store import mask_secrets
 
@@ -90,8 +96,7 @@ def end_of_search(plan: SearchPlan, study, tracking, config: DictConfig, stop_re
     title = "Pareto front" if len(plan.search.metrics) > 1 else "best trial"
     for trial in best:
         scores = "  ".join(f"{m}={v:.4f}" for m, v in zip(plan.search.metrics, trial.values))
-        params = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items())
-        lines.append(f"{title}: trial {trial.number}: {scores}  |  {params}")
+        lines.append(f"{title}: trial {trial.number}: {scores}  |  {describe_params(trial.params)}")
     files = out / "files"
     files.mkdir(exist_ok=True)
     if best:
@@ -100,9 +105,8 @@ def end_of_search(plan: SearchPlan, study, tracking, config: DictConfig, stop_re
         (out / "experiment" / "best.yaml").write_text(text)
         (files / "best.yaml").write_text(text)
         lines.append(f"reproduce the best trial: python -m sweep.run --config-dir {out} +experiment=best")
-    if best:
         write_plots(study, files)
-    if stop_reason and stop_reason != "budget":
+    if stop_reason not in NORMAL_ENDS:
         lines.append(f"stopped: {stop_reason}")
     dashboard = file_of(plan.storage_url) if plan.storage_url.startswith("journal:") else mask_secrets(plan.storage_url)
     lines.append(f"look at the study: optuna-dashboard {dashboard}")
@@ -112,7 +116,7 @@ def end_of_search(plan: SearchPlan, study, tracking, config: DictConfig, stop_re
     metrics = {key: float(value) for key, value in numbers.items()}
     if best and len(best) == 1:
         metrics.update({f"best_{m}": v for m, v in zip(plan.search.metrics, best[0].values)})
-    tags = {"sweep.kind": "optuna", "optuna.study": plan.study_name, "sweep.stop_reason": stop_reason or "budget"}
+    tags = {"sweep.kind": "optuna", "optuna.study": plan.study_name, "sweep.stop_reason": stop_reason}
     if best:
         tags["optuna.best_trials"] = ",".join(str(t.number) for t in best)
     tracking.log_summary(metrics, tags)

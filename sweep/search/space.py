@@ -129,10 +129,12 @@ def param_from_override(override) -> Param:
             param = Param(key, "int", low=values[0], high=values[-1], step=step if step != 1 else None)
             return param
         return Param(key, "categorical", choices=tuple(values))
-    if isinstance(sweep, IntervalSweep):
-        log = "log" in sweep.tags
-        integer = isinstance(sweep.start, int) and isinstance(sweep.end, int)
-        param = Param(key, "int" if integer else "float", low=sweep.start, high=sweep.end, log=log)
+    if isinstance(sweep, IntervalSweep):  # Hydra's intervals are always floats: integers use range()
+        param = Param(key, "float", low=float(sweep.start), high=float(sweep.end), log="log" in sweep.tags)
         check_range(name, param)
         return param
     raise ConfigError(name, "unsupported sweep; use choice(), range(), interval() or tag(log, interval())", override.input_line)
+
+
+def describe_params(params: dict) -> str:
+    return "  ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}" for key, value in params.items())

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sweep.errors import ConfigError
 from sweep.locks import file_lock
-from sweep.tracking.store import mask_secrets
+from sweep.tracking.store import check_database, mask_secrets, sqlite_file
 
 KEY = "search.storage"
 
@@ -28,7 +28,7 @@ def storage_url(configured: str | None, study_name: str, output_dir: str) -> str
 def file_of(url: str) -> Path | None:
     """The local file behind a sqlite or journal URL (for locks and checks); None for servers."""
     if url.startswith("sqlite:///"):
-        return Path(url[len("sqlite:///"):])
+        return sqlite_file(url)
     if url.startswith("journal:"):
         rest = url[len("journal:"):]
         return Path(rest[2:] if rest.startswith("///") else rest)
@@ -49,15 +49,7 @@ def check_reachable(url: str, timeout: int = 5) -> None:
         return
     if scheme not in ("postgresql", "mysql"):
         raise ConfigError(KEY, "unknown storage; use sqlite:///<file>.db, journal:<file>.log or postgresql://...", shown)
-    import sqlalchemy
-
-    try:
-        engine = sqlalchemy.create_engine(url, connect_args={"connect_timeout": timeout})
-        with engine.connect():
-            pass
-        engine.dispose()
-    except Exception as e:  # the drivers' errors differ; all mean this storage cannot be used
-        raise ConfigError(KEY, f"cannot connect: {mask_secrets(str(e).splitlines()[0])}", shown) from None
+    check_database(url, KEY, timeout)
 
 
 def open_storage(url: str):

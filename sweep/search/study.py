@@ -35,5 +35,8 @@ def open_study(plan: SearchPlan, storage):
             f"study {plan.study_name} exists with directions {[d.name.lower() for d in study.directions]}; use another search.study_name",
             list(search.directions),
         )
+    stored = study.user_attrs.get("metrics")
+    if stored is not None and stored != list(search.metrics):
+        raise ConfigError("search.metrics", f"study {plan.study_name} optimises {stored}; use another search.study_name", list(search.metrics))
     study.set_user_attr("metrics", list(search.metrics))
     return study

@@ -36,41 +36,59 @@ class OptunaSweeper(Sweeper):
         self.launcher = Plugins.instance().instantiate_launcher(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: List[str]) -> Any:
+        """Hydra calls the callbacks' on_multirun_end only when this returns: on an error, the study's
+        parent run (opened by on_multirun_start) is ended here, as failed."""
+        from sweep.tracking.store import mask_secrets
+
         try:
             return self._sweep(arguments)
-        except ConfigError as error:  # bad input: one line, exit 2, nothing recorded past this point
-            print(f"error: {error}", file=sys.stderr)
+        except ConfigError as error:  # bad input: one line, exit 2
+            self._fail_parent(str(error))
+            print(f"error: {mask_secrets(str(error))}", file=sys.stderr)
             sys.exit(2)
+        except BaseException as error:
+            self._fail_parent(f"{type(error).__name__}: {error}")
+            raise
+
+    def _fail_parent(self, error: str) -> None:
+        from sweep.tracking.search_runs import SearchTracking
+        from sweep.tracking.store import mask_secrets
+
+        try:
+            tracking = SearchTracking.for_sweep(self.config)
+            if tracking.parent_run_id:
+                tracking.fail_run(tracking.parent_run_id, mask_secrets(error))
+        except Exception:  # the store itself may be what failed; the error is reported anyway
+            log.warning("could not mark the sweep's parent run as failed", exc_info=True)
 
     def _sweep(self, arguments: List[str]) -> Any:
         from sweep.console import quiet_libraries
         from sweep.search.plan import plan_search
 
         plan = plan_search(self.config, arguments)
-        if plan.search.n_jobs > 1 and type(self.launcher).__name__ == "BasicLauncher":
-            raise ConfigError(
-                "search.n_jobs", "runs trials in parallel processes: add hydra/launcher=joblib (or submitit_local, submitit_slurm)", plan.search.n_jobs
-            )
         quiet_libraries()
         from sweep.search.liveness import budget_used
         from sweep.search.report import end_of_search
         from sweep.search.storage import open_storage
         from sweep.search.study import open_study
-        from sweep.search.worker import Worker
+        from sweep.search.worker import BUDGET, Worker
         from sweep.tracking.search_runs import SearchTracking
         from sweep.tracking.store import mask_secrets
+        from sweep.tracking.sweep_callback import write_stop_reason
 
         storage = open_storage(plan.storage_url)
         study = open_study(plan, storage)
         tracking = SearchTracking.for_sweep(self.config)
-        worker = Worker(plan, study, storage, self._launch, self._compose, tracking.fail_dead_trial_run)
+        worker = Worker(plan, study, storage, self._launch, self._compose, tracking.fail_run)
         tracking.close_orphan_runs(study)
         log.info(
             "study %s in %s: %d of %d trials used, %d slot(s) in this worker",
             plan.study_name, mask_secrets(plan.storage_url), budget_used(study), plan.search.n_trials, plan.search.n_jobs,
         )
         worker.run(plan.search.n_jobs)
-        end_of_search(plan, study, tracking, self.config, stop_reason=worker.stop.reason)
+        reason = worker.stop.reason or BUDGET
+        write_stop_reason(self.config.hydra.sweep.dir, reason)
+        end_of_search(plan, study, tracking, self.config, stop_reason=reason)
         return study
 
     def _launch(self, overrides: list[str], number: int) -> JobOutcome:

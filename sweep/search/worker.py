@@ -17,9 +17,13 @@ from sweep.errors import ConfigError
 from sweep.outcome import JobOutcome
 from sweep.search.liveness import UNCOUNTED, Heartbeat, budget_lock, budget_used, counts, is_dead
 from sweep.search.plan import SearchPlan
+from sweep.search.space import describe_params
 from sweep.search.storage import file_of
+from sweep.tracking.store import mask_secrets
 
 log = logging.getLogger("sweep")
+BUDGET, GRID_DONE = "budget", "grid exhausted"
+NORMAL_ENDS = (BUDGET, GRID_DONE)  # a search that ends otherwise exits 1
 
 
 def format_override(key: str, value) -> str:
@@ -42,70 +46,88 @@ class Stop:
 
 
 class Worker:
-    def __init__(self, plan: SearchPlan, study, storage, launch: Callable, compose: Callable, on_dead_trial: Callable):
+    def __init__(self, plan: SearchPlan, study, storage, launch: Callable, compose: Callable, close_run: Callable):
         self.plan, self.study, self.storage = plan, study, storage
         self.launch = launch  # overrides, job number -> JobOutcome
         self.compose = compose  # overrides -> the job's validated JobConfig (for the model's block count)
-        self.on_dead_trial = on_dead_trial  # FrozenTrial -> None (closes its MLflow run)
+        self.close_run = close_run  # MLflow run id, error -> None: ends a run its job could not end
         self.heartbeat = Heartbeat(storage, plan.search.heartbeat_interval)
         self.lock_file = file_of(plan.storage_url)
         self.ask_lock = threading.Lock()
         self.stop = Stop()
-        self.ran = 0
 
     # ------------------------------------------------------------------ the loop
     def run(self, slots: int) -> None:
-        threads = [threading.Thread(target=self._loop, name=f"sweep-slot-{i}") for i in range(slots)]
+        """Slot 0 runs here, in the main thread, so that Ctrl-C reaches it; others in threads."""
+        threads = [threading.Thread(target=self._loop, name=f"sweep-slot-{i}") for i in range(1, slots)]
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join()
-        self.heartbeat.stop()
+        try:
+            self._loop()
+        except KeyboardInterrupt:
+            self.stop.set("interrupted")
+            log.warning("interrupted: waiting for the %d other trial(s) in flight (Ctrl-C again aborts)", len(threads))
+        finally:
+            for thread in threads:
+                thread.join()
+            self.heartbeat.stop()
 
     def _loop(self) -> None:
         while self.stop.reason is None:
             trial = self._ask()
             if trial is None:
                 return
-            self._run_trial(trial)
-            self._check_failure_rate()
+            try:
+                self._run_trial(trial)
+                self._check_failure_rate()
+            except KeyboardInterrupt:
+                # not the trial's fault: fail it, uncounted, so that a resumed sweep runs it again
+                self.storage.set_trial_system_attr(trial._trial_id, UNCOUNTED, "interrupted")
+                self._tell_fail(trial, "interrupted")
+                raise
+            except Exception as error:  # storage or tracking trouble: stop this worker, say why
+                log.exception("trial %d: the worker failed", trial.number)
+                self._tell_fail(trial, f"worker error: {type(error).__name__}: {error}")
+                self.stop.set(mask_secrets(f"worker error: {type(error).__name__}: {error}"))
+            finally:
+                self.heartbeat.release(trial._trial_id)
 
     def _ask(self):
         with self.ask_lock, budget_lock(self.lock_file):
             self.fail_dead_trials()
             if budget_used(self.study) >= self.plan.search.n_trials:
-                self.stop.set("budget")
+                self.stop.set(BUDGET)
                 return None
             trial = self.study.ask()
             self.heartbeat.claim(trial._trial_id)
         if self.lock_file is None and self._surplus(trial):  # servers: two workers asked at once
             self.storage.set_trial_system_attr(trial._trial_id, UNCOUNTED, "surplus")
             self._tell_fail(trial, "surplus: the budget was used up by other workers")
-            self.stop.set("budget")
+            self.heartbeat.release(trial._trial_id)
+            self.stop.set(BUDGET)
             return None
         return trial
 
     def _surplus(self, trial) -> bool:
-        before = [t for t in self.study.get_trials(deepcopy=False) if t.number <= trial.number and counts(t)]
+        # trial ids grow with every ask in every storage: they order the asks of all workers
+        before = [t for t in self.study.get_trials(deepcopy=False) if t._trial_id <= trial._trial_id and counts(t)]
         return len(before) > self.plan.search.n_trials
 
     def _run_trial(self, trial) -> None:
         try:
             overrides = self.sample(trial)
-        except ConfigError as error:
-            self._tell_fail(trial, str(error))
-            self.stop.set(f"bad search space: {error}")
+        except Exception as error:  # a space that cannot be sampled or composed fails every trial alike
+            message = str(error) if isinstance(error, ConfigError) else f"{type(error).__name__}: {error}"
+            self._tell_fail(trial, message)
+            self.stop.set(f"bad search space: {mask_secrets(message)}")
             return
-        trial.set_user_attr("overrides", overrides)
-        params = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items())
-        log.info("trial %d: %s", trial.number, params)
+        trial.set_user_attr("overrides", [mask_secrets(arg) for arg in overrides])
+        log.info("trial %d: %s", trial.number, describe_params(trial.params))
         try:
             outcome = self.launch(overrides, trial.number)
-        except Exception as error:  # the launcher itself failed (not the job): record, go on
+        except Exception as error:  # the launcher itself failed (a worker process died): record, go on
             outcome = JobOutcome("failed", error=f"{type(error).__name__}: {error}")
         self.tell(trial, outcome)
-        self.heartbeat.release(trial._trial_id)
-        self.ran += 1
 
     # ------------------------------------------------------------------ sampling
     def sample(self, trial) -> list[str]:
@@ -117,7 +139,8 @@ class Worker:
         strategy = values.get("strategy", plan.default_strategy)
         own = plan.strategy_spaces.get(strategy, {})
         space = {**plan.base, **own}
-        overrides = [arg for arg in plan.passthrough if arg.split("=", 1)[0].lstrip("+~") not in space]
+        searched = set(space) | set(values)
+        overrides = [arg for arg in plan.passthrough if arg.split("=", 1)[0].lstrip("+~") not in searched]
         blocks_cache: list = []
 
         def blocks() -> int | None:
@@ -140,28 +163,39 @@ class Worker:
     def tell(self, trial, outcome: JobOutcome) -> None:
         import optuna
 
-        if outcome.run_id:
-            trial.set_user_attr("mlflow_run_id", outcome.run_id)
         steps = outcome.pruned_step if outcome.state == "pruned" else outcome.metrics.get("optimizer_steps")
         if steps is not None:
             trial.set_user_attr("steps", int(steps))
         if outcome.state == "pruned":
-            trial.set_user_attr("pruned_step", outcome.pruned_step)
-            self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            self._tell(trial, state=optuna.trial.TrialState.PRUNED)
             return
         if outcome.state == "finished":
             values = [outcome.objective(metric, self.plan.monitor) for metric in self.plan.search.metrics]
             if all(v is not None and math.isfinite(v) for v in values):
-                self.study.tell(trial, values)
+                self._tell(trial, values)
                 return
-            outcome = JobOutcome("failed", error=f"objective not finite: {dict(zip(self.plan.search.metrics, values))}")
+            outcome = JobOutcome("failed", error=f"objective not finite: {dict(zip(self.plan.search.metrics, values))}", run_id=outcome.run_id)
         self._tell_fail(trial, outcome.error or "failed")
+        # the job ends its own run; if its process died first, the run is ended here
+        run_id = outcome.run_id or self.storage.get_trial(trial._trial_id).user_attrs.get("mlflow_run_id")
+        if run_id:
+            self.close_run(run_id, mask_secrets(outcome.error or "failed"))
+
+    def _tell(self, trial, values=None, state=None) -> None:
+        try:
+            self.study.tell(trial, values, state=state, skip_if_finished=True)
+        except RuntimeError as error:
+            # the grid sampler signals "every point visited" by calling study.stop(), which raises
+            # outside study.optimize; the trial is stored before that (optuna/study/_tell.py)
+            if "Study.stop" not in str(error):
+                raise
+            self.stop.set(GRID_DONE)
 
     def _tell_fail(self, trial, error: str) -> None:
         import optuna
 
-        trial.set_user_attr("error", error[:2000])
-        self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        trial.set_user_attr("error", mask_secrets(error)[:2000])
+        self._tell(trial, state=optuna.trial.TrialState.FAIL)
 
     def fail_dead_trials(self) -> int:
         """Fail RUNNING trials whose worker died; their budget returns. Returns how many."""
@@ -175,10 +209,11 @@ class Worker:
                 self.storage.set_trial_system_attr(trial._trial_id, UNCOUNTED, "worker died")
                 self.storage.set_trial_user_attr(trial._trial_id, "error", "its worker died; the trial returns to the budget")
                 self.study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
-            except (RuntimeError, ValueError):  # another worker failed it first
+            except (RuntimeError, ValueError):  # it ended meanwhile (counts() still counts it if it completed)
                 continue
             log.warning("trial %d: its worker died; failed, and its budget returned", trial.number)
-            self.on_dead_trial(trial)
+            if trial.user_attrs.get("mlflow_run_id"):
+                self.close_run(trial.user_attrs["mlflow_run_id"], "its worker died (the trial returned to the budget)")
             dead += 1
         return dead
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sweep.tracking.params import flatten
+from sweep.tracking.params import flatten, masked
+from sweep.tracking.store import mask_secrets
 
 STATUS = {"finished": "FINISHED", "failed": "FAILED", "pruned": "KILLED"}
 
@@ -26,11 +27,16 @@ class JobRun:
         if parent_run_id:
             tags = {**tags, "mlflow.parentRunId": parent_run_id}
         run = client.create_run(experiment_id, run_name=run_name, tags={**tags, "state": "running"})
-        params = [Param(key, value) for key, value in flatten(config).items()]
-        for start in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
-            client.log_batch(run.info.run_id, params=params[start : start + 100])
-        client.log_dict(run.info.run_id, config, "config.yaml")
-        return cls(client, run.info.run_id)
+        opened = cls(client, run.info.run_id)
+        try:
+            params = [Param(key, value) for key, value in flatten(config).items()]
+            for start in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
+                client.log_batch(run.info.run_id, params=params[start : start + 100])
+            client.log_dict(run.info.run_id, masked(config), "config.yaml")
+        except BaseException as error:
+            opened.finish("failed", error=f"recording the run failed: {type(error).__name__}: {error}")
+            raise
+        return opened
 
     def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
         from mlflow.entities import Metric
@@ -46,5 +52,8 @@ class JobRun:
         self.client.log_batch(self.run_id, tags=[RunTag(key, str(value)) for key, value in tags.items()])
 
     def finish(self, state: str, **tags: Any) -> None:
-        self.set_tags({"state": state, **tags})
-        self.client.set_terminated(self.run_id, STATUS[state])
+        """End the run; tag values (error messages, tracebacks) are masked: they may quote URLs."""
+        try:
+            self.set_tags({"state": state, **{key: mask_secrets(str(value))[:5000] for key, value in tags.items()}})
+        finally:
+            self.client.set_terminated(self.run_id, STATUS[state])

@@ -9,6 +9,15 @@ from sweep.tracking.store import mask_secrets
 MAX_VALUE = 6000  # MLflow's limit on a param value
 
 
+def masked(tree: Any) -> Any:
+    """A copy of a config tree with every password in a URL masked (for artifacts)."""
+    if isinstance(tree, dict):
+        return {key: masked(value) for key, value in tree.items()}
+    if isinstance(tree, list):
+        return [masked(value) for value in tree]
+    return mask_secrets(tree) if isinstance(tree, str) else tree
+
+
 def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
     if isinstance(tree, dict):
         out: dict[str, str] = {}

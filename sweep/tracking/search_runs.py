@@ -35,11 +35,6 @@ class SearchTracking:
             self.client.set_tag(run_id, "error", error)
             self.client.set_terminated(run_id, "FAILED")
 
-    def fail_dead_trial_run(self, trial) -> None:
-        run_id = trial.user_attrs.get("mlflow_run_id")
-        if run_id:
-            self.fail_run(run_id, "its worker died (the trial returned to the budget)")
-
     def close_orphan_runs(self, study) -> None:
         """Children left RUNNING whose trial is no longer running (a worker killed mid-trial)."""
         import optuna

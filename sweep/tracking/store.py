@@ -23,6 +23,11 @@ def mask_secrets(text: str) -> str:
     return PASSWORD_IN_URL.sub(r"\g<head>***\g<tail>", text)
 
 
+def sqlite_file(uri: str) -> Path | None:
+    """The file behind a ``sqlite:///`` URL; None for anything else."""
+    return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
+
+
 def tracking_uri(configured: str | None, output_dir: str) -> str:
     uri = configured or os.environ.get("MLFLOW_TRACKING_URI")
     if uri:
@@ -42,11 +47,10 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
     shown = mask_secrets(uri)
     scheme = uri.split(":", 1)[0].split("+", 1)[0].lower()
     if scheme == "sqlite":
-        path = uri[len("sqlite:///"):]
-        folder = Path(path).parent if path and path != ":memory:" else None
+        path = sqlite_file(uri)
         try:
-            if folder is not None:
-                folder.mkdir(parents=True, exist_ok=True)
+            if path is not None and str(path) != ":memory:":
+                path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise ConfigError("tracking.uri", f"cannot create the folder of the sqlite store: {e.strerror}", shown) from None
     elif scheme in ("http", "https"):
@@ -58,22 +62,23 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
             reason = getattr(e, "reason", e)
             raise ConfigError("tracking.uri", f"the MLflow server does not answer ({reason})", shown) from None
     elif scheme in ("postgresql", "mysql", "mssql"):
-        _check_database(uri, shown, timeout)
+        check_database(uri, "tracking.uri", int(timeout))
     elif scheme == "file" or "://" not in uri:
         if os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() != "true":
             raise ConfigError("tracking.uri", "MLflow 3 refuses file stores; use sqlite:///<path>.db or an http:// server", shown)
 
 
-def _check_database(uri: str, shown: str, timeout: float) -> None:
+def check_database(uri: str, key: str, timeout: int) -> None:
+    """Connect once to a database server (PostgreSQL, MySQL); create nothing."""
     import sqlalchemy
 
     try:
-        engine = sqlalchemy.create_engine(uri, connect_args={"connect_timeout": int(timeout)})
+        engine = sqlalchemy.create_engine(uri, connect_args={"connect_timeout": timeout})
         with engine.connect():
             pass
         engine.dispose()
     except Exception as e:  # driver errors differ per database; all mean "cannot use this store"
-        raise ConfigError("tracking.uri", f"cannot connect: {mask_secrets(str(e).splitlines()[0])}", shown) from None
+        raise ConfigError(key, f"cannot connect: {mask_secrets(str(e).splitlines()[0])}", mask_secrets(uri)) from None
 
 
 def client_and_experiment(uri: str, experiment: str, output_dir: str):
@@ -84,8 +89,7 @@ def client_and_experiment(uri: str, experiment: str, output_dir: str):
 
     # several processes creating one fresh sqlite store at once crash ("table ... already exists"):
     # the first creates it under a lock, the others wait and find it made
-    path = Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
-    with file_lock(path):
+    with file_lock(sqlite_file(uri)):
         client = MlflowClient(tracking_uri=uri)
         client.search_experiments(max_results=1)  # creates the tables of a fresh store
     found = client.get_experiment_by_name(experiment)

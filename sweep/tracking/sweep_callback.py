@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 
 log = logging.getLogger("sweep")
 PARENT_FILE = ".mlflow_parent_run_id"
+STOP_FILE = ".search_stop_reason"  # written by this process's sweeper: workers never overwrite each other's
 
 
 def read_parent_run_id(sweep_dir: str) -> str | None:
@@ -28,19 +29,24 @@ def read_parent_run_id(sweep_dir: str) -> str | None:
     return path.read_text().strip() if path.exists() else None
 
 
+def write_stop_reason(sweep_dir: str, reason: str) -> None:
+    (Path(sweep_dir) / STOP_FILE).write_text(reason)
+
+
 def exit_on_error(method):
     @functools.wraps(method)
     def wrapper(*args, **kwargs):
         from sweep.errors import ConfigError
+        from sweep.tracking.store import mask_secrets
 
         try:
             return method(*args, **kwargs)
         except ConfigError as error:
-            print(f"error: {error}", file=sys.stderr)
+            print(f"error: {mask_secrets(str(error))}", file=sys.stderr)
             sys.exit(2)
         except Exception as error:
             log.exception("sweep tracking failed")
-            print(f"error: sweep tracking failed: {type(error).__name__}: {error}", file=sys.stderr)
+            print(f"error: sweep tracking failed: {mask_secrets(f'{type(error).__name__}: {error}')}", file=sys.stderr)
             sys.exit(1)
 
     return wrapper
@@ -117,8 +123,11 @@ class MlflowSweepCallback(Callback):
         self.client.set_terminated(self.parent_run_id, "FINISHED")
         print(f"\n{markdown}\n\n{ui_hint(self.uri)}", flush=True)
         if self.study is not None:  # failed trials are part of a search; only a stopped search fails
-            reason = self.client.get_run(self.parent_run_id).data.tags.get("sweep.stop_reason", "budget")
-            if reason != "budget":
+            from sweep.search.worker import BUDGET, NORMAL_ENDS
+
+            stop_file = Path(config.hydra.sweep.dir) / STOP_FILE
+            reason = stop_file.read_text() if stop_file.exists() else BUDGET
+            if reason not in NORMAL_ENDS:
                 print(f"search stopped: {reason}", file=sys.stderr)
                 sys.exit(1)
         elif failed:

@@ -33,6 +33,24 @@ def test_rotten_tomatoes_splits_by_movie_with_exact_sizes():
     assert again.val.texts == splits.val.texts and again.train.texts == splits.train.texts
 
 
+def test_val_and_test_rows_do_not_depend_on_the_train_size():
+    from sweep.data.tasks import load_splits
+
+    small, large = load_splits(task("task.train_size=100")), load_splits(task("task.train_size=900"))
+    assert small.val.texts == large.val.texts and small.test.texts == large.test.texts
+    assert set(small.train.texts) < set(large.train.texts) or len(small.train) == 100
+
+
+def test_rows_without_label_are_dropped_and_rows_without_group_form_one(tmp_path):
+    from sweep.data.tasks import load_splits
+
+    rows = ["text,label,film"] + [f"t{i},{'' if i % 10 == 0 else i % 2},{'' if i % 7 == 0 else i // 5}" for i in range(100)]
+    (tmp_path / "g.csv").write_text("\n".join(rows))
+    splits = load_splits(task("task=csv", f"task.path={tmp_path / 'g.csv'}", "task.group_column=film"))
+    assert splits.label_names == ["0", "1"]  # no "nan" class
+    assert len(splits.train) + len(splits.val) + len(splits.test) == 90
+
+
 def test_subjectivity_maps_reviews_and_plots():
     from sweep.data.tasks import load_splits
 
@@ -42,11 +60,12 @@ def test_subjectivity_maps_reviews_and_plots():
     assert 0.03 < share_plot < 0.2  # about one plot sentence per 12 reviews
 
 
-def test_too_large_a_size_says_how_many_rows_exist():
+@pytest.mark.parametrize("key", ["train_size", "val_size", "test_size"])
+def test_too_large_a_size_says_how_many_rows_exist(key):
     from sweep.data.tasks import load_splits
 
-    with pytest.raises(ConfigError, match=r"^task.train_size=50000: only \d+ rows available"):
-        load_splits(task("task.train_size=50000"))
+    with pytest.raises(ConfigError, match=rf"^task.{key}=50000: only \d+ rows available"):
+        load_splits(task(f"task.{key}=50000"))
 
 
 @pytest.fixture

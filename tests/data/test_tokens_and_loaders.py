@@ -22,6 +22,18 @@ def test_token_cache_hit_returns_identical_ids(tmp_path):
     assert hit3 is False
 
 
+def test_an_empty_split_round_trips_through_the_cache(tmp_path):
+    from transformers import AutoTokenizer
+
+    from sweep.data.tokens import tokenize
+    from sweep.zoo.assets import MINILM_L6
+
+    tokenizer = AutoTokenizer.from_pretrained(MINILM_L6.locate("model.source"))
+    for expected_hit in (False, True):
+        split, hit = tokenize([], np.zeros(0, dtype=np.int64), tokenizer, 16, tmp_path, "t")
+        assert (len(split), hit) == (0, expected_hit)
+
+
 def test_length_grouped_batches_pad_far_less_than_random_ones():
     import torch
     from torch.utils.data import DataLoader

@@ -1,6 +1,9 @@
 """Params and secrets: the flattened config never carries a password."""
 
-from sweep.tracking.params import flatten
+import logging
+
+from sweep.console import MaskSecrets
+from sweep.tracking.params import flatten, masked
 from sweep.tracking.store import mask_secrets, tracking_uri
 
 
@@ -20,3 +23,21 @@ def test_tracking_uri_precedence(monkeypatch, tmp_path):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://env:5000")
     assert tracking_uri(None, str(tmp_path)) == "http://env:5000"
     assert tracking_uri("http://cli:5000", str(tmp_path)) == "http://cli:5000"
+
+
+def test_config_artifact_is_masked_too():
+    tree = {"tracking": {"uri": "postgresql://u:pw@db/mlflow"}, "labels": ["a", "http://x:y@h"], "n": 3}
+    assert masked(tree) == {"tracking": {"uri": "postgresql://u:***@db/mlflow"}, "labels": ["a", "http://x:***@h"], "n": 3}
+
+
+def test_log_filter_masks_messages_and_tracebacks():
+    try:
+        raise ConnectionError("cannot reach postgresql://sweep:hunter2@db/optuna")
+    except ConnectionError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "storage %s failed", ("postgresql://a:hunter2@b/c",), None)
+        import sys
+
+        record.exc_info = sys.exc_info()
+    MaskSecrets().filter(record)
+    text = logging.Formatter().format(record)
+    assert "hunter2" not in text and "postgresql://a:***@b/c" in text and "sweep:***@db" in text
