@@ -36,6 +36,10 @@ def summary(study) -> dict[str, float]:
     }
 
 
+def describe_scores(trial, plan: SearchPlan) -> str:
+    return "  ".join(f"{metric}={value:.4f}" for metric, value in zip(plan.search.metrics, trial.values))
+
+
 def best_trials(study) -> list:
     import optuna
 
@@ -61,7 +65,7 @@ def best_yaml(trial, groups: set[str], plan: SearchPlan) -> str:
             defaults.append({f"override /{key}": override.value()})
         else:
             OmegaConf.update(values, key, override.value(), force_add=True)
-    scores = "  ".join(f"{m}={v:.4f}" for m, v in zip(plan.search.metrics, trial.values))
+    scores = describe_scores(trial, plan)
     body = OmegaConf.to_yaml(OmegaConf.merge({"defaults": defaults}, values))
     note = f"# left out, they hold a password: {', '.join(omitted)}\n" if omitted else ""
     return f"# @package _global_\n# trial {trial.number} of study {plan.study_name}: {scores}\n{note}{body}"
@@ -95,7 +99,7 @@ def end_of_search(plan: SearchPlan, study, tracking, config: DictConfig, stop_re
     ]
     title = "Pareto front" if len(plan.search.metrics) > 1 else "best trial"
     for trial in best:
-        scores = "  ".join(f"{m}={v:.4f}" for m, v in zip(plan.search.metrics, trial.values))
+        scores = describe_scores(trial, plan)
         lines.append(f"{title}: trial {trial.number}: {scores}  |  {describe_params(trial.params)}")
     files = out / "files"
     files.mkdir(exist_ok=True)

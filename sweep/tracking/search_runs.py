@@ -29,11 +29,11 @@ class SearchTracking:
         return cls(client, experiment_id, read_parent_run_id(config.hydra.sweep.dir))
 
     def fail_run(self, run_id: str, error: str) -> None:
-        run = self.client.get_run(run_id)
-        if run.info.status == "RUNNING":
-            self.client.set_tag(run_id, "state", "failed")
-            self.client.set_tag(run_id, "error", error)
-            self.client.set_terminated(run_id, "FAILED")
+        """End a run its own process could not end (that process died, or the sweep failed)."""
+        from sweep.tracking.job_run import JobRun
+
+        if self.client.get_run(run_id).info.status == "RUNNING":
+            JobRun(self.client, run_id).finish("failed", error=error)
 
     def close_orphan_runs(self, study) -> None:
         """Children left RUNNING whose trial is no longer running (a worker killed mid-trial)."""
