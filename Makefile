@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 MAIN_JOB := -m strategy=full,partial,feature,prompt,lora
 
-.PHONY: setup run test test-fast bench clean
+.PHONY: setup run lint test test-fast bench clean
 
 setup: $(VENV)/.installed
 
@@ -20,7 +20,11 @@ $(VENV)/.installed: pyproject.toml sweep/zoo/assets.py
 run: setup
 	$(BIN)/python -m sweep.run $(MAIN_JOB)
 
-test: setup
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
 	$(BIN)/python -m pytest -q
 
 test-fast: setup

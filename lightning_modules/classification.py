@@ -7,7 +7,6 @@ groups, built by the caller (which knows the strategy's frozen parts and the lay
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import pytorch_lightning as pl
 import torch
@@ -15,15 +14,7 @@ from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-
-@dataclass
-class Schedule:
-    lr: float
-    warmup_ratio: float
-    scheduler: str  # linear | cosine | constant: the decay after warmup
-
-
-SCHEDULERS = {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}
+from lightning_modules.schedule import SCHEDULERS, Schedule
 
 
 class SequenceClassificationModule(pl.LightningModule):
@@ -76,5 +67,7 @@ class SequenceClassificationModule(pl.LightningModule):
         total = int(self.trainer.estimated_stepping_batches)
         # computed here, from the real step count: a warmup ratio never silently becomes 0 steps
         self.warmup_steps = math.ceil(self.schedule.warmup_ratio * total)
-        scheduler = get_scheduler(SCHEDULERS[self.schedule.scheduler], optimizer, num_warmup_steps=self.warmup_steps, num_training_steps=total)
+        scheduler = get_scheduler(
+            SCHEDULERS[self.schedule.scheduler], optimizer, num_warmup_steps=self.warmup_steps, num_training_steps=total
+        )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -14,7 +14,7 @@ import pytorch_lightning as pl
 
 
 class OptunaPruning(pl.Callback):
-    def __init__(self, trial: "optuna.trial.Trial", monitor: str):
+    def __init__(self, trial: optuna.trial.Trial, monitor: str):
         self.trial, self.monitor = trial, monitor
         self.pruned_step: int | None = None
 

@@ -61,7 +61,8 @@ def build(job: JobConfig) -> Built:
 
     from sweep.data.tokens import tokenize, tokenizer_fingerprint
     from sweep.models.classifier import SequenceClassifier
-    from sweep.zoo.loader import FAMILIES, load_backbone, load_tokenizer, source_fingerprint
+    from sweep.models.families import FAMILIES
+    from sweep.zoo.loader import load_backbone, load_tokenizer, source_fingerprint
 
     start = time.perf_counter()
     tokenizer = load_tokenizer(root.model, cache_dir)

@@ -12,7 +12,7 @@ class MaskSecrets(logging.Filter):
     """Masks passwords in URLs in every log record (Hydra logs each job's overrides, storage URLs too)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from sweep.tracking.store import mask_secrets
+        from sweep.secrets import mask_secrets
 
         message = record.getMessage()
         masked = mask_secrets(message)

@@ -31,7 +31,7 @@ class JobContext:
     job_number: int | None
 
     @classmethod
-    def from_hydra(cls) -> "JobContext":
+    def from_hydra(cls) -> JobContext:
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
 
@@ -53,8 +53,13 @@ def run_name(job: JobConfig, context: JobContext) -> str:
 
 def tags_of(job: JobConfig, context: JobContext, binding) -> dict[str, str]:
     root = job.root
-    tags = {"model": root.model.name, "strategy": job.strategy.name, "task": root.task.name, "model.source": root.model.source,
-            "process": f"{socket.gethostname()}:{os.getpid()}"}
+    tags = {
+        "model": root.model.name,
+        "strategy": job.strategy.name,
+        "task": root.task.name,
+        "model.source": root.model.source,
+        "process": f"{socket.gethostname()}:{os.getpid()}",
+    }
     if context.job_number is not None:
         tags["sweep.job"] = str(context.job_number)
     if binding is not None:
@@ -121,8 +126,15 @@ def run_job(cfg: DictConfig, context: JobContext | None = None) -> JobOutcome:
         log.info(
             "job %s: %s x %s on %s; %d train / %d val / %d test rows; trainable %s of %s parameters (%.2f%%)",
             context.job_number if context.job_number is not None else "-",
-            root.model.name, job.strategy.name, root.task.name, built.sizes["train"], built.sizes["val"], built.sizes["test"],
-            f"{built.trainable_params:,}", f"{built.total_params:,}", 100 * built.trainable_share,
+            root.model.name,
+            job.strategy.name,
+            root.task.name,
+            built.sizes["train"],
+            built.sizes["val"],
+            built.sizes["test"],
+            f"{built.trainable_params:,}",
+            f"{built.total_params:,}",
+            100 * built.trainable_share,
         )
         result = train(built, tracking_uri=uri, run_id=run.run_id, callbacks=[pruning] if pruning else [])
         run.log_metrics(result.metrics, step=result.steps)
@@ -140,12 +152,25 @@ def run_job(cfg: DictConfig, context: JobContext | None = None) -> JobOutcome:
     test = "  ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()) if k.startswith("test/"))
     log.info(
         "result %s: best %s=%.4f  %s  trainable=%.2f%%  train %.1fs  run %s",
-        run_name(job, context), monitor, result.monitored, test, 100 * built.trainable_share, result.metrics["train_time_s"], run.run_id,
+        run_name(job, context),
+        monitor,
+        result.monitored,
+        test,
+        100 * built.trainable_share,
+        result.metrics["train_time_s"],
+        run.run_id,
     )
     if not context.multirun:  # a sweep prints this once, under its comparison table
         from sweep.tracking.store import ui_hint
 
         print(ui_hint(uri), flush=True)
-    reported = {**result.last, **result.metrics, "params_total": built.total_params, "params_trainable": built.trainable_params,
-                "params_trainable_share": built.trainable_share}
-    return JobOutcome("finished", value=result.monitored, metrics={k: float(v) for k, v in reported.items() if k in KNOWN_METRICS}, run_id=run.run_id)
+    reported = {
+        **result.last,
+        **result.metrics,
+        "params_total": built.total_params,
+        "params_trainable": built.trainable_params,
+        "params_trainable_share": built.trainable_share,
+    }
+    return JobOutcome(
+        "finished", value=result.monitored, metrics={k: float(v) for k, v in reported.items() if k in KNOWN_METRICS}, run_id=run.run_id
+    )

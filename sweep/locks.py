@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import fcntl
-from contextlib import contextmanager
+from contextlib import nullcontext
 from pathlib import Path
 
 
-@contextmanager
 def file_lock(path: Path | None, suffix: str = ".lock"):
-    """An exclusive lock among local processes, on a file beside ``path`` (no-op for None)."""
+    """An exclusive lock among local processes, on a file beside ``path`` (a no-op for None)."""
     if path is None:
-        yield
-        return
+        return nullcontext()
+    from filelock import FileLock
+
     lock_path = path.with_name(path.name + suffix)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return FileLock(str(lock_path))

@@ -21,7 +21,7 @@ def main(cfg: DictConfig):
     from sweep.errors import ConfigError
     from sweep.job import JobContext, run_job
     from sweep.outcome import JobOutcome
-    from sweep.tracking.store import mask_secrets
+    from sweep.secrets import mask_secrets
 
     context = JobContext.from_hydra()
     try:

@@ -12,7 +12,8 @@ from pytorch_lightning.callbacks import EarlyStopping
 from pytorch_lightning.loggers import MLFlowLogger
 
 from lightning_modules.callbacks import RestoreBestWeights
-from lightning_modules.classification import Schedule, SequenceClassificationModule
+from lightning_modules.classification import SequenceClassificationModule
+from lightning_modules.schedule import Schedule
 from sweep.build import Built
 from sweep.console import interactive, quiet_libraries
 from sweep.optim import param_groups
@@ -111,7 +112,9 @@ def train(built: Built, tracking_uri: str | None = None, run_id: str | None = No
     metrics = {f"best_{cfg.monitor}": best.best, "train_time_s": train_time, "optimizer_steps": trainer.global_step}
     metrics["warmup_steps"] = module.warmup_steps
     # read before testing: Lightning clears callback_metrics when trainer.test starts
-    last = {key.removesuffix("_epoch"): float(value) for key, value in trainer.callback_metrics.items() if key.startswith(("train/", "val/"))}
+    last = {
+        key.removesuffix("_epoch"): float(value) for key, value in trainer.callback_metrics.items() if key.startswith(("train/", "val/"))
+    }
     if built.loaders["test"] is not None:
         tested = trainer.test(module, built.loaders["test"], verbose=False)[0]
         metrics.update({key: float(value) for key, value in tested.items()})

@@ -43,7 +43,17 @@ def test_grid_makes_one_parent_with_a_child_per_job(tmp_path, cache_dir):
         assert tags["model"] == "minilm_l3" and tags["task"] == "rotten_tomatoes"
         assert params["model.name"] == "minilm_l3" and params["task.train_size"] == "64"
         assert params["optim.lr"] == ("0.03" if tags["strategy"] == "prompt" else "5e-05")
-        assert {"val/acc", "val/f1", "test/acc", "test/f1", "train/loss_epoch", "params_trainable", "params_total", "train_time_s", "peak_memory_mb"} <= set(metrics)
+        assert {
+            "val/acc",
+            "val/f1",
+            "test/acc",
+            "test/f1",
+            "train/loss_epoch",
+            "params_trainable",
+            "params_total",
+            "train_time_s",
+            "peak_memory_mb",
+        } <= set(metrics)
         assert len(client.get_metric_history(child.info.run_id, "val/acc")) == 2  # one per epoch
         assert "config.yaml" in [a.path for a in client.list_artifacts(child.info.run_id)]
     shares = {c.data.tags["strategy"]: c.data.metrics["params_trainable_share"] for c in children}
@@ -53,7 +63,7 @@ def test_grid_makes_one_parent_with_a_child_per_job(tmp_path, cache_dir):
 
 
 def test_single_run_on_a_user_csv(tmp_path, cache_dir):
-    rows = ["text,score"] + [f"\"review {i} {'great fun' if i % 2 else 'awful bore'}\",{'pos' if i % 2 else 'neg'}" for i in range(120)]
+    rows = ["text,score"] + [f'"review {i} {"great fun" if i % 2 else "awful bore"}",{"pos" if i % 2 else "neg"}' for i in range(120)]
     (tmp_path / "mine.csv").write_text("\n".join(rows))
     result = run_cli("model=tiny_bert", "task=csv", "task.path=mine.csv", "task.label_column=score", cwd=tmp_path, cache=cache_dir)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -87,10 +97,16 @@ BAD_INPUT = [
     (["task.train_size=-5"], "task.train_size=-5: must be >= 0"),
     (["optim.lr=0"], "optim.lr=0.0: must be > 0"),
     (["-m", "optim.lr=-1", "strategy=full,prompt"], "optim.lr=-1.0: must be > 0"),
-    (["task=csv", "task.path=mine.csv", "task.text_column=body"], "task.text_column=body: no such column in mine.csv; columns: text, label"),
+    (
+        ["task=csv", "task.path=mine.csv", "task.text_column=body"],
+        "task.text_column=body: no such column in mine.csv; columns: text, label",
+    ),
     (["model.source=asset:nope"], "model.source=asset:<name>=nope: unknown name; known: minilm_l3, minilm_l6"),
     (["tracking.uri=http://127.0.0.1:9"], "tracking.uri=http://127.0.0.1:9: the MLflow server does not answer"),
-    (["tracking.uri=postgresql://sweep:hunter2@127.0.0.1:9/mlflow"], "tracking.uri=postgresql://sweep:***@127.0.0.1:9/mlflow: cannot connect"),
+    (
+        ["tracking.uri=postgresql://sweep:hunter2@127.0.0.1:9/mlflow"],
+        "tracking.uri=postgresql://sweep:***@127.0.0.1:9/mlflow: cannot connect",
+    ),
 ]
 
 
@@ -108,5 +124,9 @@ def test_bad_input_fails_clearly_and_records_nothing(tmp_path, args, message):
 def test_help_lists_the_config_groups(tmp_path):
     result = run_cli("--help", cwd=tmp_path, timeout=60)
     assert result.returncode == 0
-    for line in ("model: minilm_l3, minilm_l6, tiny_bert", "strategy: feature, full, lora, partial, prompt", "task: csv, rotten_subjectivity, rotten_tomatoes"):
+    for line in (
+        "model: minilm_l3, minilm_l6, tiny_bert",
+        "strategy: feature, full, lora, partial, prompt",
+        "task: csv, rotten_subjectivity, rotten_tomatoes",
+    ):
         assert line in result.stdout

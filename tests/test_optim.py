@@ -7,7 +7,9 @@ def test_layer_decay_gives_lower_blocks_smaller_steps(job_config):
     from sweep.build import build
     from sweep.optim import param_groups
 
-    job = job_config("model=tiny_bert", "task.train_size=64", "task.val_size=32", "task.test_size=32", "optim.layer_decay=0.5", "optim.lr=1e-3")
+    job = job_config(
+        "model=tiny_bert", "task.train_size=64", "task.val_size=32", "task.test_size=32", "optim.layer_decay=0.5", "optim.lr=1e-3"
+    )
     built = build(job)
     groups = param_groups(built.model, job.root.optim)
     lr_of = {id(p): g["lr"] for g in groups for p in g["params"]}

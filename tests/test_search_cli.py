@@ -14,7 +14,14 @@ from tests.conftest import run_cli
 pytestmark = pytest.mark.slow
 
 # MiniLM-L3 on a few batches: 12 optimizer steps an epoch, 4 validations an epoch
-L3_SMALL = ["model=minilm_l3", "task.train_size=192", "task.val_size=64", "task.test_size=32", "optim.batch_size=16", "trainer.max_epochs=2"]
+L3_SMALL = [
+    "model=minilm_l3",
+    "task.train_size=192",
+    "task.val_size=64",
+    "task.test_size=32",
+    "optim.batch_size=16",
+    "trainer.max_epochs=2",
+]
 # half the trials can learn, half cannot move (lr 1e-9): the pruner must stop those
 HOPELESS = ["search.space.optim.lr=choice(1e-4,1e-9)", "search.metrics=[val/loss]", "search.directions=[minimize]", "search.sampler=random"]
 
@@ -28,7 +35,7 @@ def study_of(cwd: Path, storage: str | None = None):
     elif storage.startswith("journal:"):
         from optuna.storages.journal import JournalFileBackend
 
-        storage = optuna.storages.JournalStorage(JournalFileBackend(str(cwd / storage[len("journal:"):])))
+        storage = optuna.storages.JournalStorage(JournalFileBackend(str(cwd / storage[len("journal:") :])))
     (name,) = optuna.get_all_study_names(storage)
     return optuna.load_study(study_name=name, storage=storage)
 
@@ -128,8 +135,18 @@ def test_kill_mid_trial_then_resume(tmp_path, cache_dir):
 def test_two_workers_share_one_journal_study(tmp_path, cache_dir):
     import optuna
 
-    args = ["-m", "search=optuna", "search.n_trials=6", "search.storage=journal:outputs/study.log", "model=minilm_l3",
-            "task.train_size=128", "task.val_size=32", "task.test_size=32", "optim.batch_size=16", "trainer.max_epochs=2"]
+    args = [
+        "-m",
+        "search=optuna",
+        "search.n_trials=6",
+        "search.storage=journal:outputs/study.log",
+        "model=minilm_l3",
+        "task.train_size=128",
+        "task.val_size=32",
+        "task.test_size=32",
+        "optim.batch_size=16",
+        "trainer.max_epochs=2",
+    ]
     command = [sys.executable, "-m", "sweep.run", *args, f"paths.cache_dir={cache_dir}"]
     workers = [subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [worker.communicate(timeout=600) for worker in workers]
@@ -147,9 +164,21 @@ def test_failures_are_recorded_and_the_search_goes_on(tmp_path, cache_dir):
     import optuna
 
     # tiny_bert has hidden size 32: 3 attention heads cannot build (raises); lr 1e30 makes the loss NaN
-    args = ["-m", "search=optuna", "model=tiny_bert", "task.train_size=64", "task.val_size=32", "task.test_size=32",
-            "trainer.max_epochs=2", "search.sampler=grid", "search.n_trials=6", "search.max_failure_rate=1.0", "search.space.optim.warmup_ratio=choice(0.1)",
-            "search.space.optim.lr=choice(1e-3,3e-3,1e30)", "search.space.model.config_overrides.num_attention_heads=choice(2,3)"]
+    args = [
+        "-m",
+        "search=optuna",
+        "model=tiny_bert",
+        "task.train_size=64",
+        "task.val_size=32",
+        "task.test_size=32",
+        "trainer.max_epochs=2",
+        "search.sampler=grid",
+        "search.n_trials=6",
+        "search.max_failure_rate=1.0",
+        "search.space.optim.warmup_ratio=choice(0.1)",
+        "search.space.optim.lr=choice(1e-3,3e-3,1e30)",
+        "search.space.model.config_overrides.num_attention_heads=choice(2,3)",
+    ]
     result = run_cli(*args, cwd=tmp_path, cache=cache_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     study = study_of(tmp_path)
@@ -159,7 +188,9 @@ def test_failures_are_recorded_and_the_search_goes_on(tmp_path, cache_dir):
     assert nan.state == optuna.trial.TrialState.FAIL and "loss is nan" in nan.user_attrs["error"].lower()
     for lr in (1e-3, 3e-3, 1e30):
         raised = by_params[(lr, 3)]
-        assert raised.state == optuna.trial.TrialState.FAIL and "not a multiple of the number of attention heads" in raised.user_attrs["error"]
+        assert (
+            raised.state == optuna.trial.TrialState.FAIL and "not a multiple of the number of attention heads" in raised.user_attrs["error"]
+        )
     assert {by_params[(lr, 2)].state for lr in (1e-3, 3e-3)} == {optuna.trial.TrialState.COMPLETE}
     _, _, children = mlflow_runs(tmp_path)
     failed = [r for r in children if r.data.tags["state"] == "failed"]
@@ -167,8 +198,18 @@ def test_failures_are_recorded_and_the_search_goes_on(tmp_path, cache_dir):
 
 
 def test_too_many_failures_stop_the_search(tmp_path, cache_dir):
-    args = ["-m", "search=optuna", "model=tiny_bert", "task.train_size=64", "task.val_size=32", "task.test_size=32",
-            "trainer.max_epochs=2", "search.n_trials=8", "search.space.optim.lr=choice(1e30)", "search.max_failure_rate=0.5"]
+    args = [
+        "-m",
+        "search=optuna",
+        "model=tiny_bert",
+        "task.train_size=64",
+        "task.val_size=32",
+        "task.test_size=32",
+        "trainer.max_epochs=2",
+        "search.n_trials=8",
+        "search.space.optim.lr=choice(1e30)",
+        "search.max_failure_rate=0.5",
+    ]
     result = run_cli(*args, cwd=tmp_path, cache=cache_dir)
     assert result.returncode == 1
     assert "search.max_failure_rate=0.5 exceeded: 3 of 3 finished trials failed" in result.stderr
@@ -176,10 +217,20 @@ def test_too_many_failures_stop_the_search(tmp_path, cache_dir):
 
 
 def test_multi_objective_lists_the_pareto_front(tmp_path, cache_dir):
-    args = ["-m", "search=optuna", "model=tiny_bert", "task.train_size=64", "task.val_size=32", "task.test_size=32",
-            "search.n_trials=5", "search.space.strategy=choice(full,lora,feature)", "search.sampler=nsgaii",
-            # val/f1 second: not the monitored metric, so its value is the last one logged
-            "search.metrics=[params_trainable,val/f1]", "search.directions=[minimize,maximize]"]
+    args = [
+        "-m",
+        "search=optuna",
+        "model=tiny_bert",
+        "task.train_size=64",
+        "task.val_size=32",
+        "task.test_size=32",
+        "search.n_trials=5",
+        "search.space.strategy=choice(full,lora,feature)",
+        "search.sampler=nsgaii",
+        # val/f1 second: not the monitored metric, so its value is the last one logged
+        "search.metrics=[params_trainable,val/f1]",
+        "search.directions=[minimize,maximize]",
+    ]
     result = run_cli(*args, cwd=tmp_path, cache=cache_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     front = [line for line in result.stdout.splitlines() if line.startswith("Pareto front: trial")]
@@ -192,7 +243,10 @@ def test_multi_objective_lists_the_pareto_front(tmp_path, cache_dir):
 def test_bad_search_input_exits_and_touches_nothing(tmp_path):
     for args, message in [
         (["search.sampler=bayes"], "search.sampler=bayes: unknown name"),
-        (["search.storage=postgresql://sweep:hunter2@127.0.0.1:9/optuna"], "search.storage=postgresql://sweep:***@127.0.0.1:9/optuna: cannot connect"),
+        (
+            ["search.storage=postgresql://sweep:hunter2@127.0.0.1:9/optuna"],
+            "search.storage=postgresql://sweep:***@127.0.0.1:9/optuna: cannot connect",
+        ),
         (["search.metrics=[val/acc,val/f1]"], "1 direction(s) for 2 metric(s)"),
     ]:
         result = run_cli("-m", "search=optuna", *args, cwd=tmp_path, timeout=120)

@@ -31,7 +31,9 @@ def compute_features(model, split: TokenizedSplit, batch_size: int, pad_id: int)
     return unsorted
 
 
-def cached_features(model, split: TokenizedSplit, batch_size: int, pad_id: int, cache_dir: Path | None, backbone_id: str) -> tuple[torch.Tensor, bool]:
+def cached_features(
+    model, split: TokenizedSplit, batch_size: int, pad_id: int, cache_dir: Path | None, backbone_id: str
+) -> tuple[torch.Tensor, bool]:
     """Features for ``split``; returns (features, whether they came from the cache)."""
     if cache_dir is None:
         return compute_features(model, split, batch_size, pad_id), False

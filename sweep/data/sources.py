@@ -1,13 +1,24 @@
-"""The task kinds: the packaged Rotten Tomatoes corpus, and a user's own CSV/JSONL file."""
+"""The task kinds (``task.kind``): where raw rows come from. The packaged Rotten Tomatoes corpus, and a
+user's own CSV/JSONL file.
+
+A reader returns a DataFrame with columns ``text``, ``label`` (raw values) and optionally ``group`` and
+``split``; everything after that (label mapping, de-duplication, splitting) is shared, in sweep/data/tasks.py.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
-from sweep.data.tasks import TASK_KINDS
 from sweep.errors import ConfigError
+from sweep.registry import Registry
 from sweep.schema import TaskConfig
 from sweep.zoo.assets import ROTTEN_TOMATOES_CSV
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+TASK_KINDS: Registry[Callable[[TaskConfig], pd.DataFrame]] = Registry("task.kind")
 
 READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "dev": "val", "test": "test"}
 
 
-def split_rows(frame: "pd.DataFrame", task: "TaskConfig") -> tuple["pd.DataFrame", "pd.DataFrame", "pd.DataFrame"]:
+def split_rows(frame: pd.DataFrame, task: TaskConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     if "split" in frame.columns:
         parts = _given_splits(frame, task)
     else:
@@ -35,16 +35,17 @@ def split_rows(frame: "pd.DataFrame", task: "TaskConfig") -> tuple["pd.DataFrame
     for index, (name, part) in enumerate(zip(names, parts)):
         size = sizes[name]
         if size is not None and size < len(part):
-            # one generator per split: val and test rows do not change when task.train_size does
+            # one generator per split: val and test rows do not change when task.train_size does; a
+            # prefix of one permutation: a smaller train_size is a subset of a larger one (learning curves)
             rng = np.random.default_rng([task.split_seed, index])
-            part = part.iloc[np.sort(rng.choice(len(part), size, replace=False))]
+            part = part.iloc[np.sort(rng.permutation(len(part))[:size])]
         out.append(part.reset_index(drop=True))
     if len(out[0]) == 0:
         raise ConfigError("task.train_size", f"no training rows left ({len(frame)} rows in all)", task.train_size)
     return out[0], out[1], out[2]
 
 
-def _holdout(size: int | None, total: int, task: "TaskConfig") -> int:
+def _holdout(size: int | None, total: int, task: TaskConfig) -> int:
     return size if size is not None else int(round(total * task.holdout_fraction))
 
 

@@ -1,30 +1,24 @@
-"""Task loaders: a registry from ``task.kind`` to a function that reads raw rows.
-
-A loader returns a DataFrame with columns ``text``, ``label`` (raw values) and optionally ``group`` and
-``split``; everything after that (label mapping, de-duplication, splitting) is shared, in ``load_splits``.
-"""
+"""A task's labelled splits: raw rows from its kind (sweep/data/sources.py), labels mapped to ids,
+empty and duplicate texts dropped, then split reproducibly (sweep/data/splitting.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
+from sweep.data.sources import TASK_KINDS
 from sweep.errors import ConfigError
-from sweep.registry import Registry
 
 if TYPE_CHECKING:
     import numpy as np
-    import pandas as pd
 
     from sweep.schema import TaskConfig
-
-TASK_KINDS: Registry[Callable[["TaskConfig"], "pd.DataFrame"]] = Registry("task.kind")
 
 
 @dataclass
 class Split:
     texts: list[str]
-    labels: "np.ndarray"  # int64 label ids
+    labels: np.ndarray  # int64 label ids
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -42,9 +36,8 @@ class Splits:
         return len(self.label_names)
 
 
-def load_splits(task: "TaskConfig") -> Splits:
+def load_splits(task: TaskConfig) -> Splits:
     """Read the task's rows, map labels to ids and split them reproducibly (groups never straddle splits)."""
-    import sweep.data.sources  # noqa: F401  (registers the task kinds)
     from sweep.data.splitting import split_rows
 
     frame = TASK_KINDS.get(task.kind)(task)

@@ -44,7 +44,9 @@ def cache_key(texts: list[str], tokenizer_id: str, max_length: int) -> str:
     return digest.hexdigest()[:24]
 
 
-def tokenize(texts: list[str], labels: np.ndarray, tokenizer, max_length: int, cache_dir: Path | None, tokenizer_id: str) -> tuple[TokenizedSplit, bool]:
+def tokenize(
+    texts: list[str], labels: np.ndarray, tokenizer, max_length: int, cache_dir: Path | None, tokenizer_id: str
+) -> tuple[TokenizedSplit, bool]:
     """Token ids for ``texts``; returns (split, whether it came from the cache)."""
     key = cache_key(texts, tokenizer_id, max_length)
     path = None

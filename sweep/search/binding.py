@@ -35,8 +35,8 @@ class TrialBinding:
 def bind_trial(root) -> TrialBinding:
     import optuna
 
+    from sweep.schema import search_config
     from sweep.search.pruners import PRUNERS
-    from sweep.search.schema import search_config
     from sweep.search.storage import open_storage, storage_url
 
     search = search_config(root.search)

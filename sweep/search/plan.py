@@ -11,12 +11,19 @@ from omegaconf import DictConfig, OmegaConf
 
 from sweep.errors import ConfigError
 from sweep.outcome import KNOWN_METRICS
-from sweep.search.schema import SearchConfig, search_config
+from sweep.schema import SearchConfig, search_config
 from sweep.search.space import Param, param_from_dict, param_from_override
 
 # search.* keys that may change between runs of one study without making it another study
-RUNTIME_KEYS = ("search.n_trials", "search.n_jobs", "search.storage", "search.study_name", "search.max_failure_rate",
-                "search.heartbeat_interval", "search.grace_period")
+RUNTIME_KEYS = (
+    "search.n_trials",
+    "search.n_jobs",
+    "search.storage",
+    "search.study_name",
+    "search.max_failure_rate",
+    "search.heartbeat_interval",
+    "search.grace_period",
+)
 
 
 @dataclass
@@ -53,7 +60,9 @@ def plan_search(config: DictConfig, arguments: list[str]) -> SearchPlan:
     PRUNERS.get(search.pruner)
     for metric in search.metrics:
         if metric not in KNOWN_METRICS:
-            raise ConfigError("search.metrics", f"'{metric}' is never logged by a job; logged: {', '.join(KNOWN_METRICS)}", list(search.metrics))
+            raise ConfigError(
+                "search.metrics", f"'{metric}' is never logged by a job; logged: {', '.join(KNOWN_METRICS)}", list(search.metrics)
+            )
 
     overrides = OverridesParser.create().parse_overrides(arguments)
     choices: list[Param] = []
@@ -80,7 +89,11 @@ def plan_search(config: DictConfig, arguments: list[str]) -> SearchPlan:
 
     launcher = str(OmegaConf.select(config, "hydra.launcher._target_", default=""))
     if search.n_jobs > 1 and launcher.endswith("BasicLauncher"):
-        raise ConfigError("search.n_jobs", "runs trials in parallel processes: add hydra/launcher=joblib (or submitit_local, submitit_slurm)", search.n_jobs)
+        raise ConfigError(
+            "search.n_jobs",
+            "runs trials in parallel processes: add hydra/launcher=joblib (or submitit_local, submitit_slurm)",
+            search.n_jobs,
+        )
 
     monitor, mode = root.trainer.monitor, root.trainer.mode
     job_overrides = []
@@ -94,8 +107,6 @@ def plan_search(config: DictConfig, arguments: list[str]) -> SearchPlan:
     check_reachable(url)
     plan = SearchPlan(search, name, url, passthrough, choices, base, strategy_spaces, root.strategy["name"], monitor, mode, job_overrides)
     if search.sampler == "grid":
-        from sweep.search.study import grid_of
-
         grid_of(plan)  # a space the grid cannot enumerate fails now, before the storage is touched
     return plan
 
@@ -105,12 +116,29 @@ def derived_study_name(root, passthrough, choices, base, strategy_spaces, search
     # the launcher (hydra/launcher=joblib, hydra.*) decides where trials run, not what the study is
     fixed = sorted(arg for arg in passthrough if not arg.lstrip("+~").startswith(RUNTIME_KEYS + ("hydra",)))
     identity = json.dumps(
-        [fixed, [repr(p) for p in choices], sorted((k, repr(p)) for k, p in base.items()),
-         sorted((s, sorted((k, repr(p)) for k, p in space.items())) for s, space in strategy_spaces.items()),
-         search.sampler, search.pruner, list(search.metrics), list(search.directions)],
+        [
+            fixed,
+            [repr(p) for p in choices],
+            sorted((k, repr(p)) for k, p in base.items()),
+            sorted((s, sorted((k, repr(p)) for k, p in space.items())) for s, space in strategy_spaces.items()),
+            search.sampler,
+            search.pruner,
+            list(search.metrics),
+            list(search.directions),
+        ],
         default=str,
     )
     digest = hashlib.sha256(identity.encode()).hexdigest()[:8]
     model = "models" if any(p.key == "model" for p in choices) else root.model.name
     strategy = "strategies" if any(p.key == "strategy" for p in choices) else root.strategy["name"]
     return f"{root.task.name}-{model}-{strategy}-{digest}"
+
+
+def grid_of(plan: SearchPlan) -> dict:
+    """The grid sampler's space: every parameter's values (no strategy-conditional spaces)."""
+    if plan.searches_strategy and plan.strategy_spaces:
+        raise ConfigError("search.sampler", "grid cannot search strategies with their own spaces; use tpe or random", "grid")
+    space = {**plan.base, **plan.strategy_spaces.get(plan.default_strategy, {})}
+    grid = {param.key: param.grid_values(f"search.space.{param.key}") for param in plan.choices}
+    grid.update({key: param.grid_values(f"search.space.{key}") for key, param in space.items()})
+    return grid

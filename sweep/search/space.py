@@ -100,7 +100,9 @@ def check_range(name: str, param: Param) -> None:
             raise ConfigError(name, "low must be >= 0 with high: blocks", param.low)
         return
     if not param.low < param.high:
-        raise ConfigError(name, f"empty or inverted range [{param.low}, {param.high}]: low must be below high", f"[{param.low}, {param.high}]")
+        raise ConfigError(
+            name, f"empty or inverted range [{param.low}, {param.high}]: low must be below high", f"[{param.low}, {param.high}]"
+        )
     if param.log and param.low <= 0:
         raise ConfigError(name, f"a log range needs low > 0, got {param.low}", f"[{param.low}, {param.high}]")
     if param.step is not None and param.log:
@@ -115,7 +117,7 @@ def param_from_override(override) -> Param:
 
     key = override.key_or_group
     if key.startswith("search.space."):
-        key = key[len("search.space."):]
+        key = key[len("search.space.") :]
     name = f"search.space.{key}"
     sweep = override.value()
     if isinstance(sweep, ChoiceSweep):

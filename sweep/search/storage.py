@@ -12,9 +12,10 @@ import os
 import time
 from pathlib import Path
 
+from sweep.databases import check_database, sqlite_file
 from sweep.errors import ConfigError
 from sweep.locks import file_lock
-from sweep.tracking.store import check_database, mask_secrets, sqlite_file
+from sweep.secrets import mask_secrets
 
 KEY = "search.storage"
 
@@ -30,7 +31,7 @@ def file_of(url: str) -> Path | None:
     if url.startswith("sqlite:///"):
         return sqlite_file(url)
     if url.startswith("journal:"):
-        rest = url[len("journal:"):]
+        rest = url[len("journal:") :]
         return Path(rest[2:] if rest.startswith("///") else rest)
     return None
 

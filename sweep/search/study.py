@@ -3,17 +3,7 @@
 from __future__ import annotations
 
 from sweep.errors import ConfigError
-from sweep.search.plan import SearchPlan
-
-
-def grid_of(plan: SearchPlan) -> dict:
-    """The grid sampler's space: every parameter's values (no strategy-conditional spaces)."""
-    if plan.searches_strategy and plan.strategy_spaces:
-        raise ConfigError("search.sampler", "grid cannot search strategies with their own spaces; use tpe or random", "grid")
-    space = {**plan.base, **plan.strategy_spaces.get(plan.default_strategy, {})}
-    grid = {param.key: param.grid_values(f"search.space.{param.key}") for param in plan.choices}
-    grid.update({key: param.grid_values(f"search.space.{key}") for key, param in space.items()})
-    return grid
+from sweep.search.plan import SearchPlan, grid_of
 
 
 def open_study(plan: SearchPlan, storage):
@@ -26,8 +16,12 @@ def open_study(plan: SearchPlan, storage):
     sampler = SAMPLERS.get(search.sampler)(search.seed, dict(search.sampler_options), lambda: grid_of(plan))
     pruner = PRUNERS.get(search.pruner)(dict(search.pruner_options)) if not search.multi_objective else None
     study = optuna.create_study(
-        storage=storage, study_name=plan.study_name, sampler=sampler, pruner=pruner,
-        directions=list(search.directions), load_if_exists=True,
+        storage=storage,
+        study_name=plan.study_name,
+        sampler=sampler,
+        pruner=pruner,
+        directions=list(search.directions),
+        load_if_exists=True,
     )
     if [d.name.lower() for d in study.directions] != list(search.directions):
         raise ConfigError(
@@ -37,6 +31,8 @@ def open_study(plan: SearchPlan, storage):
         )
     stored = study.user_attrs.get("metrics")
     if stored is not None and stored != list(search.metrics):
-        raise ConfigError("search.metrics", f"study {plan.study_name} optimises {stored}; use another search.study_name", list(search.metrics))
+        raise ConfigError(
+            "search.metrics", f"study {plan.study_name} optimises {stored}; use another search.study_name", list(search.metrics)
+        )
     study.set_user_attr("metrics", list(search.metrics))
     return study

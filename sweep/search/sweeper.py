@@ -38,7 +38,7 @@ class OptunaSweeper(Sweeper):
     def sweep(self, arguments: List[str]) -> Any:
         """Hydra calls the callbacks' on_multirun_end only when this returns: on an error, the study's
         parent run (opened by on_multirun_start) is ended here, as failed."""
-        from sweep.tracking.store import mask_secrets
+        from sweep.secrets import mask_secrets
 
         try:
             return self._sweep(arguments)
@@ -51,8 +51,8 @@ class OptunaSweeper(Sweeper):
             raise
 
     def _fail_parent(self, error: str) -> None:
+        from sweep.secrets import mask_secrets
         from sweep.tracking.search_runs import SearchTracking
-        from sweep.tracking.store import mask_secrets
 
         try:
             tracking = SearchTracking.for_sweep(self.config)
@@ -68,12 +68,12 @@ class OptunaSweeper(Sweeper):
         plan = plan_search(self.config, arguments)
         quiet_libraries()
         from sweep.search.liveness import budget_used
-        from sweep.search.report import end_of_search
         from sweep.search.storage import open_storage
         from sweep.search.study import open_study
+        from sweep.search.summary import end_of_search
         from sweep.search.worker import BUDGET, Worker
+        from sweep.secrets import mask_secrets
         from sweep.tracking.search_runs import SearchTracking
-        from sweep.tracking.store import mask_secrets
         from sweep.tracking.sweep_callback import write_stop_reason
 
         storage = open_storage(plan.storage_url)
@@ -83,7 +83,11 @@ class OptunaSweeper(Sweeper):
         tracking.close_orphan_runs(study)
         log.info(
             "study %s in %s: %d of %d trials used, %d slot(s) in this worker",
-            plan.study_name, mask_secrets(plan.storage_url), budget_used(study), plan.search.n_trials, plan.search.n_jobs,
+            plan.study_name,
+            mask_secrets(plan.storage_url),
+            budget_used(study),
+            plan.search.n_trials,
+            plan.search.n_jobs,
         )
         worker.run(plan.search.n_jobs)
         reason = worker.stop.reason or BUDGET
@@ -102,4 +106,3 @@ class OptunaSweeper(Sweeper):
         from sweep.schema import validate
 
         return validate(self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides)))
-

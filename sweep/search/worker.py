@@ -19,7 +19,7 @@ from sweep.search.liveness import UNCOUNTED, Heartbeat, budget_lock, budget_used
 from sweep.search.plan import SearchPlan
 from sweep.search.space import describe_params
 from sweep.search.storage import file_of
-from sweep.tracking.store import mask_secrets
+from sweep.secrets import mask_secrets
 
 log = logging.getLogger("sweep")
 BUDGET, GRID_DONE = "budget", "grid exhausted"
@@ -174,7 +174,9 @@ class Worker:
             if all(v is not None and math.isfinite(v) for v in values):
                 self._tell(trial, values)
                 return
-            outcome = JobOutcome("failed", error=f"objective not finite: {dict(zip(self.plan.search.metrics, values))}", run_id=outcome.run_id)
+            outcome = JobOutcome(
+                "failed", error=f"objective not finite: {dict(zip(self.plan.search.metrics, values))}", run_id=outcome.run_id
+            )
         self._tell_fail(trial, outcome.error or "failed")
         # the job ends its own run; if its process died first, the run is ended here
         run_id = outcome.run_id or self.storage.get_trial(trial._trial_id).user_attrs.get("mlflow_run_id")

@@ -32,7 +32,7 @@ class Strategy:
     def check(self, num_blocks: int | None) -> None:
         """Validate the config against the model (block count known from its config); raise ConfigError."""
 
-    def apply(self, model: "SequenceClassifier", tokenizer) -> None:
+    def apply(self, model: SequenceClassifier, tokenizer) -> None:
         """Freeze parameters and/or wrap ``model.backbone`` in place."""
         raise NotImplementedError
 

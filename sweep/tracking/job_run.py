@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from sweep.secrets import mask_secrets
 from sweep.tracking.params import flatten, masked
-from sweep.tracking.store import mask_secrets
 
 STATUS = {"finished": "FINISHED", "failed": "FAILED", "pruned": "KILLED"}
 
@@ -21,7 +21,7 @@ class JobRun:
         self.run_id = run_id
 
     @classmethod
-    def open(cls, client, experiment_id: str, run_name: str, tags: dict[str, str], config: dict, parent_run_id: str | None) -> "JobRun":
+    def open(cls, client, experiment_id: str, run_name: str, tags: dict[str, str], config: dict, parent_run_id: str | None) -> JobRun:
         from mlflow.entities import Param
 
         if parent_run_id:
@@ -29,9 +29,8 @@ class JobRun:
         run = client.create_run(experiment_id, run_name=run_name, tags={**tags, "state": "running"})
         opened = cls(client, run.info.run_id)
         try:
-            params = [Param(key, value) for key, value in flatten(config).items()]
-            for start in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
-                client.log_batch(run.info.run_id, params=params[start : start + 100])
+            # log_batch splits into MLflow's limit of 100 params per request itself
+            client.log_batch(run.info.run_id, params=[Param(key, value) for key, value in flatten(config).items()])
             client.log_dict(run.info.run_id, masked(config), "config.yaml")
         except BaseException as error:
             opened.finish("failed", error=f"recording the run failed: {type(error).__name__}: {error}")

@@ -18,7 +18,7 @@ class SearchTracking:
     parent_run_id: str | None
 
     @classmethod
-    def for_sweep(cls, config: DictConfig) -> "SearchTracking":
+    def for_sweep(cls, config: DictConfig) -> SearchTracking:
         from sweep.schema import validate
         from sweep.tracking.store import client_and_experiment, tracking_uri
         from sweep.tracking.sweep_callback import read_parent_run_id

@@ -7,25 +7,13 @@ refuses). ``tracking.uri`` wins over ``$MLFLOW_TRACKING_URI``, which wins over t
 from __future__ import annotations
 
 import os
-import re
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+from sweep.databases import check_database, sqlite_file
 from sweep.errors import ConfigError
-
-# also matches Hydra's escaped form of an override, postgresql\://user\:secret@host
-PASSWORD_IN_URL = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*\\?://[^:/@\s\\]+\\?:)(?P<password>[^@\s]+)(?P<tail>@)")
-
-
-def mask_secrets(text: str) -> str:
-    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``."""
-    return PASSWORD_IN_URL.sub(r"\g<head>***\g<tail>", text)
-
-
-def sqlite_file(uri: str) -> Path | None:
-    """The file behind a ``sqlite:///`` URL; None for anything else."""
-    return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
+from sweep.secrets import mask_secrets
 
 
 def tracking_uri(configured: str | None, output_dir: str) -> str:
@@ -66,19 +54,6 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
     elif scheme == "file" or "://" not in uri:
         if os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() != "true":
             raise ConfigError("tracking.uri", "MLflow 3 refuses file stores; use sqlite:///<path>.db or an http:// server", shown)
-
-
-def check_database(uri: str, key: str, timeout: int) -> None:
-    """Connect once to a database server (PostgreSQL, MySQL); create nothing."""
-    import sqlalchemy
-
-    try:
-        engine = sqlalchemy.create_engine(uri, connect_args={"connect_timeout": timeout})
-        with engine.connect():
-            pass
-        engine.dispose()
-    except Exception as e:  # driver errors differ per database; all mean "cannot use this store"
-        raise ConfigError(key, f"cannot connect: {mask_secrets(str(e).splitlines()[0])}", mask_secrets(uri)) from None
 
 
 def client_and_experiment(uri: str, experiment: str, output_dir: str):

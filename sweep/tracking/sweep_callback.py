@@ -37,7 +37,7 @@ def exit_on_error(method):
     @functools.wraps(method)
     def wrapper(*args, **kwargs):
         from sweep.errors import ConfigError
-        from sweep.tracking.store import mask_secrets
+        from sweep.secrets import mask_secrets
 
         try:
             return method(*args, **kwargs)
@@ -110,7 +110,7 @@ class MlflowSweepCallback(Callback):
 
     @exit_on_error
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        from sweep.tracking.report import comparison, to_markdown
+        from sweep.tracking.comparison import comparison, to_markdown
         from sweep.tracking.store import mask_secrets, ui_hint
 
         table = comparison(self.client, self.experiment_id, self.parent_run_id, self.monitor, self.mode)

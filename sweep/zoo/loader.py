@@ -10,30 +10,14 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
 
 from sweep.errors import ConfigError
-from sweep.registry import Registry
+from sweep.models.families import FAMILIES
 from sweep.schema import ModelConfig
 from sweep.zoo.assets import CHECKPOINTS
 
 LAYER_KEYS = ("num_hidden_layers", "n_layer", "num_layers")
-
-
-@dataclass
-class Family:
-    pooling: str  # default pooling for the family
-    take_backbone: Callable[[Any], Any]  # the part of the loaded model that encodes the input
-    needs_pad_token: bool = False
-
-
-FAMILIES: Registry[Family] = Registry("model.family")
-FAMILIES.register("encoder")(Family(pooling="mean", take_backbone=lambda model: model))
-FAMILIES.register("decoder")(Family(pooling="last", take_backbone=lambda model: model, needs_pad_token=True))
-# T5/BART: classify from the encoder; the decoder would need target tokens we do not have
-FAMILIES.register("encoder_decoder")(Family(pooling="mean", take_backbone=lambda model: model.get_encoder()))
 
 
 def resolve_source(source: str, key: str, cache_dir: Path) -> str | None:

@@ -32,13 +32,13 @@ def onnx_state_dict(onnx_path: Path) -> dict:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
 
-    state = {name[len(PREFIX):]: torch.from_numpy(value.copy()) for name, value in tensors.items() if name.startswith(PREFIX)}
+    state = {name[len(PREFIX) :]: torch.from_numpy(value.copy()) for name, value in tensors.items() if name.startswith(PREFIX)}
     for node in graph.node:
         if node.op_type != "MatMul" or not node.input[1].startswith("onnx::MatMul"):
             continue
         add = next(n for n in consumers[node.output[0]] if n.op_type == "Add")
         bias = next(name for name in add.input if name.endswith(".bias"))
-        weight = bias[len(PREFIX):-len(".bias")] + ".weight"
+        weight = bias[len(PREFIX) : -len(".bias")] + ".weight"
         state[weight] = torch.from_numpy(tensors[node.input[1]].T.copy())
     return state
 

@@ -74,7 +74,10 @@ def main() -> None:
     fingerprint = tokenizer_fingerprint(tokenizer)
 
     def tokenize_all():
-        return [tokenize(s.texts, s.labels, tokenizer, root.task.max_length, cache, fingerprint) for s in (splits.train, splits.val, splits.test)]
+        return [
+            tokenize(s.texts, s.labels, tokenizer, root.task.max_length, cache, fingerprint)
+            for s in (splits.train, splits.val, splits.test)
+        ]
 
     cold, parts = timed(tokenize_all)
     warm, again = timed(tokenize_all)
@@ -98,8 +101,12 @@ def main() -> None:
 
     generator = torch.Generator().manual_seed(0)
     loaders = {
-        "epoch, pad to max_length, random batches": DataLoader(TokenDataset(train), 32, shuffle=True, collate_fn=PadToMax(pad), generator=generator),
-        "epoch, dynamic padding, random batches": DataLoader(TokenDataset(train), 32, shuffle=True, collate_fn=PadCollator(pad), generator=generator),
+        "epoch, pad to max_length, random batches": DataLoader(
+            TokenDataset(train), 32, shuffle=True, collate_fn=PadToMax(pad), generator=generator
+        ),
+        "epoch, dynamic padding, random batches": DataLoader(
+            TokenDataset(train), 32, shuffle=True, collate_fn=PadCollator(pad), generator=generator
+        ),
         "epoch, dynamic padding, length-grouped (sweep)": train_loader(train, 32, pad, seed=0),
     }
     for name, loader in loaders.items():
@@ -141,8 +148,15 @@ def trainer_epoch(root, cache, splits) -> float:
     encoded = tokenizer(splits.train.texts, truncation=True, max_length=root.task.max_length)
     data = [{"input_ids": ids, "labels": int(label)} for ids, label in zip(encoded["input_ids"], splits.train.labels)]
     arguments = TrainingArguments(
-        output_dir=tempfile.mkdtemp(), per_device_train_batch_size=32, num_train_epochs=1, learning_rate=5e-5,
-        train_sampling_strategy="group_by_length", report_to=[], save_strategy="no", logging_strategy="no", disable_tqdm=True,
+        output_dir=tempfile.mkdtemp(),
+        per_device_train_batch_size=32,
+        num_train_epochs=1,
+        learning_rate=5e-5,
+        train_sampling_strategy="group_by_length",
+        report_to=[],
+        save_strategy="no",
+        logging_strategy="no",
+        disable_tqdm=True,
     )
     trainer = Trainer(model=model, args=arguments, train_dataset=data, data_collator=DataCollatorWithPadding(tokenizer))
     seconds, _ = timed(trainer.train)

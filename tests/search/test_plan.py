@@ -29,7 +29,9 @@ def test_same_command_same_study_and_budget_changes_keep_it(tmp_path):
 
 
 def test_choices_over_groups_and_strategy_spaces(tmp_path):
-    p = plan(f"paths.output_dir={tmp_path}", arguments=["search.space.strategy=choice(full,partial,prompt,lora)", "model=minilm_l6,minilm_l3"])
+    p = plan(
+        f"paths.output_dir={tmp_path}", arguments=["search.space.strategy=choice(full,partial,prompt,lora)", "model=minilm_l6,minilm_l3"]
+    )
     assert {param.key for param in p.choices} == {"strategy", "model"}
     assert p.searches_strategy and "strategy.freeze_depth" in p.strategy_spaces["partial"]
     assert "strategies" in p.study_name and "models" in p.study_name
@@ -46,12 +48,20 @@ def test_multi_objective_does_not_touch_the_monitor(tmp_path):
         (["search.sampler=bayes"], [], "search.sampler=bayes: unknown name; known: cmaes, grid, nsgaii, random, tpe"),
         (["search.pruner=early"], [], "search.pruner=early: unknown name; known: hyperband, median, none, successive_halving"),
         (["search.n_trials=0"], [], "search.n_trials=0: must be >= 1"),
-        (["search.metrics=[val/accuracy]"], [], "search.metrics=['val/accuracy']: 'val/accuracy' is never logged by a job; logged: train/loss"),
+        (
+            ["search.metrics=[val/accuracy]"],
+            [],
+            "search.metrics=['val/accuracy']: 'val/accuracy' is never logged by a job; logged: train/loss",
+        ),
         (["search.metrics=[val/acc,train_time_s]"], [], "search.directions=['maximize']: 1 direction(s) for 2 metric(s)"),
         (["search.directions=[up]"], [], "search.directions=['up']: each must be one of maximize, minimize"),
         ([], ["search.space.optim.lr=interval(1e-3,1e-5)"], "search.space.optim.lr"),
         ([], ["search.space.strategy=choice(full,zap)"], "unknown strategies ['zap']"),
-        (["search.storage=postgresql://u:secret@127.0.0.1:9/optuna"], [], "search.storage=postgresql://u:***@127.0.0.1:9/optuna: cannot connect"),
+        (
+            ["search.storage=postgresql://u:secret@127.0.0.1:9/optuna"],
+            [],
+            "search.storage=postgresql://u:***@127.0.0.1:9/optuna: cannot connect",
+        ),
         (["search.storage=redis://x"], [], "search.storage=redis://x: unknown storage"),
         (["search.sampler=grid"], [], "search.space.optim.lr: the grid sampler needs choices"),
     ],

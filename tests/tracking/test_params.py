@@ -3,12 +3,15 @@
 import logging
 
 from sweep.console import MaskSecrets
+from sweep.secrets import mask_secrets
 from sweep.tracking.params import flatten, masked
-from sweep.tracking.store import mask_secrets, tracking_uri
+from sweep.tracking.store import tracking_uri
 
 
 def test_flatten_masks_passwords_in_urls():
-    params = flatten({"search": {"storage": "postgresql+psycopg2://sweep:s3cret@db:5432/optuna"}, "optim": {"lr": 1e-4}, "labels": ["a", "b"]})
+    params = flatten(
+        {"search": {"storage": "postgresql+psycopg2://sweep:s3cret@db:5432/optuna"}, "optim": {"lr": 1e-4}, "labels": ["a", "b"]}
+    )
     assert params == {"search.storage": "postgresql+psycopg2://sweep:***@db:5432/optuna", "optim.lr": "0.0001", "labels": "['a', 'b']"}
 
 

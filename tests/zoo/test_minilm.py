@@ -19,7 +19,9 @@ def test_minilm_l3_rebuild_matches_onnxruntime(cache_dir):
     batch = tokenizer(["a truly great film", "boring and far too long, I left early"], padding=True, return_tensors="np")
     session = ort.InferenceSession(str(MINILM_L3_ONNX.locate("model.source")))
     names = [output.name for output in session.get_outputs()]
-    outputs = session.run(None, {"input_ids": batch["input_ids"].astype(np.int64), "attention_mask": batch["attention_mask"].astype(np.int64)})
+    outputs = session.run(
+        None, {"input_ids": batch["input_ids"].astype(np.int64), "attention_mask": batch["attention_mask"].astype(np.int64)}
+    )
     token_states = next(o for o in outputs if o.ndim == 3)
     with torch.no_grad():
         ours = model(input_ids=torch.tensor(batch["input_ids"]), attention_mask=torch.tensor(batch["attention_mask"])).last_hidden_state

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def comparison(client, experiment_id: str, parent_run_id: str, monitor: str, mode: str = "max") -> "pd.DataFrame":
+def comparison(client, experiment_id: str, parent_run_id: str, monitor: str, mode: str = "max") -> pd.DataFrame:
     import pandas as pd
 
     runs = client.search_runs([experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'", max_results=50000)
@@ -41,10 +41,17 @@ def comparison(client, experiment_id: str, parent_run_id: str, monitor: str, mod
     return table.sort_values(f"best {monitor}", ascending=mode == "min", na_position="last").reset_index(drop=True)
 
 
-FORMATS = {"test/acc": "{:.4f}", "test/f1": "{:.4f}", "trainable %": "{:.3g}", "trainable": "{:,.0f}", "steps": "{:.0f}", "train s": "{:.1f}"}
+FORMATS = {
+    "test/acc": "{:.4f}",
+    "test/f1": "{:.4f}",
+    "trainable %": "{:.3g}",
+    "trainable": "{:,.0f}",
+    "steps": "{:.0f}",
+    "train s": "{:.1f}",
+}
 
 
-def to_markdown(table: "pd.DataFrame") -> str:
+def to_markdown(table: pd.DataFrame) -> str:
     if table.empty:
         return "(no runs)"
     shown = table.copy()
