@@ -21,7 +21,7 @@ class TokenDataset(Dataset):
         return len(self.split)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
-        return self.split.ids[index], int(self.split.labels[index])
+        return self.split.row(index), int(self.split.labels[index])
 
 
 class FeatureDataset(Dataset):
@@ -59,7 +59,7 @@ def train_loader(split: TokenizedSplit, batch_size: int, pad_id: int, seed: int)
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
     # shuffled mega-batches of up to 50 batches, each sorted by length: random order, little padding
-    sampler = LengthGroupedSampler(batch_size, lengths=split.lengths, generator=torch.Generator().manual_seed(seed))
+    sampler = LengthGroupedSampler(batch_size, lengths=split.lengths.tolist(), generator=torch.Generator().manual_seed(seed))
     return DataLoader(TokenDataset(split), batch_size=batch_size, sampler=sampler, collate_fn=PadCollator(pad_id))
 
 

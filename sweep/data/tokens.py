@@ -1,12 +1,15 @@
 """Tokenized splits, cached on disk keyed by (texts, tokenizer, max length).
 
-The second job of a sweep (same data, same tokenizer) tokenizes nothing. Token ids are stored unpadded
-(flat int32 array + offsets): padding happens per batch, to the batch's own longest row.
+The second job of a sweep (same data, same tokenizer) tokenizes nothing. Token ids are kept unpadded as
+one flat int32 array plus row offsets, in memory and on disk alike: a row is a view into the flat array,
+so a split costs its token count in memory whatever its row count, and a cache hit is two array reads.
+Padding happens per batch, to the batch's own longest row.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,19 +17,41 @@ import numpy as np
 
 from sweep.data.atomic import atomic_write
 
+CHUNK_ROWS = 4096
+
 
 @dataclass
 class TokenizedSplit:
-    ids: list[np.ndarray]  # one int32 array per row, unpadded
+    flat: np.ndarray  # int32: every row's token ids, end to end, unpadded
+    offsets: np.ndarray  # int64, one more than rows: row i is flat[offsets[i] : offsets[i + 1]]
     labels: np.ndarray
     key: str  # the cache key: identifies texts, tokenizer and max length
 
+    @classmethod
+    def from_rows(cls, rows: list, labels: np.ndarray, key: str) -> TokenizedSplit:
+        lengths = np.fromiter((len(row) for row in rows), dtype=np.int64, count=len(rows))
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int32, count=int(offsets[-1]))
+        return cls(flat, offsets, labels, key)
+
+    @classmethod
+    def concatenate(cls, parts: list[TokenizedSplit], labels: np.ndarray, key: str) -> TokenizedSplit:
+        if not parts:  # an empty split (task.test_size=0) is legal
+            return cls(np.zeros(0, np.int32), np.zeros(1, np.int64), labels, key)
+        starts = np.cumsum([0] + [len(part.flat) for part in parts[:-1]])
+        offsets = np.concatenate([parts[0].offsets[:1]] + [part.offsets[1:] + start for part, start in zip(parts, starts)])
+        return cls(np.concatenate([part.flat for part in parts]), offsets, labels, key)
+
+    def row(self, index: int) -> np.ndarray:
+        """Row ``index``'s token ids: a view, not a copy."""
+        return self.flat[self.offsets[index] : self.offsets[index + 1]]
+
     @property
-    def lengths(self) -> list[int]:
-        return [len(row) for row in self.ids]
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.offsets) - 1
 
 
 def tokenizer_fingerprint(tokenizer) -> str:
@@ -53,16 +78,20 @@ def tokenize(
     if cache_dir is not None:
         path = cache_dir / "tokens" / f"{key}.npz"
         if path.exists():
-            stored = np.load(path)
-            offsets = stored["offsets"]
-            ids = [stored["flat"][start:end] for start, end in zip(offsets[:-1], offsets[1:])]
-            return TokenizedSplit(ids, labels, key), True
-    ids = []
-    if texts:  # an empty split (task.test_size=0) is legal; tokenizers reject an empty batch
-        encoded = tokenizer(texts, truncation=True, max_length=max_length, return_attention_mask=False, return_token_type_ids=False)
-        ids = [np.asarray(row, dtype=np.int32) for row in encoded["input_ids"]]
+            # each array read once (indexing an NpzFile reads the member again every time), file closed
+            with np.load(path) as stored:
+                return TokenizedSplit(stored["flat"], stored["offsets"], labels, key), True
+    # in chunks, each turned into arrays at once: the tokenizer's Python lists cost ~20x the int32 ids
+    chunks = [
+        TokenizedSplit.from_rows(_encode(texts[start : start + CHUNK_ROWS], tokenizer, max_length), labels, key)
+        for start in range(0, len(texts), CHUNK_ROWS)
+    ]
+    split = TokenizedSplit.concatenate(chunks, labels, key)
     if path is not None:
-        offsets = np.concatenate([[0], np.cumsum([len(row) for row in ids])]).astype(np.int64)
-        flat = np.concatenate(ids) if ids else np.zeros(0, np.int32)
-        atomic_write(path, lambda handle: np.savez(handle, flat=flat, offsets=offsets))
-    return TokenizedSplit(ids, labels, key), False
+        atomic_write(path, lambda handle: np.savez(handle, flat=split.flat, offsets=split.offsets))
+    return split, False
+
+
+def _encode(texts: list[str], tokenizer, max_length: int) -> list[list[int]]:
+    encoded = tokenizer(texts, truncation=True, max_length=max_length, return_attention_mask=False, return_token_type_ids=False)
+    return encoded["input_ids"]
