@@ -1,8 +1,9 @@
 """Optimizer parameter groups: weight decay where it belongs, and layer-wise learning-rate decay.
 
 Only trainable parameters are grouped. Biases and norm weights (1-D tensors) get no weight decay.
-With ``optim.layer_decay`` = d < 1 and L blocks: the head (and anything above the blocks) gets lr, the
-top block lr * d, the one below lr * d**2, ..., the embeddings lr * d**(L + 1).
+With ``optim.layer_decay`` = d < 1 and L blocks: the head (and what runs after the blocks) gets lr, the
+top block lr * d, the one below lr * d**2, ..., what runs before the blocks (the embeddings, and a
+prompt-tuning soft prompt) lr * d**(L + 1). Depths come from the forward pass (sweep/models/blocks.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def param_groups(model, optim: OptimConfig) -> list[dict]:
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        depth = backbone_depths.get(name, top)  # outside the backbone (the head): the top
+        depth = backbone_depths.get(name, top)  # outside the backbone (the head), or unused: the top
         decays = param.ndim > 1
         group = groups.setdefault(
             (depth, decays),

@@ -1,4 +1,5 @@
-"""Partial fine-tuning: freeze the embeddings and the bottom ``freeze_depth`` transformer blocks."""
+"""Partial fine-tuning: freeze what runs before the blocks (embeddings) and the bottom ``freeze_depth``
+transformer blocks; the blocks above, what runs after them (final norms) and the head train."""
 
 from __future__ import annotations
 
@@ -32,5 +33,7 @@ class PartialFineTuning(Strategy):
         self.check(len(blocks))
         depths = parameter_depths(model.backbone, blocks)
         for name, param in model.backbone.named_parameters():
-            # depth 0 = embeddings, 1..k = the bottom k blocks
-            param.requires_grad_(depths[name] > self.config.freeze_depth)
+            # depth 0 = what runs before the blocks (embeddings), 1..k = the bottom k blocks; a parameter
+            # the forward pass never uses has no depth and stays frozen (it cannot learn anything)
+            depth = depths.get(name)
+            param.requires_grad_(depth is not None and depth > self.config.freeze_depth)

@@ -17,7 +17,7 @@ from sweep.models.families import FAMILIES
 from sweep.schema import ModelConfig
 from sweep.zoo.assets import CHECKPOINTS
 
-LAYER_KEYS = ("num_hidden_layers", "n_layer", "num_layers")
+LAYER_KEYS = ("num_hidden_layers", "n_layer", "num_layers", "encoder_layers")  # encoder_layers: BART's encoder
 
 
 def resolve_source(source: str, key: str, cache_dir: Path) -> str | None:
