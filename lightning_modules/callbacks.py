@@ -18,6 +18,7 @@ class RestoreBestWeights(pl.Callback):
         self.monitor, self.mode, self.restore = monitor, mode, restore
         self.best: float | None = None
         self.best_step: int | None = None
+        self.at_best: dict[str, float] = {}  # every validation metric at the best step
         self._state: dict[str, torch.Tensor] = {}
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -26,6 +27,7 @@ class RestoreBestWeights(pl.Callback):
         value = float(trainer.callback_metrics[self.monitor])
         if self.best is None or (value > self.best if self.mode == "max" else value < self.best):
             self.best, self.best_step = value, trainer.global_step
+            self.at_best = {key: float(v) for key, v in trainer.callback_metrics.items() if key.startswith("val/")}
             if self.restore:
                 self._state = {name: p.detach().clone() for name, p in pl_module.named_parameters() if p.requires_grad}
 

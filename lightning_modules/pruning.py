@@ -3,7 +3,8 @@
 Why not ``optuna_integration.PyTorchLightningPruningCallback``: it reports at epoch granularity
 (``step=current_epoch``), so several validations in one epoch (``val_check_interval < 1``) could
 never prune early, and it subclasses the ``lightning`` package's Callback, not ``pytorch_lightning``'s.
-Here the step is the optimizer step, and the trial is any ``optuna.trial.Trial``: rebuilt from a shared
+Here the step is the run's progress in per mille of its training budget (lightning_modules/validation.py),
+so trials of different lengths compare at equal progress; the trial is any ``optuna.trial.Trial``: rebuilt from a shared
 storage, it works the same in-process, in joblib workers and on cluster nodes.
 """
 
@@ -17,13 +18,21 @@ class OptunaPruning(pl.Callback):
     def __init__(self, trial: optuna.trial.Trial, monitor: str):
         self.trial, self.monitor = trial, monitor
         self.pruned_step: int | None = None
+        self.plan = None  # the run's ValidationPlan: reports on its per-mille scale, not in raw steps
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        from lightning_modules.validation import ValidationSchedule
+
+        self.plan = next((cb.plan for cb in trainer.callbacks if isinstance(cb, ValidationSchedule)), None)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
             return
         value = float(trainer.callback_metrics[self.monitor])
         step = trainer.global_step
-        self.trial.report(value, step=step)
-        if self.trial.should_prune():
+        progress = self.plan.progress(step) if self.plan is not None else step
+        self.trial.report(value, step=progress)
+        finished = self.plan is not None and step >= self.plan.total_steps
+        if not finished and self.trial.should_prune():  # a trial that trained its whole budget completes
             self.pruned_step = step
-            raise optuna.TrialPruned(f"pruned at step {step} ({self.monitor}={value:.4f})")
+            raise optuna.TrialPruned(f"pruned at step {step}, {progress / 10:.0f}% of its budget ({self.monitor}={value:.4f})")

@@ -1,8 +1,11 @@
 """One job, start to end: validate, build, open its MLflow run, train, record, return the outcome.
 
 Order matters: everything that can fail on bad input (config, data, model, store) happens before the
-run is opened, so a bad value leaves nothing half-written. Once the run is open it always ends with a
-final state: finished, failed (with the error message) or pruned (with the step).
+run is opened, so a single run's bad value leaves nothing half-written (exit 2). In a sweep every job
+ends as a run, also one that failed before its run could open (a bad value of that job only, a model
+its strategy cannot wrap): the comparison table then has a row for every job. Once the run is open it
+always ends with a final state: finished, failed (with the error and traceback), pruned (with the
+step) or interrupted (Ctrl-C, SIGTERM).
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ import socket
 import traceback
 from dataclasses import dataclass
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from sweep.errors import ConfigError
 from sweep.outcome import KNOWN_METRICS, JobOutcome
 from sweep.schema import JobConfig, job_container, validate
+from sweep.signals import Interrupted
 
 log = logging.getLogger("sweep")
 
@@ -45,97 +49,127 @@ class JobContext:
         return cls(True, read_parent_run_id(hydra_cfg.sweep.dir), hydra_cfg.job.get("num"))
 
 
-def run_name(job: JobConfig, context: JobContext) -> str:
-    root = job.root
-    name = root.tracking.run_name or f"{root.model.name}-{job.strategy.name}"
+def run_name(model: str, strategy: str, custom: str | None, context: JobContext) -> str:
+    name = custom or f"{model}-{strategy}"
     return f"{name}-{context.job_number}" if context.job_number is not None else name
+
+
+def base_tags(model: str, strategy: str, task: str, source: str, context: JobContext) -> dict[str, str]:
+    tags = {"model": model, "strategy": strategy, "task": task, "model.source": source, "process": f"{socket.gethostname()}:{os.getpid()}"}
+    if context.job_number is not None:
+        tags["sweep.job"] = str(context.job_number)
+    return tags
 
 
 def tags_of(job: JobConfig, context: JobContext, binding) -> dict[str, str]:
     root = job.root
-    tags = {
-        "model": root.model.name,
-        "strategy": job.strategy.name,
-        "task": root.task.name,
-        "model.source": root.model.source,
-        "process": f"{socket.gethostname()}:{os.getpid()}",
-    }
-    if context.job_number is not None:
-        tags["sweep.job"] = str(context.job_number)
+    tags = base_tags(root.model.name, job.strategy.name, root.task.name, root.model.source, context)
     if binding is not None:
         tags.update({"optuna.study": binding.study_name, "optuna.trial": str(binding.number)})
     return tags
 
 
+def state_of(error: BaseException) -> str:
+    return "interrupted" if isinstance(error, Interrupted) else "failed"
+
+
+def describe(error: BaseException) -> str:
+    return str(error) if isinstance(error, (ConfigError, Interrupted)) else f"{type(error).__name__}: {error}"
+
+
+def record_unopened(cfg: DictConfig, context: JobContext, error: BaseException) -> None:
+    """A run for a job that failed before its own could open, from the raw config (which may not
+    validate): the sweep's table gets its row, with the error. Best effort: the store may be the error."""
+    from sweep.tracking.job_run import JobRun
+    from sweep.tracking.store import client_and_experiment, tracking_uri
+
+    def pick(key: str, default: str = "?") -> str:
+        try:
+            return str(OmegaConf.select(cfg, key, default=default))
+        except Exception:  # an interpolation that cannot resolve
+            return default
+
+    try:
+        config = job_container(cfg)
+    except Exception:  # unresolvable: record it as written
+        config = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]), resolve=False)
+    try:
+        output_dir = pick("paths.output_dir", "outputs")
+        uri = tracking_uri(OmegaConf.select(cfg, "tracking.uri", default=None), output_dir)
+        client, experiment_id = client_and_experiment(uri, pick("tracking.experiment", "sweep"), output_dir)
+        model, strategy = pick("model.name"), pick("strategy.name")
+        tags = base_tags(model, strategy, pick("task.name"), pick("model.source"), context)
+        name = run_name(model, strategy, OmegaConf.select(cfg, "tracking.run_name", default=None), context)
+        run = JobRun.open(client, experiment_id, name, tags, config, context.parent_run_id)
+        run.finish(state_of(error), error=describe(error), traceback=traceback.format_exc()[-4000:])
+    except Exception:
+        log.warning("job %s: its failure could not be recorded in MLflow", context.job_number, exc_info=True)
+
+
 def run_job(cfg: DictConfig, context: JobContext | None = None) -> JobOutcome:
-    """Run one job; raises ConfigError on bad input, re-raises training errors after recording them."""
+    """Run one job; raises ConfigError on bad input, re-raises other errors after recording them."""
+    context = context or JobContext.from_hydra()
+    try:
+        job, uri, binding, built = prepare(cfg)
+    except BaseException as error:
+        if context.multirun or not isinstance(error, ConfigError):  # a single run's bad input records nothing
+            record_unopened(cfg, context, error)
+        raise
+    return train_and_record(job, uri, binding, built, cfg, context)
+
+
+def prepare(cfg: DictConfig):
+    """Everything that can fail on bad input, before a run is opened: config, store, trial, data, model."""
     from sweep.console import quiet_libraries
     from sweep.tracking.store import check_reachable, tracking_uri
 
-    context = context or JobContext.from_hydra()
     job = validate(cfg)
     root = job.root
     uri = tracking_uri(root.tracking.uri, root.paths.output_dir)
     check_reachable(uri)
     quiet_libraries()
-
     from sweep.build import build
-    from sweep.tracking.job_run import JobRun
-    from sweep.tracking.store import client_and_experiment
 
     binding = None
     if root.trial is not None:
         from sweep.search.binding import bind_trial
 
         binding = bind_trial(root)
-    config = job_container(cfg)
+    return job, uri, binding, build(job)
 
-    def open_run() -> JobRun:
-        client, experiment_id = client_and_experiment(uri, root.tracking.experiment, root.paths.output_dir)
-        run = JobRun.open(client, experiment_id, run_name(job, context), tags_of(job, context, binding), config, context.parent_run_id)
-        if binding is not None:  # lets a sweeper find and close the run if this process dies
-            try:
-                binding.trial.set_user_attr("mlflow_run_id", run.run_id)
-            except BaseException as error:
-                run.finish("failed", error=f"{type(error).__name__}: {error}")
-                raise
-        return run
 
-    try:
-        built = build(job)
-    except ConfigError as error:
-        if context.multirun:  # one bad combination of a sweep: recorded as failed, the sweep goes on
-            open_run().finish("failed", error=str(error))
-        raise
-
-    run = open_run()
+def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, context: JobContext) -> JobOutcome:
+    from sweep.tracking.job_run import JobRun
+    from sweep.tracking.orphans import close_orphans
+    from sweep.tracking.store import client_and_experiment
     from sweep.train import train
 
+    root = job.root
+    name = run_name(root.model.name, job.strategy.name, root.tracking.run_name, context)
+    client, experiment_id = client_and_experiment(uri, root.tracking.experiment, root.paths.output_dir)
+    if not context.multirun:  # a sweep repairs once, at its start
+        close_orphans(client, experiment_id)
+    run = JobRun.open(client, experiment_id, name, tags_of(job, context, binding), job_container(cfg), context.parent_run_id)
     monitor = root.trainer.monitor
     pruning = binding.pruning_callback(monitor) if binding is not None and binding.prunes else None
-    try:  # from here on the run always ends: finished, pruned or failed
+    try:  # from here on the run always ends: finished, pruned, failed or interrupted
+        if binding is not None:  # lets a sweeper find and close the run if this process dies
+            binding.trial.set_user_attr("mlflow_run_id", run.run_id)
         run.log_metrics(
             {
                 "params_total": built.total_params,
                 "params_trainable": built.trainable_params,
                 "params_trainable_share": built.trainable_share,
-                **{f"data_{name}_rows": size for name, size in built.sizes.items()},
+                **{f"data_{split}_rows": size for split, size in built.sizes.items()},
                 **{f"prepare_{key}": value for key, value in built.timings.items()},
             }
         )
         log.info(
             "job %s: %s x %s on %s; %d train / %d val / %d test rows; trainable %s of %s parameters (%.2f%%)",
             context.job_number if context.job_number is not None else "-",
-            root.model.name,
-            job.strategy.name,
-            root.task.name,
-            built.sizes["train"],
-            built.sizes["val"],
-            built.sizes["test"],
-            f"{built.trainable_params:,}",
-            f"{built.total_params:,}",
-            100 * built.trainable_share,
-        )
+            root.model.name, job.strategy.name, root.task.name, built.sizes["train"], built.sizes["val"], built.sizes["test"],
+            f"{built.trainable_params:,}", f"{built.total_params:,}", 100 * built.trainable_share,
+        )  # fmt: skip
         result = train(built, tracking_uri=uri, run_id=run.run_id, callbacks=[pruning] if pruning else [])
         run.log_metrics(result.metrics, step=result.steps)
     except BaseException as error:
@@ -144,33 +178,28 @@ def run_job(cfg: DictConfig, context: JobContext | None = None) -> JobOutcome:
                 run.log_metrics({"optimizer_steps": pruning.pruned_step}, step=pruning.pruned_step)
             finally:
                 run.finish("pruned", pruned_step=pruning.pruned_step)
-            log.info("result %s: %s", run_name(job, context), error)
+            log.info("result %s: %s", name, error)
             return JobOutcome("pruned", pruned_step=pruning.pruned_step, run_id=run.run_id, error=str(error))
-        run.finish("failed", error=f"{type(error).__name__}: {error}", traceback=traceback.format_exc()[-4000:])
+        run.finish(state_of(error), error=describe(error), traceback=traceback.format_exc()[-4000:])
         raise
-    run.finish("finished", best_step=result.best_step)
+    run.finish("finished", best_step=result.best_step, precision=result.precision)
     test = "  ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()) if k.startswith("test/"))
     log.info(
-        "result %s: best %s=%.4f  %s  trainable=%.2f%%  train %.1fs  run %s",
-        run_name(job, context),
-        monitor,
-        result.monitored,
-        test,
-        100 * built.trainable_share,
-        result.metrics["train_time_s"],
-        run.run_id,
-    )
+        "result %s: best %s=%.4f  %s  trainable=%.2f%%  train %.1fs  %s  run %s",
+        name, monitor, result.monitored, test, 100 * built.trainable_share, result.metrics["train_time_s"], result.precision, run.run_id,
+    )  # fmt: skip
     if not context.multirun:  # a sweep prints this once, under its comparison table
         from sweep.tracking.store import ui_hint
 
         print(ui_hint(uri), flush=True)
+    # validation metrics at the best step: the weights that were kept and tested are that step's
     reported = {
         **result.last,
+        **result.at_best,
         **result.metrics,
         "params_total": built.total_params,
         "params_trainable": built.trainable_params,
         "params_trainable_share": built.trainable_share,
     }
-    return JobOutcome(
-        "finished", value=result.monitored, metrics={k: float(v) for k, v in reported.items() if k in KNOWN_METRICS}, run_id=run.run_id
-    )
+    metrics = {k: float(v) for k, v in reported.items() if k in KNOWN_METRICS}
+    return JobOutcome("finished", value=result.monitored, metrics=metrics, run_id=run.run_id)

@@ -12,7 +12,7 @@ KNOWN_METRICS = STAGE_METRICS + RUN_METRICS
 
 @dataclass
 class JobOutcome:
-    state: str  # finished | failed | pruned
+    state: str  # finished | failed | pruned | interrupted
     value: float | None = None  # best value of trainer.monitor
     metrics: dict[str, float] = field(default_factory=dict)  # KNOWN_METRICS that were reached
     error: str | None = None

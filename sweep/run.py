@@ -2,11 +2,16 @@
 
 Only Hydra is imported up front; everything heavy is imported once a job really runs, so ``--help``,
 ``--cfg job`` and config errors answer in about a second.
+
+Exit codes: 0 done; 2 bad input, nothing recorded; 1 a run failed, a grid had a failed job, or a search
+stopped early; 130 / 143 interrupted by SIGINT / SIGTERM, with every run ended and every interrupted
+trial returned to the budget.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import hydra
@@ -22,24 +27,69 @@ def main(cfg: DictConfig):
     from sweep.job import JobContext, run_job
     from sweep.outcome import JobOutcome
     from sweep.secrets import mask_secrets
+    from sweep.signals import interruptible
 
     context = JobContext.from_hydra()
+    with interruptible():  # also where the job runs in a worker process of joblib or submitit
+        try:
+            return run_job(cfg, context)
+        except ConfigError as error:
+            if context.multirun:
+                log.error("job %s failed: %s", context.job_number, mask_secrets(str(error)))
+                return JobOutcome("failed", error=mask_secrets(str(error)))
+            print(f"error: {mask_secrets(str(error))}", file=sys.stderr)
+            sys.exit(2)
+        except Exception as error:
+            if context.multirun:
+                log.exception("job %s failed", context.job_number)
+                return JobOutcome("failed", error=mask_secrets(f"{type(error).__name__}: {error}"))
+            # the traceback is kept on the job's MLflow run (tag `traceback`)
+            print(f"error: training failed: {mask_secrets(f'{type(error).__name__}: {error}')}", file=sys.stderr)
+            sys.exit(1)
+
+
+def cli() -> None:
+    """The command: Hydra's app, with bad config-group choices and composition errors in one line (exit
+    2), and Ctrl-C / SIGTERM ending every run this process still has open (exit 128 + signal)."""
+    from hydra.errors import HydraException, MissingConfigException
+
+    from sweep.errors import ConfigError
+    from sweep.groups import check_group_choices
+    from sweep.secrets import mask_secrets
+    from sweep.signals import Interrupted, interruptible, terminate_children
+
     try:
-        return run_job(cfg, context)
+        check_group_choices(sys.argv[1:])
     except ConfigError as error:
-        if context.multirun:
-            log.error("job %s failed: %s", context.job_number, error)
-            return JobOutcome("failed", error=mask_secrets(str(error)))
         print(f"error: {mask_secrets(str(error))}", file=sys.stderr)
         sys.exit(2)
-    except Exception as error:
-        if context.multirun:
-            log.exception("job %s failed", context.job_number)
-            return JobOutcome("failed", error=mask_secrets(f"{type(error).__name__}: {error}"))
-        # the traceback is kept on the job's MLflow run (tag `traceback`)
-        print(f"error: training failed: {mask_secrets(f'{type(error).__name__}: {error}')}", file=sys.stderr)
-        sys.exit(1)
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra's composition errors reach us instead of a multi-line report
+    try:
+        with interruptible():
+            main()
+    except Interrupted as interrupted:
+        ended = _end_open_runs("interrupted", str(interrupted))
+        terminate_children()
+        print(f"{interrupted}: {ended} run(s) ended as interrupted", file=sys.stderr)
+        sys.exit(interrupted.exit_code)
+    except MissingConfigException as error:
+        options = f"; choose from {', '.join(error.options)}" if error.options else ""
+        print(f"error: {str(error).splitlines()[0]}{options}", file=sys.stderr)
+        sys.exit(2)
+    except HydraException as error:
+        print(f"error: {mask_secrets(str(error).strip().splitlines()[0])}", file=sys.stderr)
+        sys.exit(2)
+    except Exception as error:  # a bug or a broken store: the runs still end, the traceback still shows
+        _end_open_runs("failed", f"{type(error).__name__}: {error}")
+        raise
+
+
+def _end_open_runs(state: str, error: str) -> int:
+    from sweep.secrets import mask_secrets
+    from sweep.tracking import open_runs
+
+    return open_runs.end_all(state, mask_secrets(error))
 
 
 if __name__ == "__main__":
-    main()
+    cli()

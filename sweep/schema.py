@@ -19,7 +19,7 @@ from sweep.errors import ConfigError, require
 from sweep.models.families import FAMILIES
 
 POOLINGS = ("mean", "cls", "last")
-PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")
+PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed")  # auto: sweep/hardware.py
 DIRECTIONS = ("maximize", "minimize")
 
 
@@ -104,10 +104,10 @@ class TrainerConfig:
     early_stopping_patience: Optional[int] = 3  # validations without improvement; null = off
     monitor: str = "val/acc"
     mode: str = "max"
-    precision: str = "32-true"
+    precision: str = "auto"  # bf16-mixed where the CPU or GPU computes bf16 natively, else 32-true
     accelerator: str = "auto"
     devices: Any = "auto"
-    gradient_clip_val: float = 1.0
+    gradient_clip_val: Optional[float] = 1.0  # max gradient norm; null or 0 = no clipping
     log_every_n_steps: int = 10
     restore_best: bool = True  # test with the weights of the best validation, not the last ones
 
@@ -119,6 +119,8 @@ class TrainerConfig:
         require(p is None or p >= 1, "trainer.early_stopping_patience", p, "must be >= 1 or null")
         one_of("trainer.mode", self.mode, ("max", "min"))
         one_of("trainer.precision", self.precision, PRECISIONS)
+        clip = self.gradient_clip_val
+        require(clip is None or clip >= 0, "trainer.gradient_clip_val", clip, "must be >= 0 (or null: no clipping)")
         require(self.log_every_n_steps >= 1, "trainer.log_every_n_steps", self.log_every_n_steps, "must be >= 1")
 
 

@@ -14,6 +14,7 @@ from pytorch_lightning.loggers import MLFlowLogger
 from lightning_modules.callbacks import RestoreBestWeights
 from lightning_modules.classification import SequenceClassificationModule
 from lightning_modules.schedule import Schedule
+from lightning_modules.validation import ValidationPlan, ValidationSchedule
 from sweep.build import Built
 from sweep.console import interactive, quiet_libraries
 from sweep.optim import param_groups
@@ -65,11 +66,25 @@ class TrainResult:
     monitored: float  # best value of the monitored validation metric
     best_step: int | None
     steps: int
+    precision: str  # what trainer.precision resolved to on this machine
     metrics: dict[str, float] = field(default_factory=dict)  # logged on the run at its end
     last: dict[str, float] = field(default_factory=dict)  # the last train/val values (already logged)
+    at_best: dict[str, float] = field(default_factory=dict)  # every val/* metric at the best step
+
+
+def precision_arguments(precision: str, accelerator: str) -> dict:
+    """Trainer arguments for a resolved precision: bf16 goes through our plugin, which clips a fused optimizer."""
+    if precision != "bf16-mixed":
+        return {"precision": precision}
+    from lightning_modules.precision import BF16MixedPrecision
+    from sweep.hardware import device_type
+
+    return {"plugins": [BF16MixedPrecision("cuda" if device_type(accelerator) == "cuda" else "cpu")]}
 
 
 def train(built: Built, tracking_uri: str | None = None, run_id: str | None = None, callbacks: list | None = None) -> TrainResult:
+    from sweep.hardware import resolve_precision
+
     quiet_libraries()
     root = built.job.root
     cfg = root.trainer
@@ -79,17 +94,21 @@ def train(built: Built, tracking_uri: str | None = None, run_id: str | None = No
         param_groups=param_groups(built.model, root.optim),
         schedule=Schedule(root.optim.lr, root.optim.warmup_ratio, root.optim.scheduler),
     )
+    schedule = ValidationSchedule(
+        ValidationPlan.for_budget(len(built.loaders["train"]), cfg.max_epochs, cfg.max_steps, cfg.val_check_interval)
+    )
     best = RestoreBestWeights(cfg.monitor, cfg.mode, restore=cfg.restore_best)
     memory = PeakMemory()
-    all_callbacks = [best, memory, *(callbacks or [])]
+    all_callbacks = [schedule, best, memory, *(callbacks or [])]
     if cfg.early_stopping_patience is not None:
         all_callbacks.append(EarlyStopping(cfg.monitor, mode=cfg.mode, patience=cfg.early_stopping_patience))
     logger = RunLogger(tracking_uri=tracking_uri, run_id=run_id) if run_id else False
+    precision = resolve_precision(cfg.precision, cfg.accelerator)
     trainer = pl.Trainer(
         max_epochs=cfg.max_epochs,
         max_steps=cfg.max_steps,
-        val_check_interval=cfg.val_check_interval,
-        precision=cfg.precision,
+        **schedule.trainer_arguments(),
+        **precision_arguments(precision, cfg.accelerator),
         accelerator=cfg.accelerator,
         devices=cfg.devices,
         gradient_clip_val=cfg.gradient_clip_val or None,
@@ -104,8 +123,6 @@ def train(built: Built, tracking_uri: str | None = None, run_id: str | None = No
     start = time.perf_counter()
     trainer.fit(module, built.loaders["train"], built.loaders["val"])
     train_time = time.perf_counter() - start
-    if trainer.interrupted:
-        raise KeyboardInterrupt("training was interrupted")
     if best.best is None:
         raise RuntimeError(f"trainer.monitor={cfg.monitor} was never logged; logged: {', '.join(sorted(trainer.callback_metrics))}")
 
@@ -119,4 +136,4 @@ def train(built: Built, tracking_uri: str | None = None, run_id: str | None = No
         tested = trainer.test(module, built.loaders["test"], verbose=False)[0]
         metrics.update({key: float(value) for key, value in tested.items()})
     metrics.update(memory.metrics())
-    return TrainResult(monitored=best.best, best_step=best.best_step, steps=trainer.global_step, metrics=metrics, last=last)
+    return TrainResult(best.best, best.best_step, trainer.global_step, precision, metrics=metrics, last=last, at_best=best.at_best)

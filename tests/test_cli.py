@@ -90,9 +90,15 @@ def test_a_failing_job_is_recorded_and_the_grid_goes_on(tmp_path, cache_dir):
 
 
 BAD_INPUT = [
-    (["model=nope"], "Available options in 'model'"),
-    (["task=nope"], "Available options in 'task'"),
-    (["strategy=nope"], "Available options in 'strategy'"),
+    (["model=nope"], "error: model=nope: unknown; choose from minilm_l3, minilm_l6, tiny_bert, tiny_gpt2, tiny_llama, tiny_t5\n"),
+    (["task=nope"], "error: task=nope: unknown; choose from csv, rotten_subjectivity, rotten_tomatoes\n"),
+    (["strategy=nope"], "error: strategy=nope: unknown; choose from feature, full, lora, partial, prompt\n"),
+    (["-m", "strategy=full,nope"], "error: strategy=nope: unknown; choose from feature, full, lora, partial, prompt\n"),
+    (["-m", "search=optuna", "search.space.model=choice(minilm_l3,nope)"], "error: search.space.model=nope: unknown; choose from"),
+    (["model.nokey=1"], "error: Could not override 'model.nokey'."),
+    (["task=csv", "task.path=empty.csv"], "error: task.path=empty.csv: the file is empty\n"),
+    (["task=csv", "task.path=header.csv"], "error: task.path=header.csv: the file has no rows\n"),
+    (["strategy=lora", "strategy.target_modules=[nope]"], "error: strategy.target_modules=['nope']: Target modules {'nope'} not found"),
     (["model=minilm_l3", "strategy=partial", "strategy.freeze_depth=9"], "strategy.freeze_depth=9: the model has 3 blocks: allowed 0..3"),
     (["task.train_size=-5"], "task.train_size=-5: must be >= 0"),
     (["optim.lr=0"], "optim.lr=0.0: must be > 0"),
@@ -113,8 +119,11 @@ BAD_INPUT = [
 @pytest.mark.parametrize("args, message", BAD_INPUT, ids=[" ".join(a) for a, _ in BAD_INPUT])
 def test_bad_input_fails_clearly_and_records_nothing(tmp_path, args, message):
     (tmp_path / "mine.csv").write_text("text,label\na,0\nb,1\n")
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "header.csv").write_text("text,label\n")
     result = run_cli(*args, cwd=tmp_path, timeout=120)
-    assert result.returncode != 0
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr  # one line, no Hydra report
     assert message in result.stderr, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert "hunter2" not in result.stderr + result.stdout

@@ -20,6 +20,7 @@ BAD_VALUES = [
     (["trainer.max_epochs=0"], "trainer.max_epochs"),
     (["trainer.val_check_interval=0"], "trainer.val_check_interval"),
     (["trainer.precision=8bit"], "trainer.precision"),
+    (["trainer.gradient_clip_val=-1"], "trainer.gradient_clip_val"),
     (["trainer.mode=up"], "trainer.mode"),
     (["model.family=rnn"], "model.family"),
     (["model.pooling=max"], "model.pooling"),

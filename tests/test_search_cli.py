@@ -23,7 +23,9 @@ L3_SMALL = [
     "trainer.max_epochs=2",
 ]
 # half the trials can learn, half cannot move (lr 1e-9): the pruner must stop those
-HOPELESS = ["search.space.optim.lr=choice(1e-4,1e-9)", "search.metrics=[val/loss]", "search.directions=[minimize]", "search.sampler=random"]
+HOPELESS = ["search.space.optim.lr=choice(1e-4,1e-9)", "search.metrics=[val/loss]", "search.directions=[minimize]", "search.sampler=random",
+            # the median pruner from the third trial on (default: the fifth); as by default, from half of each budget
+            "+search.pruner_options.n_startup_trials=2"]  # fmt: skip
 
 
 def study_of(cwd: Path, storage: str | None = None):
@@ -52,13 +54,17 @@ def mlflow_runs(cwd: Path):
 
 
 def counted(study):
-    return [t for t in study.trials if "sweep:uncounted" not in t.system_attrs]
+    from sweep.search.liveness import counts
+
+    return [t for t in study.trials if counts(t)]
 
 
 def test_pruning_across_processes_and_best_yaml(tmp_path, cache_dir):
     import optuna
 
-    args = ["-m", "search=optuna", "hydra/launcher=joblib", "search.n_trials=6", *L3_SMALL, *HOPELESS]
+    # no early stopping: a hopeless trial that is not pruned trains its whole budget
+    no_stop = "trainer.early_stopping_patience=null"
+    args = ["-m", "search=optuna", "hydra/launcher=joblib", "search.n_trials=6", *L3_SMALL, *HOPELESS, no_stop]
     result = run_cli(*args, cwd=tmp_path, cache=cache_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     study = study_of(tmp_path)
@@ -124,7 +130,8 @@ def test_kill_mid_trial_then_resume(tmp_path, cache_dir):
     finished = [t for t in counted(study) if t.state.is_finished()]
     assert len(finished) == 4 and len({t.number for t in study.trials}) == len(study.trials)
     killed = study.trials[victim]
-    assert killed.state == optuna.trial.TrialState.FAIL and killed.system_attrs["sweep:uncounted"] == "worker died"
+    assert killed.state == optuna.trial.TrialState.FAIL and killed not in counted(study)
+    assert killed.user_attrs["error"] == "its worker died; the trial returns to the budget"
     _, parents, children = mlflow_runs(tmp_path)
     assert len(parents) == 1  # the resumed sweep reopened the study's parent
     assert not [r for r in children if r.info.status == "RUNNING"]

@@ -48,10 +48,17 @@ def user_file(task: TaskConfig):
     kind = READERS[suffixes[-1]]
     # labels as text: a numeric column with a blank cell would otherwise read as floats ("1.0")
     as_text = {task.label_column: "string"}
-    if kind == "jsonl":
-        frame = pd.read_json(path, lines=True, dtype=as_text)
-    else:
-        frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",", dtype=as_text)
+    try:
+        if kind == "jsonl":
+            frame = pd.read_json(path, lines=True, dtype=as_text)
+        else:
+            frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",", dtype=as_text)
+    except pd.errors.EmptyDataError:
+        raise ConfigError("task.path", "the file is empty", task.path) from None
+    except ValueError as error:  # malformed JSON lines, a bad compression
+        raise ConfigError("task.path", f"cannot read it: {str(error).splitlines()[0]}", task.path) from None
+    if frame.empty:
+        raise ConfigError("task.path", "the file has no rows", task.path)
 
     wanted = {"text": task.text_column, "label": task.label_column, "group": task.group_column, "split": task.split_column}
     columns = list(frame.columns)

@@ -41,6 +41,7 @@ def load_splits(task: TaskConfig) -> Splits:
     from sweep.data.splitting import split_rows
 
     frame = TASK_KINDS.get(task.kind)(task)
+    rows = len(frame)
     frame = frame[frame["text"].notna() & frame["label"].notna()]  # a missing label is no class
     frame = frame.assign(text=frame["text"].astype(str).str.strip())
     frame = frame[frame["text"].str.len() > 0].drop_duplicates("text")
@@ -49,6 +50,9 @@ def load_splits(task: TaskConfig) -> Splits:
         frame = frame[frame["label"].isin(list(task.label_map))]
         frame = frame.assign(label=frame["label"].map(task.label_map))
 
+    if frame.empty:
+        mapped = " listed in task.label_map" if task.label_map is not None else ""
+        raise ConfigError("task.label_column", f"none of the {rows} rows has both a text and a label{mapped}", task.label_column)
     found = sorted(frame["label"].unique())
     names = list(task.labels) if task.labels is not None else found
     unknown = sorted(set(found) - set(names))

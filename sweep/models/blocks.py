@@ -17,6 +17,8 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
+from sweep.errors import ConfigError
+
 
 def find_blocks(module: nn.Module) -> nn.ModuleList:
     candidates = [
@@ -25,7 +27,7 @@ def find_blocks(module: nn.Module) -> nn.ModuleList:
         if isinstance(child, nn.ModuleList) and len(child) > 0 and len({type(block) for block in child}) == 1
     ]
     if not candidates:
-        raise ValueError(f"no transformer block list found in {type(module).__name__}")
+        raise ConfigError("model.source", f"no transformer block list found in {type(module).__name__}: partial and layer_decay need one")
     return max(candidates, key=lambda blocks: sum(p.numel() for p in blocks.parameters()))
 
 

@@ -36,12 +36,12 @@ def bind_trial(root) -> TrialBinding:
     import optuna
 
     from sweep.schema import search_config
-    from sweep.search.pruners import PRUNERS
+    from sweep.search.pruners import FIRST_REPORT, pruner_for
     from sweep.search.storage import open_storage, storage_url
 
     search = search_config(root.search)
     storage = open_storage(storage_url(search.storage, root.trial.study_name, root.paths.output_dir))
     prunes = not search.multi_objective
-    pruner = PRUNERS.get(search.pruner)(dict(search.pruner_options)) if prunes else None
-    study = optuna.load_study(study_name=root.trial.study_name, storage=storage, pruner=pruner)
+    study = optuna.load_study(study_name=root.trial.study_name, storage=storage)
+    study.pruner = pruner_for(search, study.user_attrs.get(FIRST_REPORT, 1))
     return TrialBinding(optuna.trial.Trial(study, root.trial.trial_id), root.trial.study_name, prunes)

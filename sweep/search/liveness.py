@@ -1,58 +1,60 @@
 """Who runs which trial, whether they are still alive, and the study's trial budget.
 
-Optuna's own heartbeat exists only for RDB storages and only inside ``study.optimize``; our workers
-use ask/tell on any storage, so they keep their own: each running trial records its owner (host, pid,
-process start time) and a heartbeat timestamp in its system attributes. A trial is dead when its
-owner is a process of this host that no longer exists, or when its heartbeat is older than the grace
-period (owners on other hosts). Dead trials are failed and marked uncounted: their budget returns.
+Each running trial records its owner (sweep/owners.py: host, boot id, PID namespace, pid, start time).
+A trial is dead when
+- its owner is a process of this machine (same host, boot and PID namespace) that no longer exists:
+  known at once, on the next start, with no waiting (Optuna has no such check);
+- or its heartbeat is older than ``search.grace_period`` (an owner elsewhere). On database storages
+  (sqlite, PostgreSQL) that is Optuna's own heartbeat: ``RDBStorage(heartbeat_interval, grace_period,
+  heartbeat_stale_trial_callback)`` and ``optuna.storages.fail_stale_trials``, driven by our thread
+  because ask/tell workers never enter ``study.optimize``, where Optuna runs its own. The journal storage
+  has no heartbeat in Optuna: there, and only there, the beat is our own system attribute.
+Dead trials are failed, and their budget returns: only a failure of the trial's own making (its job
+raised, its loss was NaN) counts against the budget, marked as such when it is told. Every other FAIL
+(an interrupted trial, a dead worker's, one failed by Optuna's heartbeat check, a surplus ask) does
+not, whoever failed it.
 """
 
 from __future__ import annotations
 
-import os
-import socket
+import logging
 import threading
 import time
 from pathlib import Path
-
-import psutil
+from typing import Callable
 
 from sweep.locks import file_lock
+from sweep.owners import alive, this_process
 
-OWNER, HEARTBEAT, UNCOUNTED = "sweep:owner", "sweep:heartbeat", "sweep:uncounted"
-
-
-def this_process() -> dict:
-    return {"host": socket.gethostname(), "pid": os.getpid(), "started": psutil.Process().create_time()}
+log = logging.getLogger("sweep")
+OWNER, HEARTBEAT, FAILED_BY_TRIAL = "sweep:owner", "sweep:heartbeat", "sweep:failed_by_trial"
 
 
-def owner_alive(owner: dict) -> bool:
-    try:
-        return abs(psutil.Process(owner["pid"]).create_time() - owner["started"]) < 1.0
-    except (psutil.NoSuchProcess, KeyError, TypeError):
+def optuna_heartbeat(storage) -> bool:
+    """Whether the storage keeps Optuna's own trial heartbeat (database storages opened with an interval)."""
+    from optuna.storages._heartbeat import is_heartbeat_enabled
+
+    return is_heartbeat_enabled(storage)
+
+
+def is_dead(trial, grace_period: float, storage, now: float | None = None) -> bool:
+    """A RUNNING trial whose worker is gone (stale Optuna heartbeats are failed by fail_stale_trials)."""
+    verdict = alive(trial.system_attrs.get(OWNER))
+    if verdict is not None:
+        return not verdict
+    if optuna_heartbeat(storage):
         return False
-
-
-def is_dead(trial, grace_period: float, now: float | None = None) -> bool:
-    """A RUNNING trial whose worker is gone."""
-    now = time.time() if now is None else now
-    owner = trial.system_attrs.get(OWNER)
-    if owner and owner.get("host") == socket.gethostname():
-        return not owner_alive(owner)
     beat = trial.system_attrs.get(HEARTBEAT)
     if beat is None and trial.datetime_start is not None:
         beat = trial.datetime_start.timestamp()
-    return beat is not None and now - beat > grace_period
+    return beat is not None and (time.time() if now is None else now) - beat > grace_period
 
 
 def counts(trial) -> bool:
-    """Whether a trial uses the budget: everything but failed trials of dead workers, interrupted
-    trials and surplus asks. A trial that completed always counts, even if a worker that took its
-    owner for dead marked it meanwhile."""
+    """Whether a trial uses the budget: running, complete, pruned, or failed by its own doing."""
     import optuna
 
-    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    return trial.state in done or UNCOUNTED not in trial.system_attrs
+    return trial.state != optuna.trial.TrialState.FAIL or bool(trial.system_attrs.get(FAILED_BY_TRIAL))
 
 
 def budget_used(study) -> int:
@@ -60,10 +62,10 @@ def budget_used(study) -> int:
 
 
 class Heartbeat:
-    """A daemon thread that stamps this worker's running trials every ``interval`` seconds."""
+    """A daemon thread that beats for this worker's running trials, and for the worker itself."""
 
-    def __init__(self, storage, interval: float):
-        self.storage, self.interval = storage, interval
+    def __init__(self, storage, interval: float, beat_worker: Callable[[], None] | None = None):
+        self.storage, self.interval, self.beat_worker = storage, interval, beat_worker
         self.trial_ids: set[int] = set()
         self.lock = threading.Lock()
         self.stopped = threading.Event()
@@ -72,7 +74,7 @@ class Heartbeat:
 
     def claim(self, trial_id: int) -> None:
         self.storage.set_trial_system_attr(trial_id, OWNER, this_process())
-        self.storage.set_trial_system_attr(trial_id, HEARTBEAT, time.time())
+        self._beat(trial_id)
         with self.lock:
             self.trial_ids.add(trial_id)
 
@@ -80,18 +82,31 @@ class Heartbeat:
         with self.lock:
             self.trial_ids.discard(trial_id)
 
+    def claimed(self) -> list[int]:
+        with self.lock:
+            return sorted(self.trial_ids)
+
     def stop(self) -> None:
         self.stopped.set()
 
+    def _beat(self, trial_id: int) -> None:
+        if optuna_heartbeat(self.storage):
+            self.storage.record_heartbeat(trial_id)
+        else:  # the journal storage: Optuna keeps no heartbeat there
+            self.storage.set_trial_system_attr(trial_id, HEARTBEAT, time.time())
+
     def _run(self) -> None:
         while not self.stopped.wait(self.interval):
-            with self.lock:
-                ids = list(self.trial_ids)
-            for trial_id in ids:
+            for trial_id in self.claimed():
                 try:
-                    self.storage.set_trial_system_attr(trial_id, HEARTBEAT, time.time())
+                    self._beat(trial_id)
                 except Exception:  # the trial finished meanwhile; the next beat skips it
                     pass
+            if self.beat_worker is not None:
+                try:
+                    self.beat_worker()
+                except Exception:  # the tracking store is down for a moment: beat again next time
+                    log.debug("worker heartbeat failed", exc_info=True)
 
 
 def budget_lock(path: Path | None):

@@ -38,6 +38,7 @@ class SearchPlan:
     default_strategy: str
     monitor: str
     mode: str
+    first_report: int  # per mille of the budget at the base config's first validation (the pruners' scale)
     job_overrides: list[str] = field(default_factory=list)  # trainer.monitor/mode for the first metric
 
     @property
@@ -59,6 +60,9 @@ def plan_search(config: DictConfig, arguments: list[str]) -> SearchPlan:
     SAMPLERS.get(search.sampler)
     PRUNERS.get(search.pruner)
     for metric in search.metrics:
+        if metric.startswith("test/"):
+            raise ConfigError("search.metrics", f"'{metric}' would tune on the test set; search on val/* (test/* is reported for the best)",
+                              list(search.metrics))  # fmt: skip
         if metric not in KNOWN_METRICS:
             raise ConfigError(
                 "search.metrics", f"'{metric}' is never logged by a job; logged: {', '.join(KNOWN_METRICS)}", list(search.metrics)
@@ -105,7 +109,11 @@ def plan_search(config: DictConfig, arguments: list[str]) -> SearchPlan:
     name = search.study_name or derived_study_name(root, passthrough, choices, base, strategy_spaces, search)
     url = storage_url(search.storage, name, root.paths.output_dir)
     check_reachable(url)
-    plan = SearchPlan(search, name, url, passthrough, choices, base, strategy_spaces, root.strategy["name"], monitor, mode, job_overrides)
+    validations = max(1, round(root.trainer.max_epochs / root.trainer.val_check_interval))  # as ValidationPlan counts them
+    first_report = round(1000 / validations)
+    plan = SearchPlan(
+        search, name, url, passthrough, choices, base, strategy_spaces, root.strategy["name"], monitor, mode, first_report, job_overrides
+    )
     if search.sampler == "grid":
         grid_of(plan)  # a space the grid cannot enumerate fails now, before the storage is touched
     return plan

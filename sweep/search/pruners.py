@@ -1,5 +1,16 @@
-"""Optuna pruners by name (``search.pruner``). Steps are optimizer steps: validation reports the
-monitored metric at the global step, so several validations per epoch let a pruner act early."""
+"""Optuna pruners by name (``search.pruner``), with defaults chosen for fine-tuning.
+
+Trials report on a common scale: the per mille of their training budget at each planned validation
+(lightning_modules/validation.py), so a 1-epoch full fine-tuning and a 10-epoch feature run compare at
+equal progress. ``first_report`` is where the study's first validation falls on that scale (250 for four
+validations over the budget); it comes from the validation schedule when the study is created.
+
+Why these defaults (tests/benchmarks/bench_search_vs_trainer.py): fine-tuning curves cross. A small
+learning rate with warmup looks worst at the first validations and is often best at the end; a median
+pruner allowed to act at the first validation after two trials stopped such trials there. So: no pruning
+before half of a trial's budget, and not before TPE's random start-up trials have completed, which
+also gives the median something to stand on.
+"""
 
 from __future__ import annotations
 
@@ -7,32 +18,40 @@ from typing import Any, Callable
 
 from sweep.registry import Registry
 
-PRUNERS: Registry[Callable[[dict], Any]] = Registry("search.pruner")
+PRUNERS: Registry[Callable[[dict, int], Any]] = Registry("search.pruner")
+HALF_THE_BUDGET = 500  # per mille
+FIRST_REPORT = "sweep:first_report"  # study user attr: fixed when the study is created, read by every job
+
+
+def pruner_for(search, first_report: int):
+    """The study's pruner; None for multi-objective studies, which Optuna cannot prune."""
+    return None if search.multi_objective else PRUNERS.get(search.pruner)(dict(search.pruner_options), first_report)
 
 
 @PRUNERS.register("median")
-def median(options):
+def median(options, first_report):
     import optuna
 
-    return optuna.pruners.MedianPruner(**{"n_startup_trials": 2, "n_warmup_steps": 0, **options})
+    return optuna.pruners.MedianPruner(**{"n_startup_trials": 4, "n_warmup_steps": HALF_THE_BUDGET, **options})
 
 
 @PRUNERS.register("hyperband")
-def hyperband(options):
+def hyperband(options, first_report):
     import optuna
 
-    return optuna.pruners.HyperbandPruner(**{"min_resource": 1, "reduction_factor": 3, **options})
+    # rungs start at the first validation (not at step 1, which every report passes); the last is 1000
+    return optuna.pruners.HyperbandPruner(**{"min_resource": first_report, "max_resource": 1000, "reduction_factor": 3, **options})
 
 
 @PRUNERS.register("successive_halving")
-def successive_halving(options):
+def successive_halving(options, first_report):
     import optuna
 
-    return optuna.pruners.SuccessiveHalvingPruner(**{"min_resource": 1, "reduction_factor": 3, **options})
+    return optuna.pruners.SuccessiveHalvingPruner(**{"min_resource": first_report, "reduction_factor": 3, **options})
 
 
 @PRUNERS.register("none")
-def no_pruning(options):
+def no_pruning(options, first_report):
     import optuna
 
     return optuna.pruners.NopPruner()

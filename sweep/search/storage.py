@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from pathlib import Path
+from typing import Callable
 
 from sweep.databases import check_database, sqlite_file
 from sweep.errors import ConfigError
@@ -53,8 +55,12 @@ def check_reachable(url: str, timeout: int = 5) -> None:
     check_database(url, KEY, timeout)
 
 
-def open_storage(url: str):
-    """The Optuna storage for ``url``, creating its schema if new (retried: workers may race on it)."""
+def open_storage(url: str, heartbeat: tuple[int, int] | None = None, on_stale: Callable | None = None):
+    """The Optuna storage for ``url``, creating its schema if new (retried: workers may race on it).
+
+    ``heartbeat`` = (interval, grace period) turns on Optuna's trial heartbeat on database storages
+    (sweep/search/liveness.py); ``on_stale(study, trial)`` runs for each trial it fails.
+    """
     import optuna
     from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
@@ -63,10 +69,14 @@ def open_storage(url: str):
         path.parent.mkdir(parents=True, exist_ok=True)
     if url.startswith("journal:"):
         return optuna.storages.JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
+    beats = {}
+    if heartbeat is not None:
+        beats = {"heartbeat_interval": heartbeat[0], "grace_period": heartbeat[1], "heartbeat_stale_trial_callback": on_stale}
     for attempt in range(5):
         try:
-            with file_lock(path):  # local processes: one creates a fresh sqlite schema, the others wait
-                return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+            with file_lock(path), warnings.catch_warnings():  # local processes: one creates a fresh sqlite schema
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # the heartbeat arguments
+                return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url), **beats)
         except Exception as e:  # servers: another worker was creating the same schema at this moment
             if attempt == 4 or "already exists" not in str(e) and "UniqueViolation" not in str(e):
                 raise

@@ -9,20 +9,18 @@ from sweep.search.plan import SearchPlan, grid_of
 def open_study(plan: SearchPlan, storage):
     import optuna
 
-    from sweep.search.pruners import PRUNERS
+    from sweep.search.pruners import FIRST_REPORT, pruner_for
     from sweep.search.samplers import SAMPLERS
 
     search = plan.search
     sampler = SAMPLERS.get(search.sampler)(search.seed, dict(search.sampler_options), lambda: grid_of(plan))
-    pruner = PRUNERS.get(search.pruner)(dict(search.pruner_options)) if not search.multi_objective else None
     study = optuna.create_study(
-        storage=storage,
-        study_name=plan.study_name,
-        sampler=sampler,
-        pruner=pruner,
-        directions=list(search.directions),
-        load_if_exists=True,
+        storage=storage, study_name=plan.study_name, sampler=sampler, directions=list(search.directions), load_if_exists=True
     )
+    # the pruner's scale is the study's: a resumed study (and every job) keeps the one it started with
+    if FIRST_REPORT not in study.user_attrs:
+        study.set_user_attr(FIRST_REPORT, plan.first_report)
+    study.pruner = pruner_for(search, study.user_attrs[FIRST_REPORT])
     if [d.name.lower() for d in study.directions] != list(search.directions):
         raise ConfigError(
             "search.directions",

@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 
 from sweep.errors import ConfigError
 from sweep.outcome import JobOutcome
+from sweep.signals import Interrupted
 
 log = logging.getLogger("sweep")
 
@@ -36,30 +37,35 @@ class OptunaSweeper(Sweeper):
         self.launcher = Plugins.instance().instantiate_launcher(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: List[str]) -> Any:
-        """Hydra calls the callbacks' on_multirun_end only when this returns: on an error, the study's
-        parent run (opened by on_multirun_start) is ended here, as failed."""
+        """Bad input exits 2 before anything is recorded. Otherwise this worker joins the study's parent
+        run and always leaves it with how it ended (sweep/tracking/search_runs.py); a search that stops
+        before its budget exits non-zero (1, or 128 + the signal's number when interrupted)."""
         from sweep.secrets import mask_secrets
 
+        self.tracking = None
         try:
             return self._sweep(arguments)
         except ConfigError as error:  # bad input: one line, exit 2
-            self._fail_parent(str(error))
+            self._leave("failed", f"{error}")
             print(f"error: {mask_secrets(str(error))}", file=sys.stderr)
             sys.exit(2)
+        except Interrupted as error:
+            self._leave("interrupted", str(error))
+            raise
         except BaseException as error:
-            self._fail_parent(f"{type(error).__name__}: {error}")
+            self._leave("failed", f"{type(error).__name__}: {error}")
             raise
 
-    def _fail_parent(self, error: str) -> None:
+    def _leave(self, state: str, error: str) -> None:
         from sweep.secrets import mask_secrets
-        from sweep.tracking.search_runs import SearchTracking
 
+        if self.tracking is None:
+            return
         try:
-            tracking = SearchTracking.for_sweep(self.config)
-            if tracking.parent_run_id:
-                tracking.fail_run(tracking.parent_run_id, mask_secrets(error))
+            self.tracking.log_summary({}, {"sweep.stop_reason": mask_secrets(error)[:5000]})
+            self.tracking.leave(state, budget_met=False)
         except Exception:  # the store itself may be what failed; the error is reported anyway
-            log.warning("could not mark the sweep's parent run as failed", exc_info=True)
+            log.warning("could not record how this search worker ended", exc_info=True)
 
     def _sweep(self, arguments: List[str]) -> Any:
         from sweep.console import quiet_libraries
@@ -71,28 +77,36 @@ class OptunaSweeper(Sweeper):
         from sweep.search.storage import open_storage
         from sweep.search.study import open_study
         from sweep.search.summary import end_of_search
-        from sweep.search.worker import BUDGET, Worker
+        from sweep.search.worker import BUDGET, NORMAL_ENDS, Worker
         from sweep.secrets import mask_secrets
+        from sweep.tracking.comparison import print_comparison
         from sweep.tracking.search_runs import SearchTracking
-        from sweep.tracking.sweep_callback import write_stop_reason
 
-        storage = open_storage(plan.storage_url)
+        search = plan.search
+        self.tracking = tracking = SearchTracking.join(self.config, plan.study_name, mask_secrets(plan.storage_url), search.grace_period)
+        worker: list = []  # Optuna's heartbeat check calls back into the worker made below
+        storage = open_storage(
+            plan.storage_url,
+            (search.heartbeat_interval, search.grace_period),
+            lambda study, trial: worker[0].returned_by_optuna(study, trial),
+        )
         study = open_study(plan, storage)
-        tracking = SearchTracking.for_sweep(self.config)
-        worker = Worker(plan, study, storage, self._launch, self._compose, tracking.fail_run)
+        worker.append(Worker(plan, study, storage, self._launch, self._compose, tracking.close_run, tracking.beat))
         tracking.close_orphan_runs(study)
         log.info(
             "study %s in %s: %d of %d trials used, %d slot(s) in this worker",
-            plan.study_name,
-            mask_secrets(plan.storage_url),
-            budget_used(study),
-            plan.search.n_trials,
-            plan.search.n_jobs,
-        )
-        worker.run(plan.search.n_jobs)
-        reason = worker.stop.reason or BUDGET
-        write_stop_reason(self.config.hydra.sweep.dir, reason)
+            plan.study_name, mask_secrets(plan.storage_url), budget_used(study), search.n_trials, search.n_jobs,
+        )  # fmt: skip
+        worker[0].run(search.n_jobs)
+        reason = worker[0].stop.reason or BUDGET
         end_of_search(plan, study, tracking, self.config, stop_reason=reason)
+        final = tracking.leave("finished" if reason in NORMAL_ENDS else "failed", budget_met=reason in NORMAL_ENDS)
+        print_comparison(tracking.client, tracking.experiment_id, tracking.parent_run_id, tracking.uri, plan.monitor, plan.mode)
+        if final is None:
+            print("other workers of this study are still running; its parent run stays RUNNING until the last one ends", flush=True)
+        if reason not in NORMAL_ENDS:
+            print(f"search stopped: {reason}", file=sys.stderr)
+            sys.exit(1)
         return study
 
     def _launch(self, overrides: list[str], number: int) -> JobOutcome:

@@ -10,20 +10,23 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 from sweep.errors import ConfigError
 from sweep.outcome import JobOutcome
-from sweep.search.liveness import UNCOUNTED, Heartbeat, budget_lock, budget_used, counts, is_dead
+from sweep.search.liveness import FAILED_BY_TRIAL, Heartbeat, budget_lock, budget_used, counts, is_dead, optuna_heartbeat
 from sweep.search.plan import SearchPlan
 from sweep.search.space import describe_params
 from sweep.search.storage import file_of
 from sweep.secrets import mask_secrets
+from sweep.signals import Interrupted
 
 log = logging.getLogger("sweep")
-BUDGET, GRID_DONE = "budget", "grid exhausted"
-NORMAL_ENDS = (BUDGET, GRID_DONE)  # a search that ends otherwise exits 1
+BUDGET, GRID_DONE, INTERRUPTED = "budget", "grid exhausted", "interrupted"
+NORMAL_ENDS = (BUDGET, GRID_DONE)  # a search that ends otherwise exits non-zero
+SLOT_GRACE_S = 15  # after a signal, how long the other slots' jobs get to end their own runs
 
 
 def format_override(key: str, value) -> str:
@@ -44,33 +47,54 @@ class Stop:
         with self.lock:
             self.reason = self.reason or reason
 
+    @property
+    def interrupted(self) -> bool:
+        return self.reason == INTERRUPTED
+
 
 class Worker:
-    def __init__(self, plan: SearchPlan, study, storage, launch: Callable, compose: Callable, close_run: Callable):
+    def __init__(self, plan: SearchPlan, study, storage, launch: Callable, compose: Callable, close_run: Callable, beat: Callable):
         self.plan, self.study, self.storage = plan, study, storage
         self.launch = launch  # overrides, job number -> JobOutcome
         self.compose = compose  # overrides -> the job's validated JobConfig (for the model's block count)
-        self.close_run = close_run  # MLflow run id, error -> None: ends a run its job could not end
-        self.heartbeat = Heartbeat(storage, plan.search.heartbeat_interval)
+        self.close_run = close_run  # MLflow run id, state, error -> None: ends a run its job could not end
+        self.heartbeat = Heartbeat(storage, plan.search.heartbeat_interval, beat_worker=beat)
         self.lock_file = file_of(plan.storage_url)
         self.ask_lock = threading.Lock()
         self.stop = Stop()
 
     # ------------------------------------------------------------------ the loop
     def run(self, slots: int) -> None:
-        """Slot 0 runs here, in the main thread, so that Ctrl-C reaches it; others in threads."""
-        threads = [threading.Thread(target=self._loop, name=f"sweep-slot-{i}") for i in range(1, slots)]
+        """Slot 0 runs here, in the main thread, which alone receives signals; the others in threads.
+
+        Interrupted in the main thread (this process got SIGINT or SIGTERM, also forwarded to the job
+        processes): no slot takes another trial; the trials in flight get a short while to end their
+        runs, then every trial still claimed returns to the budget and its run is ended as interrupted.
+        """
+        threads = [threading.Thread(target=self._slot, name=f"sweep-slot-{i}", daemon=True) for i in range(1, slots)]
         for thread in threads:
             thread.start()
         try:
             self._loop()
-        except KeyboardInterrupt:
-            self.stop.set("interrupted")
-            log.warning("interrupted: waiting for the %d other trial(s) in flight (Ctrl-C again aborts)", len(threads))
+        except Interrupted:
+            self.stop.set(INTERRUPTED)
+            log.warning("interrupted: ending the %d trial(s) in flight and returning them to the budget", len(self.heartbeat.claimed()))
+            raise
         finally:
+            deadline = time.monotonic() + SLOT_GRACE_S
             for thread in threads:
-                thread.join()
+                thread.join(max(0.0, deadline - time.monotonic()))
+            if self.stop.interrupted:
+                for trial_id in self.heartbeat.claimed():
+                    self.return_trial(self.storage.get_trial(trial_id), "interrupted", "the search was interrupted")
             self.heartbeat.stop()
+
+    def _slot(self) -> None:
+        try:
+            self._loop()
+        except BaseException as error:  # a thread's exception would only be printed: stop the worker, say why
+            log.exception("a search slot failed")
+            self.stop.set(mask_secrets(f"worker error: {type(error).__name__}: {error}"))
 
     def _loop(self) -> None:
         while self.stop.reason is None:
@@ -80,10 +104,9 @@ class Worker:
             try:
                 self._run_trial(trial)
                 self._check_failure_rate()
-            except KeyboardInterrupt:
-                # not the trial's fault: fail it, uncounted, so that a resumed sweep runs it again
-                self.storage.set_trial_system_attr(trial._trial_id, UNCOUNTED, "interrupted")
-                self._tell_fail(trial, "interrupted")
+            except Interrupted:  # this process was signalled (main thread): the trial runs again on resume
+                self.stop.set(INTERRUPTED)
+                self.return_trial(trial, "interrupted", "the search was interrupted")
                 raise
             except Exception as error:  # storage or tracking trouble: stop this worker, say why
                 log.exception("trial %d: the worker failed", trial.number)
@@ -93,6 +116,8 @@ class Worker:
                 self.heartbeat.release(trial._trial_id)
 
     def _ask(self):
+        import optuna
+
         with self.ask_lock, budget_lock(self.lock_file):
             self.fail_dead_trials()
             if budget_used(self.study) >= self.plan.search.n_trials:
@@ -101,8 +126,8 @@ class Worker:
             trial = self.study.ask()
             self.heartbeat.claim(trial._trial_id)
         if self.lock_file is None and self._surplus(trial):  # servers: two workers asked at once
-            self.storage.set_trial_system_attr(trial._trial_id, UNCOUNTED, "surplus")
-            self._tell_fail(trial, "surplus: the budget was used up by other workers")
+            trial.set_user_attr("error", "surplus: the budget was used up by other workers")
+            self._tell(trial, state=optuna.trial.TrialState.FAIL)  # not the trial's doing: not counted
             self.heartbeat.release(trial._trial_id)
             self.stop.set(BUDGET)
             return None
@@ -125,8 +150,14 @@ class Worker:
         log.info("trial %d: %s", trial.number, describe_params(trial.params))
         try:
             outcome = self.launch(overrides, trial.number)
+        except Interrupted:
+            if threading.current_thread() is threading.main_thread():
+                raise  # this process was signalled
+            outcome = JobOutcome("interrupted", error="its job was interrupted")  # only the job's process was
         except Exception as error:  # the launcher itself failed (a worker process died): record, go on
             outcome = JobOutcome("failed", error=f"{type(error).__name__}: {error}")
+        if self.stop.interrupted and outcome.state not in ("finished", "pruned"):
+            outcome = JobOutcome("interrupted", error="the search was interrupted", run_id=outcome.run_id)
         self.tell(trial, outcome)
 
     # ------------------------------------------------------------------ sampling
@@ -169,6 +200,9 @@ class Worker:
         if outcome.state == "pruned":
             self._tell(trial, state=optuna.trial.TrialState.PRUNED)
             return
+        if outcome.state == "interrupted":
+            self.return_trial(trial, "interrupted", outcome.error or "interrupted")
+            return
         if outcome.state == "finished":
             values = [outcome.objective(metric, self.plan.monitor) for metric in self.plan.search.metrics]
             if all(v is not None and math.isfinite(v) for v in values):
@@ -181,7 +215,7 @@ class Worker:
         # the job ends its own run; if its process died first, the run is ended here
         run_id = outcome.run_id or self.storage.get_trial(trial._trial_id).user_attrs.get("mlflow_run_id")
         if run_id:
-            self.close_run(run_id, mask_secrets(outcome.error or "failed"))
+            self.close_run(run_id, "failed", mask_secrets(outcome.error or "failed"))
 
     def _tell(self, trial, values=None, state=None) -> None:
         try:
@@ -194,28 +228,47 @@ class Worker:
             self.stop.set(GRID_DONE)
 
     def _tell_fail(self, trial, error: str) -> None:
+        """A failure of the trial's own making: it counts against the budget."""
         import optuna
 
         trial.set_user_attr("error", mask_secrets(error)[:2000])
+        self.storage.set_trial_system_attr(trial._trial_id, FAILED_BY_TRIAL, True)
         self._tell(trial, state=optuna.trial.TrialState.FAIL)
+
+    def return_trial(self, trial, state: str, reason: str) -> None:
+        """Fail a trial that was not at fault (interrupted, its worker died): its budget returns, so a
+        resumed search runs it again; its MLflow run is ended with ``state``."""
+        import optuna
+
+        try:
+            self.storage.set_trial_user_attr(trial._trial_id, "error", f"{reason}; the trial returns to the budget")
+            self._tell(trial.number, state=optuna.trial.TrialState.FAIL)
+        except (RuntimeError, ValueError):  # it finished meanwhile: it keeps its result
+            return
+        finally:
+            self.heartbeat.release(trial._trial_id)
+        run_id = self.storage.get_trial(trial._trial_id).user_attrs.get("mlflow_run_id")
+        if run_id:
+            self.close_run(run_id, state, reason)
+
+    def returned_by_optuna(self, study, trial) -> None:
+        """Optuna's heartbeat check failed ``trial`` (already FAIL, unmarked: not counted); end its run."""
+        log.warning("trial %d: its worker stopped beating; failed, and its budget returned", trial.number)
+        if trial.user_attrs.get("mlflow_run_id"):
+            self.close_run(trial.user_attrs["mlflow_run_id"], "failed", "its worker stopped beating (the trial returned to the budget)")
 
     def fail_dead_trials(self) -> int:
         """Fail RUNNING trials whose worker died; their budget returns. Returns how many."""
         import optuna
 
+        if optuna_heartbeat(self.storage):  # database storages: Optuna's own heartbeat, for owners elsewhere
+            optuna.storages.fail_stale_trials(self.study)  # calls returned_by_optuna for each
         dead = 0
         for trial in self.study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.RUNNING]):
-            if trial._trial_id in self.heartbeat.trial_ids or not is_dead(trial, self.plan.search.grace_period):
-                continue
-            try:
-                self.storage.set_trial_system_attr(trial._trial_id, UNCOUNTED, "worker died")
-                self.storage.set_trial_user_attr(trial._trial_id, "error", "its worker died; the trial returns to the budget")
-                self.study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
-            except (RuntimeError, ValueError):  # it ended meanwhile (counts() still counts it if it completed)
+            if trial._trial_id in self.heartbeat.trial_ids or not is_dead(trial, self.plan.search.grace_period, self.storage):
                 continue
             log.warning("trial %d: its worker died; failed, and its budget returned", trial.number)
-            if trial.user_attrs.get("mlflow_run_id"):
-                self.close_run(trial.user_attrs["mlflow_run_id"], "its worker died (the trial returned to the budget)")
+            self.return_trial(trial, "failed", "its worker died")
             dead += 1
         return dead
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Optional
 
-from sweep.errors import require
+from sweep.errors import ConfigError, require
 from sweep.strategies.base import STRATEGIES, Strategy, StrategyConfig
 
 
@@ -37,4 +37,7 @@ class LowRankAdaptation(Strategy):
             lora_dropout=self.config.dropout,
             target_modules=list(self.config.target_modules) if self.config.target_modules else None,
         )
-        model.backbone = get_peft_model(model.backbone, config)
+        try:
+            model.backbone = get_peft_model(model.backbone, config)
+        except ValueError as error:  # PEFT names the modules it could not find, or a model type it has no defaults for
+            raise ConfigError("strategy.target_modules", str(error).splitlines()[0], self.config.target_modules) from None

@@ -60,3 +60,18 @@ def to_markdown(table: pd.DataFrame) -> str:
         if fmt is not None:
             shown[column] = [fmt.format(v) if v == v else "" for v in shown[column]]  # v != v: NaN
     return shown.to_markdown(index=False, disable_numparse=True)  # keep our number formats
+
+
+def print_comparison(client, experiment_id: str, parent_run_id: str, uri: str, monitor: str, mode: str, lost: int = 0) -> pd.DataFrame:
+    """Log the table on the parent run (comparison.md, comparison.csv) and print it with the UI command."""
+    from sweep.secrets import mask_secrets
+    from sweep.tracking.store import ui_hint
+
+    table = comparison(client, experiment_id, parent_run_id, monitor, mode)
+    markdown = mask_secrets(to_markdown(table))
+    if lost:
+        markdown += f"\n\n{lost} job(s) left no run at all (their process died before recording anything)"
+    client.log_text(parent_run_id, markdown + "\n", "comparison.md")
+    client.log_text(parent_run_id, table.to_csv(index=False), "comparison.csv")
+    print(f"\n{markdown}\n\n{ui_hint(uri)}", flush=True)
+    return table

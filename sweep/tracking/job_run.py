@@ -1,18 +1,29 @@
-"""One job's MLflow run: opened once the job is built, always ended with a final state.
+"""One MLflow run of ours (a job, or a grid's parent): opened with its owner, always ended with a state.
 
 States: finished (FINISHED), failed (FAILED, with the error message), pruned (KILLED, with the step),
-kept in the ``state`` tag so the comparison table and the UI can filter on them.
+interrupted (KILLED: Ctrl-C or SIGTERM), kept in the ``state`` tag so the comparison table and the UI
+can filter on them. The ``sweep.owner`` tag names the process (sweep/owners.py): a run whose owner died
+without ending it (SIGKILL, out of memory) is ended by the next start (sweep/tracking/orphans.py).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 from sweep.secrets import mask_secrets
+from sweep.tracking import open_runs
 from sweep.tracking.params import flatten, masked
 
-STATUS = {"finished": "FINISHED", "failed": "FAILED", "pruned": "KILLED"}
+STATUS = {"finished": "FINISHED", "failed": "FAILED", "pruned": "KILLED", "interrupted": "KILLED"}
+OWNER_TAG = "sweep.owner"
+
+
+def owner_tag() -> dict[str, str]:
+    from sweep.owners import this_process
+
+    return {OWNER_TAG: json.dumps(this_process())}
 
 
 class JobRun:
@@ -21,17 +32,23 @@ class JobRun:
         self.run_id = run_id
 
     @classmethod
+    def create(cls, client, experiment_id: str, run_name: str, tags: dict[str, str], kind: str = "job") -> JobRun:
+        """A new RUNNING run owned by this process, ended by it even if the process is interrupted."""
+        run = client.create_run(experiment_id, run_name=run_name, tags={**tags, **owner_tag(), "state": "running"})
+        open_runs.opened(client, run.info.run_id, kind)
+        return cls(client, run.info.run_id)
+
+    @classmethod
     def open(cls, client, experiment_id: str, run_name: str, tags: dict[str, str], config: dict, parent_run_id: str | None) -> JobRun:
         from mlflow.entities import Param
 
         if parent_run_id:
             tags = {**tags, "mlflow.parentRunId": parent_run_id}
-        run = client.create_run(experiment_id, run_name=run_name, tags={**tags, "state": "running"})
-        opened = cls(client, run.info.run_id)
+        opened = cls.create(client, experiment_id, run_name, tags)
         try:
             # log_batch splits into MLflow's limit of 100 params per request itself
-            client.log_batch(run.info.run_id, params=[Param(key, value) for key, value in flatten(config).items()])
-            client.log_dict(run.info.run_id, masked(config), "config.yaml")
+            client.log_batch(opened.run_id, params=[Param(key, value) for key, value in flatten(config).items()])
+            client.log_dict(opened.run_id, masked(config), "config.yaml")
         except BaseException as error:
             opened.finish("failed", error=f"recording the run failed: {type(error).__name__}: {error}")
             raise
@@ -56,3 +73,12 @@ class JobRun:
             self.set_tags({"state": state, **{key: mask_secrets(str(value))[:5000] for key, value in tags.items()}})
         finally:
             self.client.set_terminated(self.run_id, STATUS[state])
+            open_runs.ended(self.run_id)
+
+    def finish_if_running(self, state: str, **tags: Any) -> bool:
+        """End the run unless it has ended already (its own process may have got there first)."""
+        if self.client.get_run(self.run_id).info.status != "RUNNING":
+            open_runs.ended(self.run_id)
+            return False
+        self.finish(state, **tags)
+        return True

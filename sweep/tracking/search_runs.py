@@ -1,46 +1,120 @@
-"""The MLflow side of a search: the study's parent run, closing runs of dead workers, the end report."""
+"""The MLflow side of a search: the study's parent run shared by its workers, closing runs of dead
+workers, the end report.
+
+Several workers (processes, nodes) run one study under one parent run. Each keeps a record on it, a
+``sweep.worker.<id>`` tag holding its owner, its state and a heartbeat, so the parent tells the truth:
+RUNNING while any worker runs; when the last one leaves, FINISHED if the budget was met, else KILLED
+(interrupted) or FAILED. A worker that died without leaving is judged by its owner or its heartbeat
+(sweep/tracking/orphans.py), and the parent is repaired by the next start.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import DictConfig
 
+from sweep.owners import this_process
+from sweep.tracking.job_run import JobRun
+from sweep.tracking.orphans import WORKER_TAG, close_orphans, record_alive, worker_records
+
 log = logging.getLogger("sweep")
+
+
+def worker_id(owner: dict) -> str:
+    """A tag-safe name for one worker process: host, pid and start time (pids are reused)."""
+    host = re.sub(r"[^\w.-]", "_", str(owner["host"]))
+    return f"{host}-{owner['pid']}-{int(owner['started'])}"
+
+
+def study_parent(client, experiment_id: str, study: str, storage: str, name: str, tags: dict) -> str:
+    """The study's parent run, found or created; several workers starting at once agree on the oldest."""
+    query = f"tags.`optuna.study` = '{study}' and tags.`optuna.storage` = '{storage}' and tags.`sweep.kind` = 'optuna'"
+
+    def parents():
+        runs = client.search_runs([experiment_id], filter_string=query, max_results=100)
+        return sorted((r for r in runs if "mlflow.parentRunId" not in r.data.tags), key=lambda r: (r.info.start_time, r.info.run_id))
+
+    found = parents()
+    if not found:
+        created = client.create_run(
+            experiment_id, run_name=name, tags={**tags, "sweep.kind": "optuna", "optuna.study": study, "optuna.storage": storage}
+        )
+        found = parents()
+        if found[0].info.run_id != created.info.run_id:  # another worker created one first: use that
+            client.delete_run(created.info.run_id)
+    return found[0].info.run_id
 
 
 @dataclass
 class SearchTracking:
     client: object  # MlflowClient
     experiment_id: str
-    parent_run_id: str | None
+    uri: str
+    parent_run_id: str
+    grace_period: float
+    worker: str = ""
 
     @classmethod
-    def for_sweep(cls, config: DictConfig) -> SearchTracking:
+    def join(cls, config: DictConfig, study: str, storage_shown: str, grace_period: float) -> SearchTracking:
+        """Find or create the study's parent, repair what dead processes left RUNNING, add this worker."""
         from sweep.schema import validate
+        from sweep.secrets import mask_secrets
         from sweep.tracking.store import client_and_experiment, tracking_uri
-        from sweep.tracking.sweep_callback import read_parent_run_id
+        from sweep.tracking.sweep_callback import PARENT_FILE
 
         root = validate(config).root
         uri = tracking_uri(root.tracking.uri, root.paths.output_dir)
         client, experiment_id = client_and_experiment(uri, root.tracking.experiment, root.paths.output_dir)
-        return cls(client, experiment_id, read_parent_run_id(config.hydra.sweep.dir))
+        close_orphans(client, experiment_id, grace_period)
+        sweep_dir = Path(config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        overrides = mask_secrets(" ".join(config.hydra.overrides.task))[:5000]
+        tags = {"sweep.dir": str(sweep_dir.resolve()), "sweep.overrides": overrides}
+        parent = study_parent(client, experiment_id, study, storage_shown, f"search-{study}", tags)
+        (sweep_dir / PARENT_FILE).write_text(parent)  # the jobs find their parent here
+        tracking = cls(client, experiment_id, uri, parent, grace_period, worker_id(this_process()))
+        tracking._record("running")
+        client.update_run(parent, status="RUNNING")  # a resumed study reopens its parent
+        client.set_tag(parent, "state", "running")
+        log.info("search parent run %s in %s", parent, mask_secrets(uri))
+        return tracking
 
-    def fail_run(self, run_id: str, error: str) -> None:
-        """End a run its own process could not end (that process died, or the sweep failed)."""
-        from sweep.tracking.job_run import JobRun
+    def _record(self, state: str) -> None:
+        record = {"owner": this_process(), "state": state, "beat": time.time()}
+        self.client.set_tag(self.parent_run_id, WORKER_TAG + self.worker, json.dumps(record))
 
-        if self.client.get_run(run_id).info.status == "RUNNING":
-            JobRun(self.client, run_id).finish("failed", error=error)
+    def beat(self) -> None:
+        """This worker is alive (called by the heartbeat thread): workers elsewhere judge it by this."""
+        self._record("running")
+
+    def leave(self, state: str, budget_met: bool) -> str | None:
+        """Record how this worker ended; the last one to leave ends the parent. Returns its final state.
+
+        Write first, then read: of two workers leaving at once, the later reader sees both records
+        ended and ends the parent, so it cannot stay RUNNING.
+        """
+        self._record(state)
+        others = {key: r for key, r in worker_records(self.client.get_run(self.parent_run_id)).items() if key != self.worker}
+        if any(record_alive(record, self.grace_period) for record in others.values()):
+            return None
+        final = "finished" if budget_met else state
+        JobRun(self.client, self.parent_run_id).finish(final)
+        return final
+
+    def close_run(self, run_id: str, state: str, error: str) -> None:
+        """End a run its own process could not end (that process died or was stopped)."""
+        JobRun(self.client, run_id).finish_if_running(state, error=error)
 
     def close_orphan_runs(self, study) -> None:
         """Children left RUNNING whose trial is no longer running (a worker killed mid-trial)."""
         import optuna
 
-        if self.parent_run_id is None:
-            return
         running = {t.number for t in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.RUNNING])}
         children = self.client.search_runs(
             [self.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{self.parent_run_id}' and attributes.status = 'RUNNING'"
@@ -48,18 +122,15 @@ class SearchTracking:
         for run in children:
             number = run.data.tags.get("optuna.trial")
             if number is None or int(number) not in running:
-                self.fail_run(run.info.run_id, "its worker died before the run ended")
+                self.close_run(run.info.run_id, "failed", "its worker died before the run ended")
                 log.warning("closed run %s left RUNNING by a dead worker", run.info.run_id)
 
     def log_files(self, folder: Path) -> None:
-        if self.parent_run_id is not None:
-            for path in sorted(folder.iterdir()):
-                if path.is_file():
-                    self.client.log_artifact(self.parent_run_id, str(path), "search")
+        for path in sorted(folder.iterdir()):
+            if path.is_file():
+                self.client.log_artifact(self.parent_run_id, str(path), "search")
 
     def log_summary(self, metrics: dict[str, float], tags: dict[str, str]) -> None:
-        if self.parent_run_id is None:
-            return
         for key, value in metrics.items():
             self.client.log_metric(self.parent_run_id, key, value)
         for key, value in tags.items():

@@ -37,6 +37,19 @@ def test_choices_over_groups_and_strategy_spaces(tmp_path):
     assert "strategies" in p.study_name and "models" in p.study_name
 
 
+def test_pruners_start_at_the_first_validation(tmp_path):
+    """Regression: hyperband and successive halving had min_resource=1, passed by every report."""
+    from sweep.search.pruners import pruner_for
+
+    p = plan(f"paths.output_dir={tmp_path}")  # search=optuna validates 4 times in the default 1 epoch
+    assert p.first_report == 250
+    assert plan(f"paths.output_dir={tmp_path}", "trainer.max_epochs=2").first_report == 125
+    hyperband = pruner_for(plan(f"paths.output_dir={tmp_path}", "search.pruner=hyperband").search, p.first_report)
+    assert hyperband._min_resource == 250 and hyperband._max_resource == 1000
+    median = pruner_for(p.search, p.first_report)
+    assert median._n_warmup_steps == 500 and median._n_startup_trials == 4
+
+
 def test_multi_objective_does_not_touch_the_monitor(tmp_path):
     p = plan(f"paths.output_dir={tmp_path}", "search.metrics=[val/acc,params_trainable]", "search.directions=[maximize,minimize]")
     assert p.search.multi_objective and p.monitor == "val/acc"
@@ -54,6 +67,8 @@ def test_multi_objective_does_not_touch_the_monitor(tmp_path):
             "search.metrics=['val/accuracy']: 'val/accuracy' is never logged by a job; logged: train/loss",
         ),
         (["search.metrics=[val/acc,train_time_s]"], [], "search.directions=['maximize']: 1 direction(s) for 2 metric(s)"),
+        (["search.metrics=[test/acc]"], [], "search.metrics=['test/acc']: 'test/acc' would tune on the test set"),
+        (["search.metrics=[val/acc,test/f1]", "search.directions=[maximize,maximize]"], [], "'test/f1' would tune on the test set"),
         (["search.directions=[up]"], [], "search.directions=['up']: each must be one of maximize, minimize"),
         ([], ["search.space.optim.lr=interval(1e-3,1e-5)"], "search.space.optim.lr"),
         ([], ["search.space.strategy=choice(full,zap)"], "unknown strategies ['zap']"),
