@@ -41,6 +41,9 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*")  # PEFT calls it
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     warnings.filterwarnings("ignore", message=r".*is an experimental feature.*")  # Optuna's TPE group=True
+    # Optuna's heartbeat, driven by our own thread because workers ask and tell (sweep/search/liveness.py)
+    warnings.filterwarnings("ignore", message=r".*fail_stale_trials is experimental.*")
+    warnings.filterwarnings("ignore", message=r"Heartbeat of storage is supposed to be used with Study.optimize")
     try:
         import optuna  # 0.1 s; its INFO lines ("A new study created", "Trial 3 finished") repeat ours
 

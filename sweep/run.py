@@ -70,7 +70,8 @@ def cli() -> None:
     except Interrupted as interrupted:
         ended = _end_open_runs("interrupted", str(interrupted))
         terminate_children()
-        print(f"{interrupted}: {ended} run(s) ended as interrupted", file=sys.stderr)
+        ended = f" ({ended} open run(s) ended as interrupted)" if ended else ""
+        print(f"{interrupted}: stopped; nothing is left RUNNING{ended}", file=sys.stderr)
         sys.exit(interrupted.exit_code)
     except MissingConfigException as error:
         options = f"; choose from {', '.join(error.options)}" if error.options else ""

@@ -32,11 +32,25 @@ class Interrupted(BaseException):
         return 128 + self.signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
 
 
-def forward_to_children(signum: int) -> None:
-    """Send ``signum`` to every process this one started (they have handlers of their own)."""
+def job_processes() -> list:
+    """The processes this one started that run jobs: not loky's resource tracker, which must outlive the
+    workers (killed first, it relaunches and prints a traceback per shared resource) and ends by itself."""
     import psutil
 
-    for child in psutil.Process().children(recursive=True):
+    def is_tracker(process) -> bool:
+        try:
+            return any("resource_tracker" in part for part in process.cmdline())
+        except psutil.Error:
+            return True
+
+    return [child for child in psutil.Process().children(recursive=True) if not is_tracker(child)]
+
+
+def forward_to_children(signum: int) -> None:
+    """Send ``signum`` to the job processes this one started (they have handlers of their own)."""
+    import psutil
+
+    for child in job_processes():
         try:
             child.send_signal(signum)
         except psutil.Error:
@@ -44,10 +58,10 @@ def forward_to_children(signum: int) -> None:
 
 
 def terminate_children(timeout: float = 10.0) -> None:
-    """Stop child processes still alive after a cleanup: SIGTERM, then SIGKILL after ``timeout``."""
+    """Stop job processes still alive after a cleanup: SIGTERM, then SIGKILL after ``timeout``."""
     import psutil
 
-    children = psutil.Process().children(recursive=True)
+    children = job_processes()
     for child in children:
         with contextlib.suppress(psutil.Error):
             child.terminate()

@@ -1,0 +1,138 @@
+"""Ctrl-C and SIGTERM through real subprocesses: runs end, trials return to the budget, and the same
+command then completes the budget exactly. Also a grid, and a search parent shared by two workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.test_search_cli import counted, mlflow_runs, study_of
+
+pytestmark = pytest.mark.slow
+
+# long enough trials (about 100 optimizer steps of MiniLM-L3) to be caught in the middle
+L3_LONG = ["model=minilm_l3", "task.train_size=1600", "task.val_size=64", "task.test_size=32", "optim.batch_size=16"]
+SEARCH = ["-m", "search=optuna", "hydra/launcher=joblib", "search.n_jobs=2", "search.n_trials=3", *L3_LONG]
+
+
+def start(args: list[str], cwd: Path, cache: Path) -> subprocess.Popen:
+    command = [sys.executable, "-m", "sweep.run", *args, f"paths.cache_dir={cache}"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    # its own process group, as a shell gives a command: Ctrl-C reaches the whole group
+    return subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def wait_for(condition, timeout: float = 300):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            found = condition()
+        except Exception:  # the store is being created
+            found = None
+        if found:
+            return found
+        time.sleep(0.5)
+    raise AssertionError("timed out waiting")
+
+
+def running_trials(cwd: Path):
+    import optuna
+
+    return [t for t in study_of(cwd).trials if t.state == optuna.trial.TrialState.RUNNING and "mlflow_run_id" in t.user_attrs]
+
+
+def running_runs(cwd: Path):
+    client, parents, children = mlflow_runs(cwd)
+    return [r for r in parents + children if r.info.status == "RUNNING"]
+
+
+@pytest.mark.parametrize("signum, whole_group", [(signal.SIGINT, True), (signal.SIGTERM, False)], ids=["ctrl-c", "sigterm"])
+def test_a_signal_during_a_two_slot_search_loses_nothing(tmp_path, cache_dir, signum, whole_group):
+    import optuna
+
+    process = start(SEARCH, tmp_path, cache_dir)
+    wait_for(lambda: len(running_trials(tmp_path)) == 2)  # both slots mid-trial
+    time.sleep(3)
+    sent = time.time()
+    if whole_group:  # a terminal's Ctrl-C: every process of the command gets it
+        os.killpg(process.pid, signum)
+    else:  # kill, timeout, SLURM: the main process gets it and passes it on
+        os.kill(process.pid, signum)
+    _, err = process.communicate(timeout=60)
+    assert time.time() - sent < 30, "took too long to stop"
+    assert process.returncode == 128 + signum, err[-3000:]
+    assert "interrupted by" in err and "Traceback" not in err
+
+    study = study_of(tmp_path)
+    interrupted = [t for t in study.trials if "interrupted" in t.user_attrs.get("error", "")]
+    assert len(interrupted) == 2 and all(t.state == optuna.trial.TrialState.FAIL for t in interrupted)
+    assert not any(t in counted(study) for t in interrupted)  # their budget returned
+    assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
+    assert running_runs(tmp_path) == []
+    client, parents, children = mlflow_runs(tmp_path)
+    assert parents[0].data.tags["state"] == "interrupted" and parents[0].info.status == "KILLED"
+    states = {int(r.data.tags["optuna.trial"]): r.data.tags["state"] for r in children}
+    assert all(states[t.number] == "interrupted" for t in interrupted)
+
+    # the same command again: the budget completes exactly
+    again = start(SEARCH, tmp_path, cache_dir)
+    out, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err[-3000:]
+    study = study_of(tmp_path)
+    finished = [t for t in counted(study) if t.state.is_finished()]
+    assert len(finished) == 3 and all(t.state != optuna.trial.TrialState.FAIL for t in finished)
+    client, parents, children = mlflow_runs(tmp_path)
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED" and parents[0].data.tags["state"] == "finished"
+    assert running_runs(tmp_path) == []
+
+
+def test_ctrl_c_during_a_grid_ends_its_parent_and_the_running_child(tmp_path, cache_dir):
+    process = start(["-m", "strategy=full,lora", *L3_LONG], tmp_path, cache_dir)
+    wait_for(lambda: [r for r in mlflow_runs(tmp_path)[2] if r.info.status == "RUNNING"])
+    time.sleep(3)
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err[-3000:]
+    assert running_runs(tmp_path) == []
+    _, parents, children = mlflow_runs(tmp_path)
+    assert [(r.info.status, r.data.tags["state"]) for r in parents + children] == [("KILLED", "interrupted")] * 2
+
+
+def test_the_search_parent_stays_running_while_any_worker_runs(tmp_path, cache_dir):
+    """Deterministic two workers: A is frozen (SIGSTOP) mid-trial, B uses up the rest of the budget and
+    leaves; the shared parent must stay RUNNING until A, resumed, ends it as FINISHED."""
+    args = ["-m", "search=optuna", "search.n_trials=4", "search.storage=journal:outputs/study.log", "model=minilm_l3",
+            "task.train_size=320", "task.val_size=32", "task.test_size=32", "optim.batch_size=16"]  # fmt: skip
+    a = start(args, tmp_path, cache_dir)
+    wait_for(lambda: running_trials_journal(tmp_path))
+    os.killpg(a.pid, signal.SIGSTOP)
+    try:
+        b = start(args, tmp_path, cache_dir)
+        _, err = b.communicate(timeout=600)
+        assert b.returncode == 0, err[-3000:]
+        _, parents, _ = mlflow_runs(tmp_path)
+        assert len(parents) == 1 and parents[0].info.status == "RUNNING"  # A has not finished its trial
+    finally:
+        os.killpg(a.pid, signal.SIGCONT)
+    _, err = a.communicate(timeout=600)
+    assert a.returncode == 0, err[-3000:]
+    study = study_of(tmp_path, "journal:outputs/study.log")
+    owners = {t.system_attrs["sweep:owner"]["pid"] for t in study.trials}
+    assert owners == {a.pid, b.pid} and len(counted(study)) == 4
+    _, parents, children = mlflow_runs(tmp_path)
+    assert parents[0].info.status == "FINISHED" and parents[0].data.tags["state"] == "finished"
+    assert len(children) == 4 and running_runs(tmp_path) == []
+
+
+def running_trials_journal(cwd: Path):
+    import optuna
+
+    study = study_of(cwd, "journal:outputs/study.log")
+    return [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING and "mlflow_run_id" in t.user_attrs]
