@@ -89,6 +89,27 @@ def test_a_failing_job_is_recorded_and_the_grid_goes_on(tmp_path, cache_dir):
     assert "1 of 2 jobs failed" in result.stderr
 
 
+def test_every_grid_job_ends_as_a_run_even_when_it_fails_before_its_run_opens(tmp_path, cache_dir):
+    """Regression: a job of a grid that failed before opening its run (its own bad value, a PEFT error)
+    left no run, so the table missed its row and the grid exited 0."""
+    result = run_cli(
+        "-m", "model=tiny_bert", "strategy=lora", "optim.lr=1e-3,-1", "strategy.target_modules=[query],[nope]", *TINY_DATA,
+        cwd=tmp_path, cache=cache_dir,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr[-3000:]
+    _, runs = all_runs(tmp_path)
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(children) == 4 and all(r.info.status != "RUNNING" for r in runs)
+    errors = sorted(r.data.tags.get("error", "") for r in children if r.info.status == "FAILED")
+    assert len(errors) == 3
+    assert sum("optim.lr=-1.0: must be > 0" in e for e in errors) == 2  # a per-job value the schema rejects
+    assert sum("strategy.target_modules=['nope']: Target modules {'nope'} not found" in e for e in errors) == 1
+    assert parent.data.tags["jobs"] == "4" and parent.data.tags["jobs_failed"] == "3"
+    assert result.stdout.count("| tiny_bert-lora-") == 4  # every job has its row
+    assert "3 of 4 jobs failed" in result.stderr
+
+
 BAD_INPUT = [
     (["model=nope"], "error: model=nope: unknown; choose from minilm_l3, minilm_l6, tiny_bert, tiny_gpt2, tiny_llama, tiny_t5\n"),
     (["task=nope"], "error: task=nope: unknown; choose from csv, rotten_subjectivity, rotten_tomatoes\n"),

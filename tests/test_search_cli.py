@@ -123,6 +123,16 @@ def test_kill_mid_trial_then_resume(tmp_path, cache_dir):
     assert victim is not None, "no trial was ever running"
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+    _, parents, children = mlflow_runs(tmp_path)
+    assert parents[0].info.status == "RUNNING"  # nobody could end it...
+
+    # ...until the next start of anything in this store: a single run repairs what the dead process left
+    single = run_cli("model=tiny_bert", "task.train_size=32", "task.val_size=16", "task.test_size=16", cwd=tmp_path, cache=cache_dir)
+    assert single.returncode == 0, single.stderr[-3000:]
+    _, parents, children = mlflow_runs(tmp_path)
+    (parent,) = [p for p in parents if p.data.tags.get("sweep.kind") == "optuna"]
+    assert (parent.info.status, parent.data.tags["state"]) == ("FAILED", "failed")
+    assert not [r for r in children if r.info.status == "RUNNING"]
 
     result = run_cli(*args, cwd=tmp_path, cache=cache_dir)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -133,7 +143,8 @@ def test_kill_mid_trial_then_resume(tmp_path, cache_dir):
     assert killed.state == optuna.trial.TrialState.FAIL and killed not in counted(study)
     assert killed.user_attrs["error"] == "its worker died; the trial returns to the budget"
     _, parents, children = mlflow_runs(tmp_path)
-    assert len(parents) == 1  # the resumed sweep reopened the study's parent
+    parents = [p for p in parents if p.data.tags.get("sweep.kind") == "optuna"]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"  # the resumed sweep reopened the study's parent
     assert not [r for r in children if r.info.status == "RUNNING"]
     assert {r.data.tags["state"] for r in children if int(r.data.tags["optuna.trial"]) == victim} == {"failed"}
     assert len([r for r in children if r.data.tags["state"] in ("finished", "pruned")]) == 4
