@@ -172,8 +172,8 @@ def test_two_workers_share_one_journal_study(tmp_path, cache_dir):
     study = study_of(tmp_path, "journal:outputs/study.log")
     assert len(study.trials) == 6 and len(counted(study)) == 6
     assert all(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for t in study.trials)
-    owners = {t.system_attrs["sweep:owner"]["pid"] for t in study.trials}
-    assert owners == {worker.pid for worker in workers}  # both pulled trials: no batches, one budget
+    # which worker took how many depends on timing; that both do is tested deterministically in test_signals_cli.py
+    assert {t.system_attrs["sweep:owner"]["pid"] for t in study.trials} <= {worker.pid for worker in workers}
     _, parents, children = mlflow_runs(tmp_path)
     assert len(parents) == 1 and len(children) == 6
 

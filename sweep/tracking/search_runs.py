@@ -26,6 +26,18 @@ from sweep.tracking.orphans import WORKER_TAG, close_orphans, record_alive, work
 log = logging.getLogger("sweep")
 
 
+def shared(call, *args, **kwargs):
+    """A write to the run every worker writes to. Two processes setting the same tag on one sqlite store
+    at once race in MLflow's insert-or-update (UNIQUE constraint failed); the loser tries again and updates."""
+    for attempt in range(6):
+        try:
+            return call(*args, **kwargs)
+        except Exception as error:
+            if attempt == 5 or not any(sign in str(error) for sign in ("UNIQUE constraint", "IntegrityError", "database is locked")):
+                raise
+            time.sleep(0.1 * (attempt + 1))
+
+
 def worker_id(owner: dict) -> str:
     """A tag-safe name for one worker process: host, pid and start time (pids are reused)."""
     host = re.sub(r"[^\w.-]", "_", str(owner["host"]))
@@ -80,14 +92,14 @@ class SearchTracking:
         (sweep_dir / PARENT_FILE).write_text(parent)  # the jobs find their parent here
         tracking = cls(client, experiment_id, uri, parent, grace_period, worker_id(this_process()))
         tracking._record("running")
-        client.update_run(parent, status="RUNNING")  # a resumed study reopens its parent
-        client.set_tag(parent, "state", "running")
+        shared(client.update_run, parent, status="RUNNING")  # a resumed study reopens its parent
+        shared(client.set_tag, parent, "state", "running")
         log.info("search parent run %s in %s", parent, mask_secrets(uri))
         return tracking
 
     def _record(self, state: str) -> None:
         record = {"owner": this_process(), "state": state, "beat": time.time()}
-        self.client.set_tag(self.parent_run_id, WORKER_TAG + self.worker, json.dumps(record))
+        shared(self.client.set_tag, self.parent_run_id, WORKER_TAG + self.worker, json.dumps(record))
 
     def beat(self) -> None:
         """This worker is alive (called by the heartbeat thread): workers elsewhere judge it by this."""
@@ -104,7 +116,7 @@ class SearchTracking:
         if any(record_alive(record, self.grace_period) for record in others.values()):
             return None
         final = "finished" if budget_met else state
-        JobRun(self.client, self.parent_run_id).finish(final)
+        shared(JobRun(self.client, self.parent_run_id).finish, final)
         return final
 
     def close_run(self, run_id: str, state: str, error: str) -> None:
@@ -128,10 +140,10 @@ class SearchTracking:
     def log_files(self, folder: Path) -> None:
         for path in sorted(folder.iterdir()):
             if path.is_file():
-                self.client.log_artifact(self.parent_run_id, str(path), "search")
+                shared(self.client.log_artifact, self.parent_run_id, str(path), "search")
 
     def log_summary(self, metrics: dict[str, float], tags: dict[str, str]) -> None:
         for key, value in metrics.items():
-            self.client.log_metric(self.parent_run_id, key, value)
+            shared(self.client.log_metric, self.parent_run_id, key, value)
         for key, value in tags.items():
-            self.client.set_tag(self.parent_run_id, key, value)
+            shared(self.client.set_tag, self.parent_run_id, key, value)
