@@ -99,6 +99,8 @@ def record_unopened(cfg: DictConfig, context: JobContext, error: BaseException) 
         client, experiment_id = client_and_experiment(uri, pick("tracking.experiment", "sweep"), output_dir)
         model, strategy = pick("model.name"), pick("strategy.name")
         tags = base_tags(model, strategy, pick("task.name"), pick("model.source"), context)
+        if OmegaConf.select(cfg, "trial.number", default=None) is not None:  # a search's trial: its row names it
+            tags.update({"optuna.study": pick("trial.study_name"), "optuna.trial": pick("trial.number")})
         name = run_name(model, strategy, OmegaConf.select(cfg, "tracking.run_name", default=None), context)
         run = JobRun.open(client, experiment_id, name, tags, config, context.parent_run_id)
         run.finish(state_of(error), error=describe(error), traceback=traceback.format_exc()[-4000:])

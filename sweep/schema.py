@@ -193,6 +193,7 @@ class TrialConfig:
 
     study_name: str = MISSING  # the storage comes from the job's own `search` config
     trial_id: int = MISSING
+    number: Optional[int] = None  # the trial's number in its study (run names and tags)
 
 
 @dataclass

@@ -27,6 +27,9 @@ class Interrupted(BaseException):
         self.signum = signum
         super().__init__(f"interrupted by {signal.Signals(signum).name}")
 
+    def __reduce__(self):  # crosses process boundaries (joblib returns a job's exception to the sweeper)
+        return (Interrupted, (self.signum,))
+
     @property
     def exit_code(self) -> int:
         return 128 + self.signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
@@ -75,13 +78,37 @@ _received: list[int] = []  # the signal this process got, shared by nested inter
 _depth = 0
 
 
+def signal_received() -> bool:
+    """Whether this process got SIGINT or SIGTERM (threads see it before the main thread unwinds)."""
+    return bool(_received)
+
+
+_deferred: list[bool] = []  # inside deferred(): the signal is raised when the block ends
+
+
 def _handler(signum, frame):
     if _received:
         log.warning("%s received again: still ending runs and trials (SIGKILL aborts)", signal.Signals(signum).name)
         return
     _received.append(signum)
     forward_to_children(signal.SIGTERM)
-    raise Interrupted(signum)
+    if not _deferred:
+        raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def deferred():
+    """A block a signal must not cut in two (ask a trial, then claim it): Interrupted comes at its end."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _deferred.append(True)
+    try:
+        yield
+    finally:
+        _deferred.pop()
+    if _received and not _deferred and _depth:
+        raise Interrupted(_received[0])
 
 
 @contextlib.contextmanager

@@ -79,7 +79,7 @@ def precision_arguments(precision: str, accelerator: str) -> dict:
     from lightning_modules.precision import BF16MixedPrecision
     from sweep.hardware import device_type
 
-    return {"plugins": [BF16MixedPrecision("cuda" if device_type(accelerator) == "cuda" else "cpu")]}
+    return {"plugins": [BF16MixedPrecision(device_type(accelerator))]}
 
 
 def train(built: Built, tracking_uri: str | None = None, run_id: str | None = None, callbacks: list | None = None) -> TrainResult:

@@ -28,6 +28,7 @@ from sweep.owners import alive, this_process
 
 log = logging.getLogger("sweep")
 OWNER, HEARTBEAT, FAILED_BY_TRIAL = "sweep:owner", "sweep:heartbeat", "sweep:failed_by_trial"
+RETURNED = "sweep:returned"  # set before a returned trial is failed: it never counts, whatever raced it
 
 
 def optuna_heartbeat(storage) -> bool:
@@ -39,11 +40,12 @@ def optuna_heartbeat(storage) -> bool:
 
 def is_dead(trial, grace_period: float, storage, now: float | None = None) -> bool:
     """A RUNNING trial whose worker is gone (stale Optuna heartbeats are failed by fail_stale_trials)."""
-    verdict = alive(trial.system_attrs.get(OWNER))
+    owner = trial.system_attrs.get(OWNER)
+    verdict = alive(owner)
     if verdict is not None:
         return not verdict
-    if optuna_heartbeat(storage):
-        return False
+    if owner is not None and optuna_heartbeat(storage):
+        return False  # Optuna's heartbeat judges it; a trial never claimed (its asker died at once) is ours
     beat = trial.system_attrs.get(HEARTBEAT)
     if beat is None and trial.datetime_start is not None:
         beat = trial.datetime_start.timestamp()
@@ -54,7 +56,9 @@ def counts(trial) -> bool:
     """Whether a trial uses the budget: running, complete, pruned, or failed by its own doing."""
     import optuna
 
-    return trial.state != optuna.trial.TrialState.FAIL or bool(trial.system_attrs.get(FAILED_BY_TRIAL))
+    if trial.state != optuna.trial.TrialState.FAIL:
+        return True
+    return bool(trial.system_attrs.get(FAILED_BY_TRIAL)) and RETURNED not in trial.system_attrs
 
 
 def budget_used(study) -> int:
@@ -87,7 +91,10 @@ class Heartbeat:
             return sorted(self.trial_ids)
 
     def stop(self) -> None:
+        """No beat after this returns: a late "running" record would keep a search's parent open."""
         self.stopped.set()
+        if self.thread is not threading.current_thread():
+            self.thread.join(timeout=5)
 
     def _beat(self, trial_id: int) -> None:
         if optuna_heartbeat(self.storage):
@@ -102,7 +109,7 @@ class Heartbeat:
                     self._beat(trial_id)
                 except Exception:  # the trial finished meanwhile; the next beat skips it
                     pass
-            if self.beat_worker is not None:
+            if self.beat_worker is not None and not self.stopped.is_set():
                 try:
                     self.beat_worker()
                 except Exception:  # the tracking store is down for a moment: beat again next time

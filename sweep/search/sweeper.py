@@ -52,6 +52,8 @@ class OptunaSweeper(Sweeper):
         except Interrupted as error:
             self._leave("interrupted", str(error))
             raise
+        except SystemExit:  # a stopped search, already recorded
+            raise
         except BaseException as error:
             self._leave("failed", f"{type(error).__name__}: {error}")
             raise
@@ -83,14 +85,14 @@ class OptunaSweeper(Sweeper):
         from sweep.tracking.search_runs import SearchTracking
 
         search = plan.search
-        self.tracking = tracking = SearchTracking.join(self.config, plan.study_name, mask_secrets(plan.storage_url), search.grace_period)
         worker: list = []  # Optuna's heartbeat check calls back into the worker made below
         storage = open_storage(
             plan.storage_url,
             (search.heartbeat_interval, search.grace_period),
             lambda study, trial: worker[0].returned_by_optuna(study, trial),
         )
-        study = open_study(plan, storage)
+        study = open_study(plan, storage)  # a study of other directions or metrics fails here, before MLflow
+        self.tracking = tracking = SearchTracking.join(self.config, plan.study_name, mask_secrets(plan.storage_url), search.grace_period)
         worker.append(Worker(plan, study, storage, self._launch, self._compose, tracking.close_run, tracking.beat))
         tracking.close_orphan_runs(study)
         log.info(
@@ -101,6 +103,7 @@ class OptunaSweeper(Sweeper):
         reason = worker[0].stop.reason or BUDGET
         end_of_search(plan, study, tracking, self.config, stop_reason=reason)
         final = tracking.leave("finished" if reason in NORMAL_ENDS else "failed", budget_met=reason in NORMAL_ENDS)
+        self.tracking = None  # left: an exit below must not leave again
         print_comparison(tracking.client, tracking.experiment_id, tracking.parent_run_id, tracking.uri, plan.monitor, plan.mode)
         if final is None:
             print("other workers of this study are still running; its parent run stays RUNNING until the last one ends", flush=True)

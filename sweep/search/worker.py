@@ -16,17 +16,17 @@ from typing import Callable
 
 from sweep.errors import ConfigError
 from sweep.outcome import JobOutcome
-from sweep.search.liveness import FAILED_BY_TRIAL, Heartbeat, budget_lock, budget_used, counts, is_dead, optuna_heartbeat
+from sweep.search.liveness import FAILED_BY_TRIAL, RETURNED, Heartbeat, budget_lock, budget_used, counts, is_dead, optuna_heartbeat
 from sweep.search.plan import SearchPlan
 from sweep.search.space import describe_params
 from sweep.search.storage import file_of
 from sweep.secrets import mask_secrets
-from sweep.signals import Interrupted
+from sweep.signals import Interrupted, deferred, signal_received
 
 log = logging.getLogger("sweep")
 BUDGET, GRID_DONE, INTERRUPTED = "budget", "grid exhausted", "interrupted"
 NORMAL_ENDS = (BUDGET, GRID_DONE)  # a search that ends otherwise exits non-zero
-SLOT_GRACE_S = 15  # after a signal, how long the other slots' jobs get to end their own runs
+SLOT_GRACE_S = 15  # after a signal, how long the other slots get to see their jobs end
 
 
 def format_override(key: str, value) -> str:
@@ -67,26 +67,28 @@ class Worker:
     def run(self, slots: int) -> None:
         """Slot 0 runs here, in the main thread, which alone receives signals; the others in threads.
 
-        Interrupted in the main thread (this process got SIGINT or SIGTERM, also forwarded to the job
-        processes): no slot takes another trial; the trials in flight get a short while to end their
-        runs, then every trial still claimed returns to the budget and its run is ended as interrupted.
+        Interrupted in the main thread (this process got SIGINT or SIGTERM, forwarded to the job
+        processes, which end their own runs unless joblib stops them first): no slot takes another
+        trial, the other slots get a bounded wait, then every trial still claimed returns to the budget
+        and its run is ended as interrupted. A normal end waits for every slot's trial to finish.
         """
         threads = [threading.Thread(target=self._slot, name=f"sweep-slot-{i}", daemon=True) for i in range(1, slots)]
         for thread in threads:
             thread.start()
         try:
             self._loop()
+            for thread in threads:  # a signal may still come while the last trials finish
+                thread.join()
         except Interrupted:
             self.stop.set(INTERRUPTED)
             log.warning("interrupted: ending the %d trial(s) in flight and returning them to the budget", len(self.heartbeat.claimed()))
-            raise
-        finally:
-            deadline = time.monotonic() + SLOT_GRACE_S
+            deadline = time.monotonic() + SLOT_GRACE_S  # signals are ignored from here on (sweep/signals.py)
             for thread in threads:
                 thread.join(max(0.0, deadline - time.monotonic()))
-            if self.stop.interrupted:
-                for trial_id in self.heartbeat.claimed():
-                    self.return_trial(self.storage.get_trial(trial_id), "interrupted", "the search was interrupted")
+            for trial_id in self.heartbeat.claimed():
+                self.return_trial(self.storage.get_trial(trial_id), "interrupted", "the search was interrupted")
+            raise
+        finally:
             self.heartbeat.stop()
 
     def _slot(self) -> None:
@@ -108,9 +110,9 @@ class Worker:
                 self.stop.set(INTERRUPTED)
                 self.return_trial(trial, "interrupted", "the search was interrupted")
                 raise
-            except Exception as error:  # storage or tracking trouble: stop this worker, say why
+            except Exception as error:  # storage or tracking trouble, not the trial's: stop this worker, say why
                 log.exception("trial %d: the worker failed", trial.number)
-                self._tell_fail(trial, f"worker error: {type(error).__name__}: {error}")
+                self.return_trial(trial, "failed", f"worker error: {type(error).__name__}: {error}")
                 self.stop.set(mask_secrets(f"worker error: {type(error).__name__}: {error}"))
             finally:
                 self.heartbeat.release(trial._trial_id)
@@ -123,8 +125,9 @@ class Worker:
             if budget_used(self.study) >= self.plan.search.n_trials:
                 self.stop.set(BUDGET)
                 return None
-            trial = self.study.ask()
-            self.heartbeat.claim(trial._trial_id)
+            with deferred():  # never a trial asked but not claimed: run() returns every claimed one
+                trial = self.study.ask()
+                self.heartbeat.claim(trial._trial_id)
         if self.lock_file is None and self._surplus(trial):  # servers: two workers asked at once
             trial.set_user_attr("error", "surplus: the budget was used up by other workers")
             self._tell(trial, state=optuna.trial.TrialState.FAIL)  # not the trial's doing: not counted
@@ -156,7 +159,7 @@ class Worker:
             outcome = JobOutcome("interrupted", error="its job was interrupted")  # only the job's process was
         except Exception as error:  # the launcher itself failed (a worker process died): record, go on
             outcome = JobOutcome("failed", error=f"{type(error).__name__}: {error}")
-        if self.stop.interrupted and outcome.state not in ("finished", "pruned"):
+        if (self.stop.interrupted or signal_received()) and outcome.state not in ("finished", "pruned"):
             outcome = JobOutcome("interrupted", error="the search was interrupted", run_id=outcome.run_id)
         self.tell(trial, outcome)
 
@@ -187,7 +190,7 @@ class Worker:
         for key, param in space.items():
             name = f"{strategy}/{key}" if plan.searches_strategy and key in own else key
             values[key] = param.suggest(trial, name, blocks)
-        binding = [f"+trial.study_name={plan.study_name}", f"+trial.trial_id={trial._trial_id}"]
+        binding = [f"+trial.study_name={plan.study_name}", f"+trial.trial_id={trial._trial_id}", f"+trial.number={trial.number}"]
         return overrides + [format_override(k, v) for k, v in values.items()] + plan.job_overrides + binding
 
     # ------------------------------------------------------------------ results
@@ -241,6 +244,7 @@ class Worker:
         import optuna
 
         try:
+            self.storage.set_trial_system_attr(trial._trial_id, RETURNED, reason)  # outranks a concurrent _tell_fail
             self.storage.set_trial_user_attr(trial._trial_id, "error", f"{reason}; the trial returns to the budget")
             self._tell(trial.number, state=optuna.trial.TrialState.FAIL)
         except (RuntimeError, ValueError):  # it finished meanwhile: it keeps its result

@@ -50,7 +50,10 @@ class JobRun:
             client.log_batch(opened.run_id, params=[Param(key, value) for key, value in flatten(config).items()])
             client.log_dict(opened.run_id, masked(config), "config.yaml")
         except BaseException as error:
-            opened.finish("failed", error=f"recording the run failed: {type(error).__name__}: {error}")
+            from sweep.signals import Interrupted
+
+            state = "interrupted" if isinstance(error, Interrupted) else "failed"
+            opened.finish(state, error=f"recording the run failed: {type(error).__name__}: {error}")
             raise
         return opened
 

@@ -64,3 +64,19 @@ def test_database_storages_use_optunas_heartbeat_and_its_failures_return_the_bud
     frozen = storage.get_trial(trial._trial_id)
     assert stale == [trial.number] and frozen.state == optuna.trial.TrialState.FAIL
     assert not counts(frozen)  # failed by the heartbeat check, not by its own doing: the budget returns
+
+
+def test_only_failures_of_the_trials_own_making_use_the_budget():
+    import optuna
+
+    from sweep.search.liveness import FAILED_BY_TRIAL, RETURNED, counts
+
+    state = optuna.trial.TrialState
+
+    def trial(s, **attrs):
+        return SimpleNamespace(state=s, system_attrs=attrs)
+
+    assert counts(trial(state.COMPLETE)) and counts(trial(state.PRUNED)) and counts(trial(state.RUNNING))
+    assert counts(trial(state.FAIL, **{FAILED_BY_TRIAL: True}))  # its job raised, its loss was NaN
+    assert not counts(trial(state.FAIL))  # interrupted, a dead worker's, failed by Optuna's heartbeat, a surplus ask
+    assert not counts(trial(state.FAIL, **{FAILED_BY_TRIAL: True, RETURNED: "interrupted"}))  # a return outranks a race
