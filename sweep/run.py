@@ -25,12 +25,13 @@ def main(cfg: DictConfig):
     """One job. In a sweep, a failure becomes a failed outcome, recorded, and the sweep goes on."""
     from sweep.errors import ConfigError
     from sweep.job import JobContext, run_job
+    from sweep.memory import released
     from sweep.outcome import JobOutcome
     from sweep.secrets import mask_secrets
     from sweep.signals import interruptible
 
     context = JobContext.from_hydra()
-    with interruptible():  # also where the job runs in a worker process of joblib or submitit
+    with interruptible(), released():  # also where the job runs in a worker process of joblib or submitit
         try:
             return run_job(cfg, context)
         except ConfigError as error:
