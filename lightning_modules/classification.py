@@ -1,7 +1,9 @@
 """Sequence classification as a LightningModule: one shared ``step`` for train, val and test.
 
 The model (backbone + head) is injected and kept out of hparams; so are the optimizer's parameter
-groups, built by the caller (which knows the strategy's frozen parts and the layer depths).
+groups, built by the caller (which knows the strategy's frozen parts and the layer depths), and the
+objective (lightning_modules/objectives.py: the loss and the metrics), so distillation and multi-task
+training run through this same loop.
 """
 
 from __future__ import annotations
@@ -11,42 +13,48 @@ import math
 import pytorch_lightning as pl
 import torch
 from torch import nn
-from torchmetrics import MetricCollection
-from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
+from lightning_modules.objectives import Objective
 from lightning_modules.schedule import SCHEDULERS, Schedule
+
+MODEL_INPUTS = ("input_ids", "attention_mask", "features")  # the rest of a batch is for the objective
 
 
 class SequenceClassificationModule(pl.LightningModule):
-    def __init__(self, model: nn.Module, num_labels: int, param_groups: list[dict], schedule: Schedule):
+    def __init__(self, model: nn.Module, objective: Objective, param_groups: list[dict], schedule: Schedule):
         super().__init__()
         self.model = model
+        self.objective = objective
         self.param_groups = param_groups
         self.schedule = schedule
-        self.loss = nn.CrossEntropyLoss()
-        metrics = MetricCollection(
-            {"acc": MulticlassAccuracy(num_labels, average="micro"), "f1": MulticlassF1Score(num_labels, average="macro")}
-        )
-        self.train_metrics = metrics.clone(prefix="train/")
-        self.val_metrics = metrics.clone(prefix="val/")
-        self.test_metrics = metrics.clone(prefix="test/")
         self.warmup_steps = 0
 
     def forward(self, batch: dict) -> torch.Tensor:
-        return self.model(**{key: value for key, value in batch.items() if key != "labels"})
+        return self.model(**{key: batch[key] for key in MODEL_INPUTS if key in batch})
 
     def step(self, batch: dict, stage: str) -> torch.Tensor:
         logits = self(batch)
-        loss = self.loss(logits.float(), batch["labels"])
+        loss = self.objective.loss(logits, batch, stage)
         if stage == "train" and not torch.isfinite(loss):
             # fail the run now rather than train on garbage; the sweeper records the trial as failed
             raise FloatingPointError(f"training loss is {loss.item()} at step {self.global_step}")
-        metrics = getattr(self, f"{stage}_metrics")
-        metrics.update(logits.detach(), batch["labels"])
-        size = batch["labels"].size(0)
-        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=size)
-        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train", batch_size=size)
+        self.objective.update(logits.detach(), batch, stage)
+        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=batch["labels"].size(0))
         return loss
+
+    def log_metrics(self, stage: str) -> None:
+        """At the end of each epoch or evaluation: the objective's metrics since the last one."""
+        self.log_dict(self.objective.compute(stage), prog_bar=stage != "train")
+        self.objective.reset(stage)
+
+    def on_train_epoch_end(self) -> None:
+        self.log_metrics("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self.log_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self.log_metrics("test")
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         return self.step(batch, "train")

@@ -29,6 +29,9 @@ class Built:
     total_params: int
     trainable_params: int
     timings: dict[str, float] = field(default_factory=dict)  # seconds spent preparing, and cache hits
+    task_names: list[str] | None = None  # multi-task training: the sub-tasks, in head order
+    task_label_counts: list[int] | None = None
+    teacher_metrics: dict[str, float] = field(default_factory=dict)  # distillation: the teacher on val and test
 
     @property
     def trainable_share(self) -> float:
@@ -44,7 +47,8 @@ def check_model_fit(job: JobConfig, cache_dir: Path) -> Strategy:
     return strategy
 
 
-def build(job: JobConfig) -> Built:
+def build(job: JobConfig, tracking_uri: str | None = None) -> Built:
+    """``tracking_uri``: where a teacher given by run or model name is found (distillation)."""
     from sweep.data.tasks import load_splits
 
     root = job.root
@@ -55,6 +59,16 @@ def build(job: JobConfig) -> Built:
     start = time.perf_counter()
     splits = load_splits(root.task)
     timings["load_data_s"] = time.perf_counter() - start
+    teacher = None
+    if root.distill.teacher is not None and job.teacher is None:
+        log.warning("strategy=%s trains on the labels alone: full fine-tuning under a teacher is strategy=distill", job.strategy.name)
+    if job.teacher is not None:  # before the student: a bad teacher fails fast
+        from sweep.teacher import label_order, load_teacher
+
+        start = time.perf_counter()
+        teacher = load_teacher(job.teacher, root.task.name, tracking_uri, cache_dir)
+        teacher_columns = label_order(teacher, splits.label_names)
+        timings["load_teacher_s"] = time.perf_counter() - start
 
     # heavy imports only now: the checks above answer bad input without them
     import pytorch_lightning as pl
@@ -84,11 +98,25 @@ def build(job: JobConfig) -> Built:
     timings["tokenize_s"] = time.perf_counter() - start
     timings["token_cache_hits"] = hits
 
+    extras = {name: {} for name in tokenized}  # per-row values the objective needs beside the labels
+    if splits.task_names is not None:
+        for name in extras:
+            extras[name]["task"] = getattr(splits, name).tasks
+    teacher_metrics = {}
+    if teacher is not None:
+        teacher_metrics = _teacher_logits(teacher, teacher_columns, splits, job, extras, timings)
+    weights = None
+    if splits.task_names is not None:
+        from sweep.data.multitask import sampling_weights
+
+        weights = sampling_weights(root.task, splits.train.tasks)
+
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     if strategy.frozen_features:
-        loaders = _feature_loaders(model, tokenized, job, pad_id, source_fingerprint(root.model, root.seed), timings)
+        backbone_id = source_fingerprint(root.model, root.seed)
+        loaders = _feature_loaders(model, tokenized, extras, weights, job, pad_id, backbone_id, timings)
     else:
-        loaders = _token_loaders(tokenized, job, pad_id)
+        loaders = _token_loaders(tokenized, extras, weights, job, pad_id)
 
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -103,21 +131,48 @@ def build(job: JobConfig) -> Built:
         total_params=total,
         trainable_params=trainable,
         timings=timings,
+        task_names=splits.task_names,
+        task_label_counts=splits.task_label_counts,
+        teacher_metrics=teacher_metrics,
     )
 
 
-def _token_loaders(tokenized: dict, job: JobConfig, pad_id: int) -> dict:
+def _teacher_logits(teacher, columns: list[int], splits, job: JobConfig, extras: dict, timings: dict) -> dict[str, float]:
+    """The teacher's logits of every split, from its cache after the first job: the training split's go
+    into the batches; val and test only measure the teacher, for comparison with its student."""
+    import numpy as np
+
+    from sweep.teacher import teacher_logits
+
+    root = job.root
+    start, hits, measured = time.perf_counter(), 0, {}
+    for name in ("train", "val", "test"):
+        part = getattr(splits, name)
+        logits, hit = teacher_logits(
+            teacher, part.texts, part.labels, columns, root.task.max_length, root.optim.eval_batch_size, Path(root.paths.cache_dir)
+        )
+        hits += hit
+        if name == "train":
+            extras[name]["teacher_logits"] = logits
+        elif len(part):
+            measured[f"teacher_{name}_acc"] = float(np.mean(logits.argmax(1) == part.labels))
+    timings.update(teacher_s=time.perf_counter() - start, teacher_cache_hits=hits, teacher_forward_batches=teacher.batches_run)
+    return measured
+
+
+def _token_loaders(tokenized: dict, extras: dict, weights, job: JobConfig, pad_id: int) -> dict:
     from sweep.data.loaders import eval_loader, train_loader
 
     optim = job.root.optim
+    test = tokenized["test"]
     return {
-        "train": train_loader(tokenized["train"], optim.batch_size, pad_id, job.root.seed),
-        "val": eval_loader(tokenized["val"], optim.eval_batch_size, pad_id),
-        "test": eval_loader(tokenized["test"], optim.eval_batch_size, pad_id) if len(tokenized["test"]) else None,
+        "train": train_loader(tokenized["train"], optim.batch_size, pad_id, job.root.seed, extras["train"], weights),
+        "val": eval_loader(tokenized["val"], optim.eval_batch_size, pad_id, extras["val"]),
+        "test": eval_loader(test, optim.eval_batch_size, pad_id, extras["test"]) if len(test) else None,
     }
 
 
-def _feature_loaders(model, tokenized: dict, job: JobConfig, pad_id: int, backbone_id: str, timings: dict) -> dict:
+def _feature_loaders(model, tokenized: dict, extras: dict, weights, job: JobConfig, pad_id: int, backbone_id: str, timings: dict) -> dict:
     from sweep.data.features import cached_features
     from sweep.data.loaders import FeatureDataset, feature_loader
 
@@ -129,9 +184,9 @@ def _feature_loaders(model, tokenized: dict, job: JobConfig, pad_id: int, backbo
             continue
         features, hit = cached_features(model, split, optim.eval_batch_size, pad_id, cache_dir, backbone_id)
         hits += hit
-        dataset = FeatureDataset(features, split.labels)
+        dataset = FeatureDataset(features, split.labels, extras[name])
         batch_size = optim.batch_size if name == "train" else optim.eval_batch_size
-        loaders[name] = feature_loader(dataset, batch_size, shuffle=name == "train", seed=job.root.seed)
+        loaders[name] = feature_loader(dataset, batch_size, shuffle=name == "train", seed=job.root.seed, weights=weights)
     timings["features_s"] = time.perf_counter() - start
     timings["feature_cache_hits"] = hits
     return loaders

@@ -66,6 +66,8 @@ def tags_of(job: JobConfig, context: JobContext, binding) -> dict[str, str]:
     tags = base_tags(root.model.name, job.strategy.name, root.task.name, root.model.source, context)
     if binding is not None:
         tags.update({"optuna.study": binding.study_name, "optuna.trial": str(binding.number)})
+    if job.teacher is not None:  # what the student learnt from (params hold distill.* as configured)
+        tags["distill.teacher"] = job.teacher
     return tags
 
 
@@ -137,7 +139,7 @@ def prepare(cfg: DictConfig):
         from sweep.search.binding import bind_trial
 
         binding = bind_trial(root)
-    return job, uri, binding, build(job)
+    return job, uri, binding, build(job, uri)
 
 
 def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, context: JobContext) -> JobOutcome:
@@ -164,6 +166,7 @@ def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, 
                 "params_trainable_share": built.trainable_share,
                 **{f"data_{split}_rows": size for split, size in built.sizes.items()},
                 **{f"prepare_{key}": value for key, value in built.timings.items()},
+                **built.teacher_metrics,
             }
         )
         log.info(

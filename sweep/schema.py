@@ -21,6 +21,7 @@ from sweep.models.families import FAMILIES
 POOLINGS = ("mean", "cls", "last")
 PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed")  # auto: sweep/hardware.py
 DIRECTIONS = ("maximize", "minimize")
+SAMPLINGS = ("proportional", "temperature")  # how a multi-task epoch draws rows across sub-tasks
 
 
 def one_of(key: str, value: Any, allowed: tuple) -> None:
@@ -49,7 +50,12 @@ class ModelConfig:
 @dataclass
 class TaskConfig:
     name: str = MISSING
-    kind: str = MISSING  # loader: rotten_tomatoes | csv (sweep/data/tasks.py)
+    kind: str = MISSING  # loader: rotten_tomatoes | csv (sweep/data/sources.py) | multi (sweep/data/multitask.py)
+    tasks: Optional[List[str]] = None  # kind=multi: the sub-tasks, names of conf/task/ files
+    # kind=multi: proportional (every row once per epoch) or temperature (sub-task t drawn with
+    # probability proportional to n_t ** (1 / sampling_temperature): small sub-tasks seen more often)
+    sampling: str = "proportional"
+    sampling_temperature: float = 2.0
     labels: Optional[List[str]] = None  # label names in id order; default: the sorted names found
     label_map: Optional[Dict[str, str]] = None  # raw label value -> label name; unmapped rows are dropped
     path: Optional[str] = None  # csv/jsonl file for kind=csv
@@ -74,6 +80,15 @@ class TaskConfig:
         require(8 <= self.max_length <= 8192, "task.max_length", self.max_length, "must be in [8, 8192]")
         if self.labels is not None:
             require(len(set(self.labels)) >= 2, "task.labels", self.labels, "needs at least two distinct labels")
+        one_of("task.sampling", self.sampling, SAMPLINGS)
+        require(self.sampling_temperature >= 1.0, "task.sampling_temperature", self.sampling_temperature, "must be >= 1 (1 = proportional)")
+        if self.kind == "multi":
+            require(
+                self.tasks is not None and len(self.tasks) >= 2,
+                "task.tasks",
+                self.tasks,
+                "multi-task training needs at least two sub-tasks",
+            )
 
 
 @dataclass
@@ -94,6 +109,21 @@ class OptimConfig:
         require(0.0 < self.layer_decay <= 1.0, "optim.layer_decay", self.layer_decay, "must be in (0, 1]")
         require(self.batch_size >= 1, "optim.batch_size", self.batch_size, "must be >= 1")
         require(self.eval_batch_size >= 1, "optim.eval_batch_size", self.eval_batch_size, "must be >= 1")
+
+
+@dataclass
+class DistillConfig:
+    """Knowledge distillation (sweep/teacher.py); composes with every strategy. No teacher: off."""
+
+    teacher: Optional[str] = None  # runs:/<run_id>/model, a model name from conf/model/, a folder or a hub id
+    alpha: float = 0.5  # weight of the true labels' cross-entropy; 1 - alpha goes to the teacher's soft labels
+    temperature: float = 2.0  # softens both distributions in the soft term
+
+    def __post_init__(self) -> None:
+        require(0.0 <= self.alpha <= 1.0, "distill.alpha", self.alpha, "must be in [0, 1]")
+        require(self.temperature > 0, "distill.temperature", self.temperature, "must be > 0")
+        if self.teacher is not None:
+            require(bool(self.teacher.strip()), "distill.teacher", self.teacher, "must not be empty (null: no teacher)")
 
 
 @dataclass
@@ -204,6 +234,7 @@ class RootConfig:
     task: TaskConfig = field(default_factory=TaskConfig)
     strategy: Dict[str, Any] = field(default_factory=dict)  # validated by the chosen strategy's schema
     optim: OptimConfig = field(default_factory=OptimConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     search: Optional[Dict[str, Any]] = None  # the sweeper's settings; jobs ignore them
@@ -216,6 +247,7 @@ class JobConfig:
 
     root: RootConfig
     strategy: Any  # an instance of the strategy's config dataclass
+    teacher: Optional[str] = None  # distill.teacher where the strategy trains under it (see Strategy.teacher_use)
 
 
 def typed(schema: type, cfg: Any, prefix: str = "") -> Any:
@@ -243,7 +275,13 @@ def validate(cfg: DictConfig) -> JobConfig:
     require(name is not None, "strategy.name", None, f"must be set; known: {', '.join(STRATEGIES.names())}")
     strategy_cls = STRATEGIES.get(name)
     strategy = typed(strategy_cls.config_class, root.strategy, prefix="strategy.")
-    return JobConfig(root=root, strategy=strategy)
+    teacher = root.distill.teacher if strategy_cls.teacher_use != "never" else None
+    if strategy_cls.teacher_use == "required":
+        hint = "runs:/<run_id>/model or a model name"
+        require(teacher is not None, "distill.teacher", None, f"strategy={name} needs a teacher: {hint}")
+    if teacher is not None:
+        require(root.task.kind != "multi", "distill.teacher", teacher, "distillation of multi-task training is not supported")
+    return JobConfig(root=root, strategy=strategy, teacher=teacher)
 
 
 def search_config(tree: dict | None) -> SearchConfig:

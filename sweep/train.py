@@ -82,6 +82,18 @@ def precision_arguments(precision: str, accelerator: str) -> dict:
     return {"plugins": [BF16MixedPrecision(device_type(accelerator))]}
 
 
+def objective_for(built: Built):
+    """Cross-entropy, or under a teacher distillation, or per sub-task for multi-task training."""
+    from lightning_modules.objectives import Classification, Distillation, MultiTask
+
+    distill = built.job.root.distill
+    if built.task_names is not None:
+        return MultiTask(built.task_names, built.task_label_counts)
+    if built.job.teacher is not None:
+        return Distillation(len(built.label_names), distill.alpha, distill.temperature)
+    return Classification(len(built.label_names))
+
+
 def train(built: Built, tracking_uri: str | None = None, run_id: str | None = None, callbacks: list | None = None) -> TrainResult:
     from sweep.hardware import resolve_precision
 
@@ -90,7 +102,7 @@ def train(built: Built, tracking_uri: str | None = None, run_id: str | None = No
     cfg = root.trainer
     module = SequenceClassificationModule(
         built.model,
-        num_labels=len(built.label_names),
+        objective=objective_for(built),
         param_groups=param_groups(built.model, root.optim),
         schedule=Schedule(root.optim.lr, root.optim.warmup_ratio, root.optim.scheduler),
     )

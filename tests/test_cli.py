@@ -113,8 +113,8 @@ def test_every_grid_job_ends_as_a_run_even_when_it_fails_before_its_run_opens(tm
 BAD_INPUT = [
     (["model=nope"], "error: model=nope: unknown; choose from minilm_l3, minilm_l6, tiny_bert, tiny_gpt2, tiny_llama, tiny_t5\n"),
     (["task=nope"], "error: task=nope: unknown; choose from csv, rotten_subjectivity, rotten_tomatoes\n"),
-    (["strategy=nope"], "error: strategy=nope: unknown; choose from feature, full, lora, partial, prompt\n"),
-    (["-m", "strategy=full,nope"], "error: strategy=nope: unknown; choose from feature, full, lora, partial, prompt\n"),
+    (["strategy=nope"], "error: strategy=nope: unknown; choose from distill, feature, full, lora, partial, prompt\n"),
+    (["-m", "strategy=full,nope"], "error: strategy=nope: unknown; choose from distill, feature, full, lora, partial, prompt\n"),
     (["-m", "search=optuna", "search.space.model=choice(minilm_l3,nope)"], "error: search.space.model=nope: unknown; choose from"),
     (["model.nokey=1"], "error: Could not override 'model.nokey'."),
     (["task=csv", "task.path=empty.csv"], "error: task.path=empty.csv: the file is empty\n"),
@@ -156,7 +156,7 @@ def test_help_lists_the_config_groups(tmp_path):
     assert result.returncode == 0
     for line in (
         "model: minilm_l3, minilm_l6, tiny_bert",
-        "strategy: feature, full, lora, partial, prompt",
-        "task: csv, rotten_subjectivity, rotten_tomatoes",
+        "strategy: distill, feature, full, lora, partial, prompt",
+        "task: csv, multi, rotten_subjectivity, rotten_tomatoes",
     ):
         assert line in result.stdout

@@ -45,7 +45,7 @@ def test_bad_value_names_its_key(overrides, key):
 def test_unknown_strategy_lists_known_names():
     from sweep.schema import validate
 
-    with pytest.raises(ConfigError, match="known: feature, full, lora, partial, prompt"):
+    with pytest.raises(ConfigError, match="known: distill, feature, full, lora, partial, prompt"):
         validate(compose("strategy.name=nope"))
 
 

@@ -13,22 +13,19 @@ import numpy as np
 import torch
 
 from sweep.data.atomic import atomic_write
-from sweep.data.loaders import eval_loader
+from sweep.data.loaders import in_row_order
 from sweep.data.tokens import TokenizedSplit
 
 
-@torch.no_grad()
 def compute_features(model, split: TokenizedSplit, batch_size: int, pad_id: int) -> torch.Tensor:
+    if not len(split):
+        return torch.zeros(0, model.head.in_features)
     was_training = model.training
     model.eval()
-    loader = eval_loader(split, batch_size, pad_id)
-    chunks = [model.features(batch["input_ids"], batch["attention_mask"]).float() for batch in loader]
-    model.train(was_training)
-    features = torch.cat(chunks) if chunks else torch.zeros(0, model.head.in_features)
-    order = torch.as_tensor(list(loader.sampler), dtype=torch.long)
-    unsorted = torch.empty_like(features)
-    unsorted[order] = features  # the loader ran in length order; give rows back their places
-    return unsorted
+    try:
+        return in_row_order(split, batch_size, pad_id, lambda batch: model.features(batch["input_ids"], batch["attention_mask"]))
+    finally:
+        model.train(was_training)
 
 
 def cached_features(

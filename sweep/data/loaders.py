@@ -8,34 +8,39 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from sweep.data.tokens import TokenizedSplit
 
+Extras = dict[str, np.ndarray]  # per-row values beside the labels, batched under their names: a multi-task
+# row's sub-task ("task"), a teacher's logits ("teacher_logits")
+
 
 class TokenDataset(Dataset):
-    def __init__(self, split: TokenizedSplit):
+    def __init__(self, split: TokenizedSplit, extras: Extras | None = None):
         self.split = split
+        self.extras = extras or {}
 
     def __len__(self) -> int:
         return len(self.split)
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
-        return self.split.row(index), int(self.split.labels[index])
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int, dict]:
+        return self.split.row(index), int(self.split.labels[index]), {name: values[index] for name, values in self.extras.items()}
 
 
 class FeatureDataset(Dataset):
     """Pooled features of a frozen backbone, computed once (the `feature` strategy)."""
 
-    def __init__(self, features: torch.Tensor, labels: np.ndarray):
+    def __init__(self, features: torch.Tensor, labels: np.ndarray, extras: Extras | None = None):
         self.features = features
         self.labels = torch.tensor(labels, dtype=torch.long)  # a copy: the array may be read-only
+        self.extras = {name: torch.as_tensor(np.array(values)) for name, values in (extras or {}).items()}
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def __getitem__(self, index: int) -> dict:
-        return {"features": self.features[index], "labels": self.labels[index]}
+        return {"features": self.features[index], "labels": self.labels[index], **{name: v[index] for name, v in self.extras.items()}}
 
 
 class PadCollator:
@@ -44,30 +49,71 @@ class PadCollator:
     def __init__(self, pad_id: int):
         self.pad_id = pad_id
 
-    def __call__(self, rows: list[tuple[np.ndarray, int]]) -> dict:
-        longest = max(len(ids) for ids, _ in rows)
+    def __call__(self, rows: list[tuple[np.ndarray, int, dict]]) -> dict:
+        longest = max(len(ids) for ids, _, _ in rows)
         input_ids = torch.full((len(rows), longest), self.pad_id, dtype=torch.long)
         attention_mask = torch.zeros((len(rows), longest), dtype=torch.long)
-        for i, (ids, _) in enumerate(rows):
+        for i, (ids, _, _) in enumerate(rows):
             input_ids[i, : len(ids)] = torch.from_numpy(ids.astype(np.int64))
             attention_mask[i, : len(ids)] = 1
-        labels = torch.tensor([label for _, label in rows], dtype=torch.long)
-        return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+        batch = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": torch.tensor([label for _, label, _ in rows])}
+        batch.update({name: torch.as_tensor(np.stack([extras[name] for _, _, extras in rows])) for name in rows[0][2]})
+        return batch
 
 
-def train_loader(split: TokenizedSplit, batch_size: int, pad_id: int, seed: int) -> DataLoader:
+class WeightedLengthGroupedSampler(Sampler):
+    """Each epoch draws as many rows as the split has, with replacement, row i with probability in
+    proportion to ``weights[i]`` (temperature sampling across multi-task sub-tasks), then groups the draw
+    by length like ``LengthGroupedSampler``. (Lightning's and torch's weighted samplers know no lengths.)"""
+
+    def __init__(self, weights: np.ndarray, lengths: np.ndarray, batch_size: int, generator: torch.Generator):
+        self.weights = torch.as_tensor(weights, dtype=torch.double)
+        self.lengths, self.batch_size, self.generator = lengths, batch_size, generator
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self):
+        from transformers.trainer_pt_utils import get_length_grouped_indices
+
+        drawn = torch.multinomial(self.weights, len(self.lengths), replacement=True, generator=self.generator).numpy()
+        order = get_length_grouped_indices(self.lengths[drawn].tolist(), self.batch_size, generator=self.generator)
+        return iter(drawn[order].tolist())
+
+
+def train_loader(
+    split: TokenizedSplit, batch_size: int, pad_id: int, seed: int, extras: Extras | None = None, weights: np.ndarray | None = None
+) -> DataLoader:
+    """``weights``: per-row draw weights (see WeightedLengthGroupedSampler); None: every row once per epoch."""
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
-    # shuffled mega-batches of up to 50 batches, each sorted by length: random order, little padding
-    sampler = LengthGroupedSampler(batch_size, lengths=split.lengths.tolist(), generator=torch.Generator().manual_seed(seed))
-    return DataLoader(TokenDataset(split), batch_size=batch_size, sampler=sampler, collate_fn=PadCollator(pad_id))
+    generator = torch.Generator().manual_seed(seed)
+    if weights is None:
+        # shuffled mega-batches of up to 50 batches, each sorted by length: random order, little padding
+        sampler = LengthGroupedSampler(batch_size, lengths=split.lengths.tolist(), generator=generator)
+    else:
+        sampler = WeightedLengthGroupedSampler(weights, split.lengths, batch_size, generator)
+    return DataLoader(TokenDataset(split, extras), batch_size=batch_size, sampler=sampler, collate_fn=PadCollator(pad_id))
 
 
-def eval_loader(split: TokenizedSplit, batch_size: int, pad_id: int) -> DataLoader:
+def eval_loader(split: TokenizedSplit, batch_size: int, pad_id: int, extras: Extras | None = None) -> DataLoader:
     order = np.argsort(split.lengths, kind="stable").tolist()  # sorted: the least padding possible
-    return DataLoader(TokenDataset(split), batch_size=batch_size, sampler=order, collate_fn=PadCollator(pad_id))
+    return DataLoader(TokenDataset(split, extras), batch_size=batch_size, sampler=order, collate_fn=PadCollator(pad_id))
 
 
-def feature_loader(dataset: FeatureDataset, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
+@torch.no_grad()
+def in_row_order(split: TokenizedSplit, batch_size: int, pad_id: int, compute) -> torch.Tensor:
+    """``compute(batch) -> tensor`` over ``split`` in length order (least padding), rows given back their places."""
+    loader = eval_loader(split, batch_size, pad_id)
+    outputs = torch.cat([compute(batch).float() for batch in loader])
+    unsorted = torch.empty_like(outputs)
+    unsorted[torch.as_tensor(list(loader.sampler), dtype=torch.long)] = outputs
+    return unsorted
+
+
+def feature_loader(dataset: FeatureDataset, batch_size: int, shuffle: bool, seed: int, weights: np.ndarray | None = None) -> DataLoader:
     generator = torch.Generator().manual_seed(seed) if shuffle else None
+    if shuffle and weights is not None:  # temperature sampling; features have no padding to group by
+        sampler = torch.utils.data.WeightedRandomSampler(weights, len(dataset), replacement=True, generator=generator)
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)

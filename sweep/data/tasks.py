@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 @dataclass
 class Split:
     texts: list[str]
-    labels: np.ndarray  # int64 label ids
+    labels: np.ndarray  # int64 label ids (within the row's sub-task, in multi-task training)
+    tasks: np.ndarray | None = None  # multi-task training: each row's sub-task index
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -29,7 +30,9 @@ class Splits:
     train: Split
     val: Split
     test: Split
-    label_names: list[str]
+    label_names: list[str]  # multi-task: "<task>/<label>", sub-task after sub-task
+    task_names: list[str] | None = None  # multi-task training only
+    task_label_counts: list[int] | None = None
 
     @property
     def num_labels(self) -> int:
@@ -40,6 +43,10 @@ def load_splits(task: TaskConfig) -> Splits:
     """Read the task's rows, map labels to ids and split them reproducibly (groups never straddle splits)."""
     from sweep.data.splitting import split_rows
 
+    if task.kind == "multi":  # not a reader of rows: a stack of other tasks
+        from sweep.data.multitask import load_multitask
+
+        return load_multitask(task)
     frame = TASK_KINDS.get(task.kind)(task)
     rows = len(frame)
     frame = frame[frame["text"].notna() & frame["label"].notna()]  # a missing label is no class

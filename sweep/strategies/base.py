@@ -25,6 +25,9 @@ class Strategy:
     # True: the backbone is frozen whole, so its pooled output is computed once per split and the
     # head trains on those features (across epochs and, through the disk cache, across jobs)
     frozen_features: ClassVar[bool] = False
+    # distill.teacher: "optional" (trains under it when set), "required" (strategy=distill) or "never"
+    # (full: the student alone, what strategy=distill is compared with in `-m strategy=full,distill`)
+    teacher_use: ClassVar[str] = "optional"
 
     def __init__(self, config: StrategyConfig):
         self.config = config

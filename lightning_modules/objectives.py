@@ -1,0 +1,144 @@
+"""What a classifier is trained and judged on: its loss and its metrics, one object per kind of training.
+
+The LightningModule knows none of this: it asks its objective for the loss of a batch, feeds it the
+batch's outputs, and logs what the objective computes at the end of each stage. Distillation (a
+teacher's soft labels in the loss) and multi-task training (one head per sub-task, per-task metrics
+and their mean) are objectives like plain cross-entropy; the training loop stays the same.
+
+Why not torchmetrics' ``MetricCollection`` alone: multi-task metrics are per sub-task *and* averaged
+across them, and a distillation loss is not a metric. The metrics themselves are torchmetrics'.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+STAGES = ("train", "val", "test")
+
+
+def by_stage(make) -> nn.ModuleDict:
+    """One of ``make()`` per stage (keys ``train_``... : ``train`` is taken by nn.Module.train)."""
+    return nn.ModuleDict({f"{stage}_": make() for stage in STAGES})
+
+
+def classification_metrics(num_labels: int) -> MetricCollection:
+    return MetricCollection({"acc": MulticlassAccuracy(num_labels, average="micro"), "f1": MulticlassF1Score(num_labels, average="macro")})
+
+
+class Objective(nn.Module):
+    """Loss and metrics of one kind of training. An nn.Module so that its metric states follow the model's device."""
+
+    def loss(self, logits: torch.Tensor, batch: dict, stage: str) -> torch.Tensor:
+        raise NotImplementedError
+
+    def update(self, logits: torch.Tensor, batch: dict, stage: str) -> None:
+        raise NotImplementedError
+
+    def compute(self, stage: str) -> dict[str, torch.Tensor]:
+        """The stage's metrics since its last reset, named ``<stage>/<metric>``."""
+        raise NotImplementedError
+
+    def reset(self, stage: str) -> None:
+        raise NotImplementedError
+
+
+class Classification(Objective):
+    """Cross-entropy against the labels; accuracy and macro-F1."""
+
+    def __init__(self, num_labels: int):
+        super().__init__()
+        self.metrics = by_stage(lambda: classification_metrics(num_labels))
+
+    def loss(self, logits: torch.Tensor, batch: dict, stage: str) -> torch.Tensor:
+        return F.cross_entropy(logits.float(), batch["labels"])
+
+    def update(self, logits: torch.Tensor, batch: dict, stage: str) -> None:
+        self.metrics[f"{stage}_"].update(logits, batch["labels"])
+
+    def compute(self, stage: str) -> dict[str, torch.Tensor]:
+        return {f"{stage}/{name}": value for name, value in self.metrics[f"{stage}_"].compute().items()}
+
+    def reset(self, stage: str) -> None:
+        self.metrics[f"{stage}_"].reset()
+
+
+def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, alpha: float, temperature: float) -> torch.Tensor:
+    """α·CE(student, labels) + (1 − α)·T²·KL(teacher_T ‖ student_T) (Hinton et al., 2015).
+
+    T² keeps the soft term's gradients on the scale of the hard term's as the temperature changes.
+    """
+    hard = F.cross_entropy(student, labels)
+    soft = F.kl_div(
+        F.log_softmax(student / temperature, -1), F.log_softmax(teacher / temperature, -1), reduction="batchmean", log_target=True
+    )
+    return alpha * hard + (1.0 - alpha) * temperature**2 * soft
+
+
+class Distillation(Classification):
+    """Training follows a teacher's soft labels (``batch["teacher_logits"]``) as well as the true ones.
+
+    Validation and test losses stay plain cross-entropy, so they compare with runs without a teacher.
+    """
+
+    def __init__(self, num_labels: int, alpha: float, temperature: float):
+        super().__init__(num_labels)
+        self.alpha = alpha
+        self.temperature = temperature
+
+    def loss(self, logits: torch.Tensor, batch: dict, stage: str) -> torch.Tensor:
+        if stage != "train":
+            return super().loss(logits, batch, stage)
+        return distillation_loss(logits.float(), batch["teacher_logits"].float(), batch["labels"], self.alpha, self.temperature)
+
+
+class MultiTask(Objective):
+    """One head per sub-task, side by side in the classifier's output: sub-task t owns columns
+    ``[offset_t, offset_t + n_t)``; each row's ``batch["task"]`` says which sub-task it belongs to and its
+    label counts from 0 within that sub-task. Metrics per sub-task (``val/<task>/acc``) and their
+    unweighted mean (``val/acc``), which early stopping and the search monitor.
+    """
+
+    def __init__(self, task_names: list[str], num_labels: list[int]):
+        super().__init__()
+        self.task_names = list(task_names)
+        starts = [sum(num_labels[:i]) for i in range(len(num_labels))]
+        self.columns = [(start, start + n) for start, n in zip(starts, num_labels)]
+        self.metrics = by_stage(lambda: nn.ModuleList([classification_metrics(n) for n in num_labels]))
+        self.seen = {stage: [False] * len(num_labels) for stage in STAGES}
+
+    def rows(self, batch: dict):
+        for index, (start, end) in enumerate(self.columns):
+            mask = batch["task"] == index
+            if mask.any():
+                yield index, mask, start, end
+
+    def loss(self, logits: torch.Tensor, batch: dict, stage: str) -> torch.Tensor:
+        total = logits.new_zeros((), dtype=torch.float32)
+        for _, mask, start, end in self.rows(batch):
+            total = total + F.cross_entropy(logits[mask, start:end].float(), batch["labels"][mask], reduction="sum")
+        return total / batch["labels"].size(0)
+
+    def update(self, logits: torch.Tensor, batch: dict, stage: str) -> None:
+        for index, mask, start, end in self.rows(batch):
+            self.metrics[f"{stage}_"][index].update(logits[mask, start:end], batch["labels"][mask])
+            self.seen[stage][index] = True
+
+    def compute(self, stage: str) -> dict[str, torch.Tensor]:
+        out, per_metric = {}, {}
+        for index, name in enumerate(self.task_names):
+            if not self.seen[stage][index]:  # e.g. a short training epoch that drew no row of it
+                continue
+            for metric, value in self.metrics[f"{stage}_"][index].compute().items():
+                out[f"{stage}/{name}/{metric}"] = value
+                per_metric.setdefault(metric, []).append(value)
+        out.update({f"{stage}/{metric}": torch.stack(values).mean() for metric, values in per_metric.items()})
+        return out
+
+    def reset(self, stage: str) -> None:
+        for metrics in self.metrics[f"{stage}_"]:
+            metrics.reset()
+        self.seen[stage] = [False] * len(self.columns)

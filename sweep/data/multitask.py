@@ -1,0 +1,79 @@
+"""Multi-task data (``task=multi task.tasks=[rotten_tomatoes,rotten_subjectivity]``): each sub-task is an
+ordinary task config from ``conf/task/``, loaded and split on its own; their splits are stacked, each row
+keeping its sub-task's index and its label id within that sub-task.
+
+The multi-task config's own sizes and max length, where set, apply to every sub-task (so
+``task.train_size=500`` means 500 rows of each); null keeps each sub-task's own.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from sweep.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sweep.data.tasks import Splits
+    from sweep.schema import TaskConfig
+
+SHARED_KEYS = ("train_size", "val_size", "test_size")
+
+
+def sub_task_configs(task: TaskConfig) -> list[TaskConfig]:
+    from sweep.groups import CONF
+    from sweep.schema import TaskConfig, typed
+
+    known = sorted(path.stem for path in (CONF / "task").glob("*.yaml") if path.stem != task.name)
+    names = list(task.tasks or [])
+    if len(names) < 2:
+        raise ConfigError("task.tasks", f"multi-task training needs at least two sub-tasks; known: {', '.join(known)}", names)
+    if len(set(names)) != len(names):
+        raise ConfigError("task.tasks", "lists a sub-task twice", names)
+    configs = []
+    for name in names:
+        if name not in known:
+            raise ConfigError("task.tasks", f"unknown sub-task {name!r}; known: {', '.join(known)}", names)
+        tree = OmegaConf.to_container(OmegaConf.load(CONF / "task" / f"{name}.yaml"), resolve=True)
+        if tree.get("kind") == "multi":
+            raise ConfigError("task.tasks", f"{name!r} is itself multi-task", names)
+        tree.update({key: getattr(task, key) for key in SHARED_KEYS if getattr(task, key) is not None})
+        tree["max_length"] = task.max_length
+        configs.append(typed(TaskConfig, tree, prefix=f"task.tasks[{name}]."))
+    return configs
+
+
+def load_multitask(task: TaskConfig) -> Splits:
+    from sweep.data.tasks import Split, Splits, load_splits
+
+    configs = sub_task_configs(task)
+    parts = [load_splits(config) for config in configs]
+
+    def stack(name: str) -> Split:
+        pieces = [getattr(part, name) for part in parts]
+        tasks = np.concatenate([np.full(len(piece), index, np.int64) for index, piece in enumerate(pieces)])
+        return Split([text for piece in pieces for text in piece.texts], np.concatenate([piece.labels for piece in pieces]), tasks)
+
+    return Splits(
+        stack("train"),
+        stack("val"),
+        stack("test"),
+        [f"{config.name}/{label}" for config, part in zip(configs, parts) for label in part.label_names],
+        task_names=[config.name for config in configs],
+        task_label_counts=[part.num_labels for part in parts],
+    )
+
+
+def sampling_weights(task: TaskConfig, tasks: np.ndarray) -> np.ndarray | None:
+    """Per-row draw weights of a multi-task training split; None: proportional (every row once an epoch).
+
+    Temperature sampling (as in multilingual and T5-style mixtures): sub-task t is drawn with probability
+    proportional to ``n_t ** (1 / T)``; T = 1 is proportional, a larger T evens the sub-tasks out."""
+    if task.sampling == "proportional":
+        return None
+    counts = np.bincount(tasks).astype(np.float64)
+    share = counts ** (1.0 / task.sampling_temperature)
+    share /= share.sum()
+    return share[tasks] / counts[tasks]

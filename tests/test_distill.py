@@ -1,0 +1,93 @@
+"""Knowledge distillation through the real CLI: the teacher runs once per split, ever; bad teachers fail clearly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TINY_DATA, run_cli
+from tests.test_cli import all_runs, assert_nothing_recorded
+
+pytestmark = pytest.mark.slow
+
+
+def save_classifier(folder: Path, labels: list[str], cache_dir: Path) -> Path:
+    """A tiny Hugging Face sequence classifier with its tokenizer: a teacher as the hub would give one."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from sweep.zoo.loader import resolve_source
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(resolve_source("asset:minilm_l6", "model.tokenizer", cache_dir))
+    config = BertConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+        max_position_embeddings=128, id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)},
+    )  # fmt: skip
+    BertForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_the_teacher_runs_once_per_split_across_jobs_and_epochs(tmp_path, cache_dir):
+    # its label order differs from the task's: the columns are put in the task's order
+    teacher = save_classifier(tmp_path / "teacher", ["fresh", "rotten"], cache_dir)
+    result = run_cli(
+        "-m", "strategy=distill,full", "seed=1,2", "model=tiny_bert", *TINY_DATA, "trainer.max_epochs=2",
+        f"distill.teacher={teacher}", "distill.alpha=0.3", "distill.temperature=3", cwd=tmp_path, cache=cache_dir,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    _, runs = all_runs(tmp_path)
+    children = sorted((run for run in runs if "mlflow.parentRunId" in run.data.tags), key=lambda run: int(run.data.tags["sweep.job"]))
+    assert [run.data.tags["strategy"] for run in children] == ["distill", "distill", "full", "full"]
+    distilled, alone = children[:2], children[2:]
+    # the first job runs the teacher on train, val and test (one batch each at eval batch size 128);
+    # every later job, in the same process or not, reads its logits from the cache, and epochs never run it
+    assert [run.data.metrics["prepare_teacher_forward_batches"] for run in distilled] == [3, 0]
+    assert [run.data.metrics["prepare_teacher_cache_hits"] for run in distilled] == [0, 3]
+    for run in distilled:
+        assert 0.0 <= run.data.metrics["teacher_test_acc"] <= 1.0
+        assert run.data.tags["distill.teacher"] == str(teacher)
+    for run in alone:  # full is the student alone: it never loads the teacher
+        assert "prepare_teacher_forward_batches" not in run.data.metrics
+        assert "distill.teacher" not in run.data.tags
+
+
+def test_distillation_changes_what_the_student_learns(tmp_path, cache_dir, job_config):
+    from sweep.build import build
+    from sweep.train import train
+
+    teacher = save_classifier(tmp_path / "teacher", ["rotten", "fresh"], cache_dir)
+    common = ("model=tiny_bert", *TINY_DATA, "trainer.max_steps=4", "trainer.precision=32-true")
+    alone = train(build(job_config(*common, "strategy=full")))
+    taught = train(build(job_config(*common, "strategy=distill", f"distill.teacher={teacher}", "distill.alpha=0")))
+    # same seed, data and steps: only the loss differs, so the training loss must too
+    assert alone.last["train/loss"] != pytest.approx(taught.last["train/loss"], rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["strategy=distill"], "error: distill.teacher=None: strategy=distill needs a teacher"),
+        (["distill.alpha=1.5"], "error: distill.alpha=1.5: must be in [0, 1]"),
+        (
+            ["strategy=distill", "distill.teacher=minilm_l6"],
+            "error: distill.teacher=minilm_l6: no finished run of model minilm_l6 on task rotten_tomatoes",
+        ),
+        (["strategy=lora", "distill.teacher=/no/such/folder"], "error: distill.teacher=/no/such/folder: not a runs:/ URI"),
+    ],
+)
+def test_bad_teachers_fail_clearly_and_record_nothing(tmp_path, cache_dir, args, message):
+    result = run_cli("model=tiny_bert", *TINY_DATA, *args, cwd=tmp_path, cache=cache_dir, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.startswith(message), result.stderr[-2000:]
+    assert_nothing_recorded(tmp_path)
+
+
+def test_a_teacher_with_other_labels_is_refused(tmp_path, cache_dir):
+    teacher = save_classifier(tmp_path / "teacher", ["negative", "positive"], cache_dir)
+    result = run_cli("model=tiny_bert", *TINY_DATA, "strategy=distill", f"distill.teacher={teacher}", cwd=tmp_path, cache=cache_dir)
+    assert result.returncode == 2
+    assert "the teacher's labels ['negative', 'positive'] differ from the task's ['rotten', 'fresh']" in result.stderr
+    assert_nothing_recorded(tmp_path)
