@@ -85,10 +85,14 @@ def build(job: JobConfig) -> Built:
     timings["token_cache_hits"] = hits
 
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    if strategy.frozen_features:
+    if strategy.frozen_features:  # never augmented: sweep.schema.check_augment refuses it
         loaders = _feature_loaders(model, tokenized, job, pad_id, source_fingerprint(root.model, root.seed), timings)
     else:
-        loaders = _token_loaders(tokenized, job, pad_id)
+        from sweep.data.augment import AUGMENTERS
+
+        make = AUGMENTERS.get(root.augment.name)
+        augmenter = make(root.augment, tokenizer, tokenized["train"], root.seed, root.task.max_length)  # None for augment=none
+        loaders = _token_loaders(tokenized, job, pad_id, augmenter)
 
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -106,12 +110,12 @@ def build(job: JobConfig) -> Built:
     )
 
 
-def _token_loaders(tokenized: dict, job: JobConfig, pad_id: int) -> dict:
+def _token_loaders(tokenized: dict, job: JobConfig, pad_id: int, augmenter=None) -> dict:
     from sweep.data.loaders import eval_loader, train_loader
 
     optim = job.root.optim
-    return {
-        "train": train_loader(tokenized["train"], optim.batch_size, pad_id, job.root.seed),
+    return {  # only the training split is ever augmented
+        "train": train_loader(tokenized["train"], optim.batch_size, pad_id, job.root.seed, augmenter),
         "val": eval_loader(tokenized["val"], optim.eval_batch_size, pad_id),
         "test": eval_loader(tokenized["test"], optim.eval_batch_size, pad_id) if len(tokenized["test"]) else None,
     }

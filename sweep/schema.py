@@ -125,6 +125,22 @@ class TrainerConfig:
 
 
 @dataclass
+class AugmentConfig:
+    """The `augment` group: token augmentation of the training split (sweep/data/augment.py); none: off."""
+
+    name: str = "none"  # none | tokens
+    p_mask: float = 0.0  # each content token replaced by the tokenizer's mask token
+    p_delete: float = 0.0  # each content token dropped (a row keeps at least one)
+    p_swap: float = 0.0  # each content token swapped with the next one
+    p_insert: float = 0.0  # a token of the training vocabulary inserted before each content token
+
+    def __post_init__(self) -> None:
+        for key in ("p_mask", "p_delete", "p_swap", "p_insert"):
+            value = getattr(self, key)
+            require(0.0 <= value <= 1.0, f"augment.{key}", value, "must be in [0, 1]")
+
+
+@dataclass
 class TrackingConfig:
     uri: Optional[str] = None  # default: $MLFLOW_TRACKING_URI, else sqlite under paths.output_dir
     experiment: str = "sweep"
@@ -205,6 +221,7 @@ class RootConfig:
     strategy: Dict[str, Any] = field(default_factory=dict)  # validated by the chosen strategy's schema
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     search: Optional[Dict[str, Any]] = None  # the sweeper's settings; jobs ignore them
     trial: Optional[TrialConfig] = None
@@ -243,7 +260,20 @@ def validate(cfg: DictConfig) -> JobConfig:
     require(name is not None, "strategy.name", None, f"must be set; known: {', '.join(STRATEGIES.names())}")
     strategy_cls = STRATEGIES.get(name)
     strategy = typed(strategy_cls.config_class, root.strategy, prefix="strategy.")
+    check_augment(root.augment, name, strategy_cls.frozen_features)
     return JobConfig(root=root, strategy=strategy)
+
+
+def check_augment(augment: AugmentConfig, strategy: str, frozen_features: bool) -> None:
+    from sweep.data.augment import AUGMENTERS  # numpy only
+
+    AUGMENTERS.get(augment.name)  # an unknown name lists the known ones
+    if augment.name != "none" and frozen_features:
+        raise ConfigError(
+            "augment",
+            f"strategy {strategy} trains on features computed once from the unaugmented tokens: use augment=none",
+            augment.name,
+        )
 
 
 def search_config(tree: dict | None) -> SearchConfig:

@@ -55,12 +55,22 @@ class PadCollator:
         return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
 
-def train_loader(split: TokenizedSplit, batch_size: int, pad_id: int, seed: int) -> DataLoader:
+def train_loader(split: TokenizedSplit, batch_size: int, pad_id: int, seed: int, augmenter=None) -> DataLoader:
+    """Length-grouped training batches; ``augmenter`` (sweep/data/augment.py) transforms each batch's ids."""
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
     # shuffled mega-batches of up to 50 batches, each sorted by length: random order, little padding
     sampler = LengthGroupedSampler(batch_size, lengths=split.lengths.tolist(), generator=torch.Generator().manual_seed(seed))
-    return DataLoader(TokenDataset(split), batch_size=batch_size, sampler=sampler, collate_fn=PadCollator(pad_id))
+    if augmenter is None:
+        return DataLoader(TokenDataset(split), batch_size=batch_size, sampler=sampler, collate_fn=PadCollator(pad_id))
+    from sweep.data.augment import AugmentingCollator, EpochRows, EpochSampler
+
+    return DataLoader(
+        EpochRows(split),
+        batch_size=batch_size,
+        sampler=EpochSampler(sampler),
+        collate_fn=AugmentingCollator(augmenter, PadCollator(pad_id)),
+    )
 
 
 def eval_loader(split: TokenizedSplit, batch_size: int, pad_id: int) -> DataLoader:
