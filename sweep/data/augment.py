@@ -6,16 +6,18 @@ Validation and test loaders never see it. ``augment=none`` is the absence of a t
 entry returns None and the training loader is exactly the unaugmented one.
 
 Every random decision is a counter-based hash of (seed, epoch, row, position, decision), computed for a
-whole batch at once with numpy: the result for a row depends only on (seed, epoch, row) and its ids, never
-on which batch it landed in, which worker collated it or how often the loader was iterated before; it
-differs across epochs and seeds. (One ``np.random.default_rng((seed, epoch, row))`` per row would give
-the same guarantee at ~30x the cost, a Python loop over rows.) The epoch reaches the rows through the
-sampler: Lightning calls ``set_epoch`` on the train loader's sampler before every epoch (pytorch_lightning
-2.6 ``fit_loop.on_advance_start`` -> ``lightning_fabric.utilities.data._set_sampler_epoch``), and the
-sampler tags each index with it, so this also holds with worker processes.
+whole batch at once with numpy: a row's result depends only on (seed, epoch, row) and its ids, never on
+which batch it landed in or which worker collated it, and differs across epochs and seeds. (One
+``np.random.default_rng((seed, epoch, row))`` per row gives the same guarantee, but as a Python loop over
+rows whose draws alone cost more than this whole transform; bench_augment.py.) The epoch reaches the rows
+through the sampler: Lightning calls ``set_epoch`` on the train loader's sampler before every epoch
+(pytorch_lightning 2.6 ``fit_loop.on_advance_start`` -> ``lightning_fabric.utilities.data._set_sampler_epoch``)
+and the sampler tags each index with it, so this holds with worker processes too; without Lightning,
+each pass over the loader is the next epoch.
 
 Special tokens (the tokenizer's ``all_special_ids``: CLS, SEP, BOS, EOS, PAD, ...) are never masked,
-deleted, swapped or replaced, and no token is inserted before or after them except between content tokens.
+deleted, swapped or replaced; a token is inserted only before a content token, never before CLS or after
+the last SEP.
 """
 
 from __future__ import annotations
@@ -42,12 +44,16 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
-def uniforms(seed: int, epochs: np.ndarray, rows: np.ndarray, positions: np.ndarray, stream: int) -> np.ndarray:
-    """Uniform floats in [0, 1), one per element, a pure function of (seed, epoch, row, position, stream)."""
+def row_keys(seed: int, epochs: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """One 64-bit key per (seed, epoch, row): every draw of that row derives from it."""
     key = _mix(np.full(len(rows), seed & _M64, dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15))
-    key = _mix(key ^ epochs.astype(np.uint64))
-    key = _mix(key ^ rows.astype(np.uint64))
-    key = _mix(key + positions.astype(np.uint64) * np.uint64(5) + np.uint64(stream))
+    key = _mix(key ^ np.asarray(epochs).astype(np.uint64))
+    return _mix(key ^ np.asarray(rows).astype(np.uint64))
+
+
+def uniforms(keys: np.ndarray, positions: np.ndarray, stream: int) -> np.ndarray:
+    """Uniform floats in [0, 1), one per (row key, position) pair, for one decision stream."""
+    key = _mix(keys + positions.astype(np.uint64) * np.uint64(5) + np.uint64(stream))
     return (key >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
@@ -97,8 +103,10 @@ class TokenAugmenter:
         position = np.arange(len(flat)) - starts[row_of]
         content = ~np.isin(flat, self.special)
 
+        keys = row_keys(self.seed, epochs, row_ids)[row_of]
+
         def draw(stream: int) -> np.ndarray:
-            return uniforms(self.seed, epochs[row_of], row_ids[row_of], position, stream)
+            return uniforms(keys, position, stream)
 
         if self.p_swap > 0:  # a pair of adjacent content tokens of one row; accepted swaps never overlap
             pair = np.zeros(len(flat), dtype=bool)
