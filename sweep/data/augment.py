@@ -9,7 +9,7 @@ Every random decision is a counter-based hash of (seed, epoch, row, position, de
 whole batch at once with numpy: a row's result depends only on (seed, epoch, row) and its ids, never on
 which batch it landed in or which worker collated it, and differs across epochs and seeds. (One
 ``np.random.default_rng((seed, epoch, row))`` per row gives the same guarantee, but as a Python loop over
-rows whose draws alone cost more than this whole transform; bench_augment.py.) The epoch reaches the rows
+rows whose draws alone cost about as much as this whole transform; bench_augment.py.) The epoch reaches the rows
 through the sampler: Lightning calls ``set_epoch`` on the train loader's sampler before every epoch
 (pytorch_lightning 2.6 ``fit_loop.on_advance_start`` -> ``lightning_fabric.utilities.data._set_sampler_epoch``)
 and the sampler tags each index with it, so this holds with worker processes too; without Lightning,
