@@ -112,11 +112,15 @@ def build(job: JobConfig, tracking_uri: str | None = None) -> Built:
         weights = sampling_weights(root.task, splits.train.tasks)
 
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    if strategy.frozen_features:
+    if strategy.frozen_features:  # never augmented: sweep.schema.check_augment refuses it
         backbone_id = source_fingerprint(root.model, root.seed)
         loaders = _feature_loaders(model, tokenized, extras, weights, job, pad_id, backbone_id, timings)
     else:
-        loaders = _token_loaders(tokenized, extras, weights, job, pad_id)
+        from sweep.data.augment import AUGMENTERS
+
+        make = AUGMENTERS.get(root.augment.name)
+        augmenter = make(root.augment, tokenizer, tokenized["train"], root.seed, root.task.max_length)  # None for augment=none
+        loaders = _token_loaders(tokenized, extras, weights, job, pad_id, augmenter)
 
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -160,13 +164,13 @@ def _teacher_logits(teacher, columns: list[int], splits, job: JobConfig, extras:
     return measured
 
 
-def _token_loaders(tokenized: dict, extras: dict, weights, job: JobConfig, pad_id: int) -> dict:
+def _token_loaders(tokenized: dict, extras: dict, weights, job: JobConfig, pad_id: int, augmenter=None) -> dict:
     from sweep.data.loaders import eval_loader, train_loader
 
     optim = job.root.optim
     test = tokenized["test"]
     return {
-        "train": train_loader(tokenized["train"], optim.batch_size, pad_id, job.root.seed, extras["train"], weights),
+        "train": train_loader(tokenized["train"], optim.batch_size, pad_id, job.root.seed, extras["train"], weights, augmenter),
         "val": eval_loader(tokenized["val"], optim.eval_batch_size, pad_id, extras["val"]),
         "test": eval_loader(test, optim.eval_batch_size, pad_id, extras["test"]) if len(test) else None,
     }

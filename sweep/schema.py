@@ -155,6 +155,22 @@ class TrainerConfig:
 
 
 @dataclass
+class AugmentConfig:
+    """The `augment` group: token augmentation of the training split (sweep/data/augment.py); none: off."""
+
+    name: str = "none"  # none | tokens
+    p_mask: float = 0.0  # each content token replaced by the tokenizer's mask token
+    p_delete: float = 0.0  # each content token dropped (a row keeps at least one)
+    p_swap: float = 0.0  # each content token swapped with the next one
+    p_insert: float = 0.0  # a token of the training vocabulary inserted before each content token
+
+    def __post_init__(self) -> None:
+        for key in ("p_mask", "p_delete", "p_swap", "p_insert"):
+            value = getattr(self, key)
+            require(0.0 <= value <= 1.0, f"augment.{key}", value, "must be in [0, 1]")
+
+
+@dataclass
 class TrackingConfig:
     uri: Optional[str] = None  # default: $MLFLOW_TRACKING_URI, else sqlite under paths.output_dir
     experiment: str = "sweep"
@@ -236,6 +252,7 @@ class RootConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     search: Optional[Dict[str, Any]] = None  # the sweeper's settings; jobs ignore them
     trial: Optional[TrialConfig] = None
@@ -275,6 +292,7 @@ def validate(cfg: DictConfig) -> JobConfig:
     require(name is not None, "strategy.name", None, f"must be set; known: {', '.join(STRATEGIES.names())}")
     strategy_cls = STRATEGIES.get(name)
     strategy = typed(strategy_cls.config_class, root.strategy, prefix="strategy.")
+    check_augment(root.augment, name, strategy_cls.frozen_features)
     teacher = root.distill.teacher if strategy_cls.teacher_use != "never" else None
     if strategy_cls.teacher_use == "required":
         hint = "runs:/<run_id>/model or a model name"
@@ -282,6 +300,18 @@ def validate(cfg: DictConfig) -> JobConfig:
     if teacher is not None:
         require(root.task.kind != "multi", "distill.teacher", teacher, "distillation of multi-task training is not supported")
     return JobConfig(root=root, strategy=strategy, teacher=teacher)
+
+
+def check_augment(augment: AugmentConfig, strategy: str, frozen_features: bool) -> None:
+    from sweep.data.augment import AUGMENTERS  # numpy only
+
+    AUGMENTERS.get(augment.name)  # an unknown name lists the known ones
+    if augment.name != "none" and frozen_features:
+        raise ConfigError(
+            "augment",
+            f"strategy {strategy} trains on features computed once from the unaugmented tokens: use augment=none",
+            augment.name,
+        )
 
 
 def search_config(tree: dict | None) -> SearchConfig:

@@ -110,6 +110,18 @@ def test_every_grid_job_ends_as_a_run_even_when_it_fails_before_its_run_opens(tm
     assert "3 of 4 jobs failed" in result.stderr
 
 
+def test_augmented_run_finishes_and_records_its_augment_config(tmp_path, cache_dir):
+    result = run_cli(
+        "model=tiny_bert", "augment=tokens", "augment.p_mask=0.2", *TINY_DATA, "trainer.max_epochs=2", cwd=tmp_path, cache=cache_dir
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    _, runs = all_runs(tmp_path)
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    params = runs[0].data.params
+    assert params["augment.name"] == "tokens" and params["augment.p_mask"] == "0.2" and params["augment.p_insert"] == "0.1"
+    assert {"test/acc", "val/acc"} <= set(runs[0].data.metrics)
+
+
 BAD_INPUT = [
     (["model=nope"], "error: model=nope: unknown; choose from minilm_l3, minilm_l6, tiny_bert, tiny_gpt2, tiny_llama, tiny_t5\n"),
     (["task=nope"], "error: task=nope: unknown; choose from csv, rotten_subjectivity, rotten_tomatoes\n"),
@@ -123,6 +135,9 @@ BAD_INPUT = [
     (["model=minilm_l3", "strategy=partial", "strategy.freeze_depth=9"], "strategy.freeze_depth=9: the model has 3 blocks: allowed 0..3"),
     (["task.train_size=-5"], "task.train_size=-5: must be >= 0"),
     (["optim.lr=0"], "optim.lr=0.0: must be > 0"),
+    (["augment=tokens", "augment.p_swap=1.5"], "error: augment.p_swap=1.5: must be in [0, 1]\n"),
+    (["augment=nope"], "error: augment=nope: unknown; choose from none, tokens\n"),
+    (["strategy=feature", "augment=tokens"], "error: augment=tokens: strategy feature trains on features computed once"),
     (["-m", "optim.lr=-1", "strategy=full,prompt"], "optim.lr=-1.0: must be > 0"),
     (
         ["task=csv", "task.path=mine.csv", "task.text_column=body"],

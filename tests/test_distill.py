@@ -91,3 +91,16 @@ def test_a_teacher_with_other_labels_is_refused(tmp_path, cache_dir):
     assert result.returncode == 2
     assert "the teacher's labels ['negative', 'positive'] differ from the task's ['rotten', 'fresh']" in result.stderr
     assert_nothing_recorded(tmp_path)
+
+
+def test_a_grid_of_distillation_and_augmentation_runs_every_combination(tmp_path, cache_dir):
+    teacher = save_classifier(tmp_path / "teacher", ["rotten", "fresh"], cache_dir)
+    result = run_cli(
+        "-m", "strategy=full,distill", "augment=none,tokens", "model=tiny_bert", *TINY_DATA, "trainer.max_epochs=2",
+        f"distill.teacher={teacher}", cwd=tmp_path, cache=cache_dir,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    _, runs = all_runs(tmp_path)
+    children = [run for run in runs if "mlflow.parentRunId" in run.data.tags]
+    combos = sorted((run.data.tags["strategy"], run.data.params["augment.name"], run.data.tags["state"]) for run in children)
+    assert combos == [(s, a, "finished") for s in ("distill", "full") for a in ("none", "tokens")]

@@ -30,6 +30,11 @@ BAD_VALUES = [
     (["strategy=lora", "strategy.r=0"], "strategy.r"),
     (["strategy=prompt", "strategy.num_virtual_tokens=0"], "strategy.num_virtual_tokens"),
     (["strategy.name=nope"], "strategy.name"),
+    (["augment=tokens", "augment.p_mask=1.01"], "augment.p_mask"),
+    (["augment=tokens", "augment.p_delete=-0.5"], "augment.p_delete"),
+    (["augment=tokens", "augment.p_swap=2"], "augment.p_swap"),
+    (["augment=tokens", "augment.p_insert=abc"], "augment.p_insert"),
+    (["strategy=feature", "augment=tokens"], "augment"),
 ]
 
 

@@ -82,9 +82,16 @@ class WeightedLengthGroupedSampler(Sampler):
 
 
 def train_loader(
-    split: TokenizedSplit, batch_size: int, pad_id: int, seed: int, extras: Extras | None = None, weights: np.ndarray | None = None
+    split: TokenizedSplit,
+    batch_size: int,
+    pad_id: int,
+    seed: int,
+    extras: Extras | None = None,
+    weights: np.ndarray | None = None,
+    augmenter=None,
 ) -> DataLoader:
-    """``weights``: per-row draw weights (see WeightedLengthGroupedSampler); None: every row once per epoch."""
+    """Length-grouped training batches. ``weights``: per-row draw weights (WeightedLengthGroupedSampler);
+    None: every row once per epoch. ``augmenter`` (sweep/data/augment.py) transforms each batch's ids."""
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
     generator = torch.Generator().manual_seed(seed)
@@ -93,7 +100,14 @@ def train_loader(
         sampler = LengthGroupedSampler(batch_size, lengths=split.lengths.tolist(), generator=generator)
     else:
         sampler = WeightedLengthGroupedSampler(weights, split.lengths, batch_size, generator)
-    return DataLoader(TokenDataset(split, extras), batch_size=batch_size, sampler=sampler, collate_fn=PadCollator(pad_id))
+    rows = TokenDataset(split, extras)
+    if augmenter is None:
+        return DataLoader(rows, batch_size=batch_size, sampler=sampler, collate_fn=PadCollator(pad_id))
+    from sweep.data.augment import AugmentingCollator, EpochRows, EpochSampler
+
+    return DataLoader(
+        EpochRows(rows), batch_size=batch_size, sampler=EpochSampler(sampler), collate_fn=AugmentingCollator(augmenter, PadCollator(pad_id))
+    )
 
 
 def eval_loader(split: TokenizedSplit, batch_size: int, pad_id: int, extras: Extras | None = None) -> DataLoader:
