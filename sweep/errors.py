@@ -13,7 +13,7 @@ class ConfigError(ValueError):
     """
 
     def __init__(self, key: str, message: str, value: Any = ...):
-        self.key = key
+        self.key, self.message, self.value = key, message, value
         shown = key if value is ... else f"{key}={value}"
         super().__init__(f"{shown}: {message}")
 

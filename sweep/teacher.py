@@ -79,7 +79,10 @@ def _saved_teacher(source: str, tracking_uri: str, cache_dir: Path) -> Teacher:
 
     from sweep.zoo.saved import load_saved_classifier
 
-    model, tokenizer, metadata = load_saved_classifier(source, tracking_uri, cache_dir, key=KEY)
+    try:
+        model, tokenizer, metadata = load_saved_classifier(source, tracking_uri, cache_dir)
+    except ConfigError as error:  # it names model.source; here the run is the teacher
+        raise ConfigError(KEY, error.message, source) from None
     model.eval()
 
     @torch.no_grad()
