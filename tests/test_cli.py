@@ -158,7 +158,7 @@ def test_help_lists_the_config_groups(tmp_path):
     result = run_cli("--help", cwd=tmp_path, timeout=60)
     assert result.returncode == 0
     for line in (
-        "model: minilm_l3, minilm_l6, tiny_bert",
+        "model: minilm_l3, minilm_l6, saved, tiny_bert",
         "strategy: feature, full, lora, partial, prompt",
         "task: csv, rotten_subjectivity, rotten_tomatoes",
     ):
