@@ -77,13 +77,17 @@ def build(job: JobConfig, tracking_uri: str | None = None) -> Built:
     from sweep.models.classifier import SequenceClassifier
     from sweep.models.families import FAMILIES
     from sweep.zoo.loader import load_backbone, load_tokenizer, source_fingerprint
+    from sweep.zoo.saved import classifier_from_run, is_saved_source
 
     start = time.perf_counter()
-    tokenizer = load_tokenizer(root.model, cache_dir)
-    pl.seed_everything(root.seed, verbose=False)
-    backbone = load_backbone(root.model, cache_dir, vocab_size=len(tokenizer))
-    pooling = root.model.pooling or FAMILIES.get(root.model.family).pooling
-    model = SequenceClassifier(backbone, backbone.config.hidden_size, splits.num_labels, pooling, root.model.dropout)
+    if is_saved_source(root.model.source):  # runs:/<id>/model: a kept model, with its head (sweep/zoo/saved.py)
+        model, tokenizer = classifier_from_run(job, splits.label_names, cache_dir)
+    else:
+        tokenizer = load_tokenizer(root.model, cache_dir)
+        pl.seed_everything(root.seed, verbose=False)
+        backbone = load_backbone(root.model, cache_dir, vocab_size=len(tokenizer))
+        pooling = root.model.pooling or FAMILIES.get(root.model.family).pooling
+        model = SequenceClassifier(backbone, backbone.config.hidden_size, splits.num_labels, pooling, root.model.dropout)
     strategy.apply(model, tokenizer)
     model.train()  # from_pretrained returns eval mode (dropout off); Lightning keeps modes as they are
     timings["load_model_s"] = time.perf_counter() - start

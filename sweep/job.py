@@ -144,6 +144,7 @@ def prepare(cfg: DictConfig):
 
 def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, context: JobContext) -> JobOutcome:
     from sweep.tracking.job_run import JobRun
+    from sweep.tracking.kept_models import save_model, should_save
     from sweep.tracking.orphans import close_orphans
     from sweep.tracking.store import client_and_experiment
     from sweep.train import train
@@ -177,6 +178,9 @@ def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, 
         )  # fmt: skip
         result = train(built, tracking_uri=uri, run_id=run.run_id, callbacks=[pruning] if pruning else [])
         run.log_metrics(result.metrics, step=result.steps)
+        outcome = finished_outcome(result, built, run.run_id)
+        if should_save(job, binding, outcome):  # tracking.save_model (sweep/tracking/kept_models.py)
+            save_model(run, built)
     except BaseException as error:
         if binding is not None and binding.is_pruned(error):
             try:
@@ -197,6 +201,10 @@ def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, 
         from sweep.tracking.store import ui_hint
 
         print(ui_hint(uri), flush=True)
+    return outcome
+
+
+def finished_outcome(result, built, run_id: str) -> JobOutcome:
     # validation metrics at the best step: the weights that were kept and tested are that step's
     reported = {
         **result.last,
@@ -207,4 +215,4 @@ def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, 
         "params_trainable_share": built.trainable_share,
     }
     metrics = {k: float(v) for k, v in reported.items() if k in KNOWN_METRICS}
-    return JobOutcome("finished", value=result.monitored, metrics=metrics, run_id=run.run_id)
+    return JobOutcome("finished", value=result.monitored, metrics=metrics, run_id=run_id)

@@ -22,6 +22,7 @@ POOLINGS = ("mean", "cls", "last")
 PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed")  # auto: sweep/hardware.py
 DIRECTIONS = ("maximize", "minimize")
 SAMPLINGS = ("proportional", "temperature")  # how a multi-task epoch draws rows across sub-tasks
+SAVE_MODEL = ("auto", "always", "never")  # sweep/tracking/kept_models.py
 
 
 def one_of(key: str, value: Any, allowed: tuple) -> None:
@@ -140,6 +141,7 @@ class TrainerConfig:
     gradient_clip_val: Optional[float] = 1.0  # max gradient norm; null or 0 = no clipping
     log_every_n_steps: int = 10
     restore_best: bool = True  # test with the weights of the best validation, not the last ones
+    fit: bool = True  # false: evaluate only (validate once, then test), e.g. a kept model (model.source=runs:/<id>/model)
 
     def __post_init__(self) -> None:
         require(self.max_epochs >= 1, "trainer.max_epochs", self.max_epochs, "must be >= 1")
@@ -175,9 +177,12 @@ class TrackingConfig:
     uri: Optional[str] = None  # default: $MLFLOW_TRACKING_URI, else sqlite under paths.output_dir
     experiment: str = "sweep"
     run_name: Optional[str] = None
+    # keep the trained model as the run's `model` artifact: auto = single runs, grid jobs and a search's best trial
+    save_model: str = "auto"
 
     def __post_init__(self) -> None:
         require(bool(self.experiment.strip()), "tracking.experiment", self.experiment, "must not be empty")
+        one_of("tracking.save_model", self.save_model, SAVE_MODEL)
 
 
 @dataclass

@@ -133,7 +133,10 @@ def train(built: Built, tracking_uri: str | None = None, run_id: str | None = No
         num_sanity_val_steps=0,
     )
     start = time.perf_counter()
-    trainer.fit(module, built.loaders["train"], built.loaders["val"])
+    if cfg.fit:
+        trainer.fit(module, built.loaders["train"], built.loaders["val"])
+    else:  # evaluate only (a kept model): one validation stands for the best step, then the test
+        trainer.validate(module, built.loaders["val"], verbose=False)
     train_time = time.perf_counter() - start
     if best.best is None:
         raise RuntimeError(f"trainer.monitor={cfg.monitor} was never logged; logged: {', '.join(sorted(trainer.callback_metrics))}")

@@ -123,7 +123,7 @@ def test_augmented_run_finishes_and_records_its_augment_config(tmp_path, cache_d
 
 
 BAD_INPUT = [
-    (["model=nope"], "error: model=nope: unknown; choose from minilm_l3, minilm_l6, tiny_bert, tiny_gpt2, tiny_llama, tiny_t5\n"),
+    (["model=nope"], "error: model=nope: unknown; choose from minilm_l3, minilm_l6, saved, tiny_bert, tiny_gpt2, tiny_llama, tiny_t5\n"),
     (["task=nope"], "error: task=nope: unknown; choose from csv, rotten_subjectivity, rotten_tomatoes\n"),
     (["strategy=nope"], "error: strategy=nope: unknown; choose from distill, feature, full, lora, partial, prompt\n"),
     (["-m", "strategy=full,nope"], "error: strategy=nope: unknown; choose from distill, feature, full, lora, partial, prompt\n"),
@@ -144,6 +144,9 @@ BAD_INPUT = [
         "task.text_column=body: no such column in mine.csv; columns: text, label",
     ),
     (["model.source=asset:nope"], "model.source=asset:<name>=nope: unknown name; known: minilm_l3, minilm_l6"),
+    (["model=saved", "model.source=runs:/0123456789abcdef/model"], "error: model.source=runs:/0123456789abcdef/model: no such MLflow run"),
+    (["model=saved"], "error: model.source=runs:/<run_id>/model: give a run's id: model.source=runs:/<run_id>/model\n"),
+    (["tracking.save_model=sometimes"], "error: tracking.save_model=sometimes: must be one of auto, always, never\n"),
     (["tracking.uri=http://127.0.0.1:9"], "tracking.uri=http://127.0.0.1:9: the MLflow server does not answer"),
     (
         ["tracking.uri=postgresql://sweep:hunter2@127.0.0.1:9/mlflow"],
@@ -170,7 +173,7 @@ def test_help_lists_the_config_groups(tmp_path):
     result = run_cli("--help", cwd=tmp_path, timeout=60)
     assert result.returncode == 0
     for line in (
-        "model: minilm_l3, minilm_l6, tiny_bert",
+        "model: minilm_l3, minilm_l6, saved, tiny_bert",
         "strategy: distill, feature, full, lora, partial, prompt",
         "task: csv, multi, rotten_subjectivity, rotten_tomatoes",
     ):

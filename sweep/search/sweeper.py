@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from functools import partial
 from typing import Any, List
 
 from hydra.core.plugins import Plugins
@@ -82,6 +83,7 @@ class OptunaSweeper(Sweeper):
         from sweep.search.worker import BUDGET, NORMAL_ENDS, Worker
         from sweep.secrets import mask_secrets
         from sweep.tracking.comparison import print_comparison
+        from sweep.tracking.kept_models import keep_best_models
         from sweep.tracking.search_runs import SearchTracking
 
         search = plan.search
@@ -93,7 +95,9 @@ class OptunaSweeper(Sweeper):
         )
         study = open_study(plan, storage)  # a study of other directions or metrics fails here, before MLflow
         self.tracking = tracking = SearchTracking.join(self.config, plan.study_name, mask_secrets(plan.storage_url), search.grace_period)
-        worker.append(Worker(plan, study, storage, self._launch, self._compose, tracking.close_run, tracking.beat))
+        # only the best trial keeps its model (tracking.save_model=auto): the others' are removed as trials are told
+        keep_best = partial(keep_best_models, study, tracking.client, tracking.uri, tracking.experiment_id, tracking.parent_run_id)
+        worker.append(Worker(plan, study, storage, self._launch, self._compose, tracking.close_run, tracking.beat, keep_best))
         tracking.close_orphan_runs(study)
         log.info(
             "study %s in %s: %d of %d trials used, %d slot(s) in this worker",
@@ -101,6 +105,7 @@ class OptunaSweeper(Sweeper):
         )  # fmt: skip
         worker[0].run(search.n_jobs)
         reason = worker[0].stop.reason or BUDGET
+        worker[0].drop_outgrown_models()  # also what a worker that died between telling and removing left
         end_of_search(plan, study, tracking, self.config, stop_reason=reason)
         final = tracking.leave("finished" if reason in NORMAL_ENDS else "failed", budget_met=reason in NORMAL_ENDS)
         self.tracking = None  # left: an exit below must not leave again

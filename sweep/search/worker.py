@@ -53,8 +53,12 @@ class Stop:
 
 
 class Worker:
-    def __init__(self, plan: SearchPlan, study, storage, launch: Callable, compose: Callable, close_run: Callable, beat: Callable):
+    def __init__(
+        self, plan: SearchPlan, study, storage, launch: Callable, compose: Callable, close_run: Callable, beat: Callable,
+        keep_best: Callable | None = None,
+    ):  # fmt: skip
         self.plan, self.study, self.storage = plan, study, storage
+        self.keep_best = keep_best  # () -> None: removes the models of trials no longer best (sweep/tracking/kept_models.py)
         self.launch = launch  # overrides, job number -> JobOutcome
         self.compose = compose  # overrides -> the job's validated JobConfig (for the model's block count)
         self.close_run = close_run  # MLflow run id, state, error -> None: ends a run its job could not end
@@ -210,6 +214,7 @@ class Worker:
             values = [outcome.objective(metric, self.plan.monitor) for metric in self.plan.search.metrics]
             if all(v is not None and math.isfinite(v) for v in values):
                 self._tell(trial, values)
+                self.drop_outgrown_models()
                 return
             outcome = JobOutcome(
                 "failed", error=f"objective not finite: {dict(zip(self.plan.search.metrics, values))}", run_id=outcome.run_id
@@ -229,6 +234,14 @@ class Worker:
             if "Study.stop" not in str(error):
                 raise
             self.stop.set(GRID_DONE)
+
+    def drop_outgrown_models(self) -> None:
+        if self.keep_best is None:
+            return
+        try:
+            self.keep_best()
+        except Exception:  # tracking trouble: the next trial told (or the sweeper's end) removes them
+            log.warning("could not remove the models of trials that are no longer the best", exc_info=True)
 
     def _tell_fail(self, trial, error: str) -> None:
         """A failure of the trial's own making: it counts against the budget."""

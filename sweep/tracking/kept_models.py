@@ -1,0 +1,143 @@
+"""Which runs keep their trained model (``tracking.save_model``), and removing the ones a search outgrew.
+
+- ``never``: no run saves; ``always``: every finished run does (also an evaluation-only one).
+- ``auto`` (default): a single run and every grid job save what they trained (not an evaluation-only
+  run: it trained nothing). In a search only the study's best keeps its model: a trial saves only if no
+  complete trial already beats it, and after each trial is told, every model of the study that is no
+  longer the best is removed (its files deleted through the run's artifact repository, the run tagged
+  ``model.kept=false`` and ``model.removed=<why>``). A finished single-objective study holds exactly one
+  model: the best trial's (on a tie in value, the earliest trial's). A multi-objective study keeps one per
+  trial on its Pareto front: there is no single best, and a dominated trial never returns to the front.
+
+Concurrency: workers (threads, processes, nodes) need no lock and no shared "best" record. "Not the
+best" is monotone: a trial beaten (or dominated) by a complete trial stays beaten as the study grows.
+So whoever removes a model does so from a snapshot in which its trial was already beaten, and removal
+is idempotent; the last trial told sees every complete trial, so its worker leaves the study right. A
+worker that died between telling and removing is made good by the next one (and at each sweeper's end).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+log = logging.getLogger("sweep")
+KEPT_TAG, REMOVED_TAG = "model.kept", "model.removed"
+
+
+# --------------------------------------------------------------------------------- who is best
+def _better(a: float, b: float, direction) -> bool:
+    import optuna
+
+    return a > b if direction == optuna.study.StudyDirection.MAXIMIZE else a < b
+
+
+def _dominates(a: list[float], b: list[float], directions) -> bool:
+    at_least = all(x == y or _better(x, y, d) for x, y, d in zip(a, b, directions))
+    return at_least and any(_better(x, y, d) for x, y, d in zip(a, b, directions))
+
+
+def beaten(values: list[float], number: int, by, directions) -> bool:
+    """Whether the complete trial ``by`` beats (one objective: better, or as good and earlier) or
+    dominates (several) a trial with ``values`` and ``number``. A strict order: monotone as trials add."""
+    if len(directions) == 1:
+        return _better(by.values[0], values[0], directions[0]) or (by.values[0] == values[0] and by.number < number)
+    return _dominates(by.values, values, directions)
+
+
+def kept_numbers(complete: list, directions) -> set[int]:
+    """The trials whose models a study keeps: the best one, or the Pareto front."""
+    return {t.number for t in complete if not any(beaten(t.values, t.number, other, directions) for other in complete if other is not t)}
+
+
+# --------------------------------------------------------------------------------- a job saves
+def should_save(job, binding, outcome) -> bool:
+    """``tracking.save_model`` for a finished job (``outcome``: its JobOutcome)."""
+    import optuna
+
+    root = job.root
+    mode = root.tracking.save_model
+    if mode != "auto":
+        return mode == "always"
+    if not root.trainer.fit:
+        return False
+    if binding is None:
+        return True
+    from sweep.schema import search_config
+
+    values = [outcome.objective(metric, root.trainer.monitor) for metric in search_config(root.search).metrics]
+    if not all(v is not None and math.isfinite(v) for v in values):
+        return False  # the sweeper fails such a trial
+    study = binding.trial.study
+    complete = study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])
+    return not any(beaten(values, binding.number, other, study.directions) for other in complete)
+
+
+def save_model(run, built) -> None:
+    """Write the job's trained model as the run's ``model`` artifact; tag and time it."""
+    from sweep.zoo.saved import ARTIFACT_PATH, write_model
+
+    root = built.job.root
+    start = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix="sweep-model-"))
+    try:
+        folder = tmp / ARTIFACT_PATH
+        model = root.model
+        base = {"name": model.name, "source": model.source, "tokenizer": model.tokenizer, "config_overrides": dict(model.config_overrides)}
+        metadata = {
+            "strategy": built.job.strategy.name,
+            "base": base,
+            "family": model.family,
+            "label_names": list(built.label_names),
+            "task": root.task.name,
+            "seed": root.seed,
+            "vocab_size": len(built.tokenizer),
+            "run_id": run.run_id,
+        }
+        write_model(folder, built.model, built.tokenizer, metadata)
+        size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+        run.client.log_artifacts(run.run_id, str(folder), ARTIFACT_PATH)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    run.set_tags({KEPT_TAG: "true"})
+    run.log_metrics({"model_save_s": time.perf_counter() - start, "model_size_mb": size / 2**20})
+
+
+# --------------------------------------------------------------------------------- a search removes
+def remove_model(client, tracking_uri: str, run_id: str, reason: str) -> None:
+    """Delete a run's ``model`` artifact (idempotent) and say so on the run."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    from sweep.zoo.saved import ARTIFACT_PATH
+
+    run = client.get_run(run_id)
+    get_artifact_repository(run.info.artifact_uri, tracking_uri=tracking_uri).delete_artifacts(ARTIFACT_PATH)
+    client.set_tag(run_id, KEPT_TAG, "false")
+    client.set_tag(run_id, REMOVED_TAG, reason)
+
+
+def keep_best_models(study, client, tracking_uri: str, experiment_id: str, parent_run_id: str) -> int:
+    """Remove the models of the study's finished trials that are not (or no longer) its best; returns how many.
+
+    Runs are found by their parent (the study's) and their ``model.kept`` tag; a trial still running
+    keeps its model until it is told.
+    """
+    import optuna
+
+    trials = study.get_trials(deepcopy=False)
+    finished = {t.number for t in trials if t.state.is_finished()}
+    keep = kept_numbers([t for t in trials if t.state == optuna.trial.TrialState.COMPLETE], study.directions)
+    query = f"tags.`mlflow.parentRunId` = '{parent_run_id}' and tags.`{KEPT_TAG}` = 'true'"
+    removed = 0
+    for run in client.search_runs([experiment_id], filter_string=query, max_results=1000):
+        number = int(run.data.tags.get("optuna.trial", -1))
+        if number in finished and number not in keep:
+            reason = "not the best trial of its study" if len(study.directions) == 1 else "not on its study's Pareto front"
+            remove_model(client, tracking_uri, run.info.run_id, f"{reason} {study.study_name}")
+            log.info("trial %d: model removed (%s)", number, reason)
+            removed += 1
+    return removed

@@ -1,0 +1,249 @@
+"""Trained models kept as an MLflow artifact (``model``), and loaded back from ``runs:/<run_id>/model``.
+
+A run keeps what it trained, and only that:
+- backbone ``full`` (full, partial): the backbone in Hugging Face format (config.json, model.safetensors);
+- backbone ``adapter`` (lora, prompt): PEFT's ``save_pretrained`` of the wrapped backbone; the base is
+  rebuilt from its source (``base`` in the metadata);
+- backbone ``base`` (feature, or anything that left the backbone frozen): nothing; the base is rebuilt.
+Always: ``head.safetensors`` (every tensor of the SequenceClassifier outside its backbone: with several
+heads one day, the same file still round-trips), the tokenizer as the run used it, and ``sweep_model.json``
+(what the loader needs: family, pooling, hidden size, labels, the base source, its config overrides, ...).
+
+A ``random:`` base (tests) is rebuilt from the run's seed, as the run built it. A base that is itself a
+``runs:/`` source (a model trained on from a kept one) is loaded the same way, recursively: that run's
+model must still be there.
+
+Loading (``load_saved_classifier``, the one entry point, also for teachers): a LoRA adapter is merged
+into its base (``merge_and_unload``), so any strategy trains on from it. A prompt-tuned model keeps its
+PEFT wrapper: its soft prompt only means something on its frozen base, so it can be evaluated, or its
+head trained on (``strategy=feature``); other strategies on it are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from sweep.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+ARTIFACT_PATH = "model"
+METADATA_FILE = "sweep_model.json"
+HEAD_FILE = "head.safetensors"
+FORMAT_VERSION = 1
+SCHEME = "runs:/"
+KEY = "model.source"
+
+
+def is_saved_source(source: str) -> bool:
+    return source.startswith(SCHEME)
+
+
+# ---------------------------------------------------------------------------------------------- saving
+def backbone_kind(model) -> str:
+    """What of the backbone must be saved: nothing (it stayed as loaded), a PEFT adapter, or all of it."""
+    from peft import PeftModel
+
+    if not any(p.requires_grad for p in model.backbone.parameters()):
+        return "base"
+    return "adapter" if isinstance(model.backbone, PeftModel) else "full"
+
+
+def head_state(model) -> dict:
+    """Everything of the classifier except its backbone (today the head's weight and bias)."""
+    return {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items() if not key.startswith("backbone.")}
+
+
+def write_model(folder: Path, model, tokenizer, metadata: dict) -> dict:
+    """Write a trained SequenceClassifier into ``folder``; returns the metadata written.
+
+    ``metadata`` gives what the model itself cannot tell: strategy, base (source, tokenizer,
+    config_overrides, name), family, label_names, seed, vocab_size. The rest is read from the model.
+    """
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    kind = backbone_kind(model)
+    if kind != "base":  # a PeftModel saves its adapter only; a plain backbone its weights, in HF format
+        model.backbone.save_pretrained(folder, safe_serialization=True)
+        if kind == "adapter":
+            (folder / "README.md").unlink(missing_ok=True)  # PEFT's empty model card template
+    save_file(head_state(model), str(folder / HEAD_FILE))
+    tokenizer.save_pretrained(folder)
+    full = {
+        "format": FORMAT_VERSION,
+        **metadata,
+        "backbone": kind,
+        "pooling": model.pooling,
+        "hidden_size": model.head.in_features,
+        "num_labels": len(metadata["label_names"]),
+        "dropout": model.dropout.p,
+    }
+    (folder / METADATA_FILE).write_text(json.dumps(full, indent=2, default=str))
+    return full
+
+
+# --------------------------------------------------------------------------------------------- loading
+def parse_source(source: str) -> tuple[str, str]:
+    """``runs:/<run_id>/<path>`` (path default ``model``) -> (run_id, path)."""
+    run_id, _, path = source[len(SCHEME) :].strip("/").partition("/")
+    if not run_id or not run_id.isalnum():  # also conf/model/saved.yaml's placeholder
+        raise ConfigError(KEY, "give a run's id: model.source=runs:/<run_id>/model", source)
+    return run_id, path or ARTIFACT_PATH
+
+
+def fetch(source: str, tracking_uri: str, cache_dir: Path) -> Path:
+    """The saved model's folder, downloaded once into the cache; ConfigError if the run or its model is gone.
+
+    The store is asked every time (a model removed since it was cached must not load), the files only once.
+    """
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    from sweep.secrets import mask_secrets
+
+    run_id, path = parse_source(source)
+    client = MlflowClient(tracking_uri=tracking_uri)
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        run = None
+    if run is None or run.info.lifecycle_stage == "deleted":
+        raise ConfigError(KEY, f"no such MLflow run in {mask_secrets(tracking_uri)}", source)
+    if METADATA_FILE not in {Path(a.path).name for a in client.list_artifacts(run_id, path)}:
+        removed = run.data.tags.get("model.removed")
+        why = f"its model was removed ({removed})" if removed else f"the run has no saved model (no {path}/{METADATA_FILE})"
+        raise ConfigError(KEY, why, source)
+    target = cache_dir / "saved" / run_id / path
+    if not (target / METADATA_FILE).exists():  # downloaded beside, then renamed: parallel jobs never see half a model
+        import mlflow.artifacts
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".download-"))
+        try:
+            mlflow.artifacts.download_artifacts(artifact_uri=f"{SCHEME}{run_id}/{path}", tracking_uri=tracking_uri, dst_path=str(tmp))
+            try:
+                os.replace(tmp / path, target)
+            except OSError:  # another job got there first
+                if not (target / METADATA_FILE).exists():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def load_saved_classifier(source: str, tracking_uri: str, cache_dir: Path):
+    """Load a kept model: ``runs:/<run_id>/model`` -> (SequenceClassifier in eval mode, tokenizer, metadata).
+
+    The classifier is built as the run built it, with the run's head loaded (its labels are
+    ``metadata["label_names"]``). Raises ConfigError (naming ``model.source``) if the run or its model is gone.
+    """
+    folder = fetch(source, tracking_uri, Path(cache_dir))
+    return load_folder(folder, tracking_uri, Path(cache_dir), source)
+
+
+def load_folder(folder: Path, tracking_uri: str | None, cache_dir: Path, source: str | None = None):
+    """``load_saved_classifier`` for a folder written by ``write_model`` (tracking_uri: for a runs:/ base)."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoTokenizer
+
+    from sweep.models.classifier import SequenceClassifier
+
+    metadata = json.loads((folder / METADATA_FILE).read_text())
+    if metadata.get("format") != FORMAT_VERSION:
+        raise ConfigError(KEY, f"saved in format {metadata.get('format')}; this version reads {FORMAT_VERSION}", source or str(folder))
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+    with torch.random.fork_rng(devices=[]):  # initialising what is then loaded leaves the caller's random state alone
+        backbone = _backbone(folder, metadata, tracking_uri, cache_dir)
+        model = SequenceClassifier(backbone, metadata["hidden_size"], metadata["num_labels"], metadata["pooling"], metadata["dropout"])
+    missing, unexpected = model.load_state_dict(load_file(str(folder / HEAD_FILE)), strict=False)
+    wrong = [key for key in missing if not key.startswith("backbone.")] + list(unexpected)
+    if wrong:
+        raise ConfigError(KEY, f"the saved head does not fit the classifier: {', '.join(wrong)}", source or str(folder))
+    return model.eval(), tokenizer, metadata
+
+
+def _backbone(folder: Path, metadata: dict, tracking_uri: str | None, cache_dir: Path):
+    kind = metadata["backbone"]
+    if kind == "full":
+        return _full_backbone(folder, metadata["family"])
+    base = _base_backbone(metadata, tracking_uri, cache_dir)
+    if kind == "base":
+        return base
+    from peft import PeftModel
+
+    wrapped = PeftModel.from_pretrained(base, str(folder))
+    if wrapped.peft_config["default"].peft_type.value == "LORA":
+        return wrapped.merge_and_unload()  # a plain backbone again: any strategy can train on from it
+    return wrapped  # prompt tuning: the soft prompt stays a wrapper around its frozen base
+
+
+def _full_backbone(folder: Path, family: str):
+    """The architecture from config.json, then the saved weights (strict): works for every family,
+    also for an encoder-decoder's encoder, which ``AutoModel.from_pretrained`` would not rebuild."""
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoModel
+
+    from sweep.models.families import FAMILIES
+    from sweep.zoo.loader import _no_pooler
+
+    config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
+    backbone = FAMILIES.get(family).take_backbone(AutoModel.from_config(config, **_no_pooler(config)))
+    backbone.load_state_dict(load_file(str(folder / "model.safetensors")), strict=True)
+    return backbone
+
+
+def _base_backbone(metadata: dict, tracking_uri: str | None, cache_dir: Path):
+    import torch
+
+    from sweep.schema import ModelConfig
+    from sweep.zoo.loader import load_backbone
+
+    base = metadata["base"]
+    if is_saved_source(base["source"]):
+        if tracking_uri is None:
+            raise ConfigError(KEY, "its base is a kept model: loading it needs the tracking store", base["source"])
+        return load_saved_classifier(base["source"], tracking_uri, cache_dir)[0].backbone
+    config = ModelConfig(
+        name=base.get("name") or "base", source=base["source"], tokenizer=base.get("tokenizer"), family=metadata["family"],
+        config_overrides=dict(base.get("config_overrides") or {}),
+    )  # fmt: skip
+    torch.manual_seed(metadata["seed"])  # a random: base is rebuilt from the run's seed, as the run built it
+    return load_backbone(config, cache_dir, vocab_size=metadata["vocab_size"])
+
+
+# ------------------------------------------------------------------------------------ a job on a kept one
+def classifier_from_run(job, label_names: list[str], cache_dir: Path):
+    """The model and tokenizer of a job whose ``model.source`` is ``runs:/...``, ready for its strategy.
+
+    Family and pooling are the saved model's (``job.root.model`` is updated to them). The saved head is
+    kept when the task's labels are the saved ones, in the same order; otherwise a fresh head is made.
+    """
+    import pytorch_lightning as pl
+    from peft import PeftModel
+    from torch import nn
+
+    from sweep.tracking.store import tracking_uri
+
+    root = job.root
+    uri = tracking_uri(root.tracking.uri, root.paths.output_dir)
+    model, tokenizer, metadata = load_saved_classifier(root.model.source, uri, cache_dir)
+    root.model.family, root.model.pooling = metadata["family"], metadata["pooling"]
+    if isinstance(model.backbone, PeftModel) and root.trainer.fit and job.strategy.name != "feature":
+        raise ConfigError(
+            "strategy",
+            "a kept prompt-tuned model can be evaluated (trainer.fit=false) or its head trained (strategy=feature)",
+            job.strategy.name,
+        )
+    pl.seed_everything(root.seed, verbose=False)
+    if list(label_names) != list(metadata["label_names"]):
+        log.info("labels %s differ from the saved model's %s: a fresh head", label_names, metadata["label_names"])
+        model.head = nn.Linear(metadata["hidden_size"], len(label_names))
+    model.dropout.p = root.model.dropout
+    return model, tokenizer
