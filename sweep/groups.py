@@ -54,3 +54,16 @@ def check_group_choices(argv: list[str]) -> None:
         for value in values:
             if value not in options and value != "null":
                 raise ConfigError(key, f"unknown; choose from {', '.join(options)}", value)
+
+
+def swept_keys(overrides: list[str]) -> set[str]:
+    """The keys and groups a grid varies (``distill.teacher=a,b``, ``strategy=full,distill``)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    return {override.key_or_group for override in OverridesParser.create().parse_overrides(list(overrides)) if override.is_sweep_override()}
+
+
+def varies_with_the_job(error: ConfigError, overrides: list[str]) -> bool:
+    """Whether a grid's base config fails only on a key that its jobs set each their own way: then each
+    job checks its own value (the base config has none of the swept values)."""
+    return any(error.key == key or error.key.startswith(f"{key}.") for key in swept_keys(overrides))

@@ -104,3 +104,24 @@ def test_a_grid_of_distillation_and_augmentation_runs_every_combination(tmp_path
     children = [run for run in runs if "mlflow.parentRunId" in run.data.tags]
     combos = sorted((run.data.tags["strategy"], run.data.params["augment.name"], run.data.tags["state"]) for run in children)
     assert combos == [(s, a, "finished") for s in ("distill", "full") for a in ("none", "tokens")]
+
+
+def test_a_kept_run_teaches_by_its_uri_or_by_its_model_name(tmp_path, cache_dir):
+    fp32 = "trainer.precision=32-true"  # the teacher's logits are computed in float32
+    result = run_cli("model=tiny_bert", *TINY_DATA, "trainer.max_epochs=2", fp32, cwd=tmp_path, cache=cache_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    _, (teacher_run,) = all_runs(tmp_path)
+    assert teacher_run.data.tags["model.kept"] == "true"
+    uri = f"runs:/{teacher_run.info.run_id}/model"
+
+    result = run_cli(
+        "-m", f"distill.teacher={uri},tiny_bert", "strategy=distill", "model=tiny_bert", *TINY_DATA, fp32, cwd=tmp_path, cache=cache_dir
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    _, runs = all_runs(tmp_path)
+    students = [run for run in runs if "mlflow.parentRunId" in run.data.tags]
+    # the model name finds the same kept run, so both students learn from the same teacher
+    assert sorted(run.data.tags["distill.teacher"] for run in students) == [uri, "tiny_bert"]
+    for run in students:
+        # the reloaded teacher scores the test split as its own run did
+        assert run.data.metrics["teacher_test_acc"] == pytest.approx(teacher_run.data.metrics["test/acc"], abs=1e-6)

@@ -61,14 +61,21 @@ class MlflowSweepCallback(Callback):
         if config.get("search") is not None:  # a search: the sweeper owns the study's parent
             return
         from sweep.console import quiet_libraries
-        from sweep.schema import validate
+        from sweep.errors import ConfigError
+        from sweep.groups import varies_with_the_job
+        from sweep.schema import RootConfig, job_container, typed, validate
         from sweep.secrets import mask_secrets
         from sweep.tracking.job_run import JobRun
         from sweep.tracking.orphans import close_orphans
         from sweep.tracking.store import check_reachable, client_and_experiment, tracking_uri
 
         # errors shared by every job fail once, here, before anything is recorded
-        root = validate(config).root
+        try:
+            root = validate(config).root
+        except ConfigError as error:
+            if not varies_with_the_job(error, list(config.hydra.overrides.task)):
+                raise
+            root = typed(RootConfig, job_container(config))
         uri = tracking_uri(root.tracking.uri, root.paths.output_dir)
         check_reachable(uri)
         quiet_libraries()
