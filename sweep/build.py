@@ -32,6 +32,7 @@ class Built:
     task_names: list[str] | None = None  # multi-task training: the sub-tasks, in head order
     task_label_counts: list[int] | None = None
     teacher_metrics: dict[str, float] = field(default_factory=dict)  # distillation: the teacher on val and test
+    teacher_source: str | None = None  # the teacher as resolved: a model name's runs:/ URI
 
     @property
     def trainable_share(self) -> float:
@@ -66,7 +67,7 @@ def build(job: JobConfig, tracking_uri: str | None = None) -> Built:
         from sweep.teacher import label_order, load_teacher
 
         start = time.perf_counter()
-        teacher = load_teacher(job.teacher, root.task.name, tracking_uri, cache_dir)
+        teacher = load_teacher(root, cache_dir, tracking_uri)
         teacher_columns = label_order(teacher, splits.label_names)
         timings["load_teacher_s"] = time.perf_counter() - start
 
@@ -142,6 +143,7 @@ def build(job: JobConfig, tracking_uri: str | None = None) -> Built:
         task_names=splits.task_names,
         task_label_counts=splits.task_label_counts,
         teacher_metrics=teacher_metrics,
+        teacher_source=teacher.source if teacher is not None else None,
     )
 
 

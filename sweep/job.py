@@ -144,7 +144,7 @@ def prepare(cfg: DictConfig):
 
 def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, context: JobContext) -> JobOutcome:
     from sweep.tracking.job_run import JobRun
-    from sweep.tracking.kept_models import save_model, should_save
+    from sweep.tracking.kept_models import should_save, try_save_model
     from sweep.tracking.orphans import close_orphans
     from sweep.tracking.store import client_and_experiment
     from sweep.train import train
@@ -154,7 +154,10 @@ def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, 
     client, experiment_id = client_and_experiment(uri, root.tracking.experiment, root.paths.output_dir)
     if not context.multirun:  # a sweep repairs once, at its start
         close_orphans(client, experiment_id)
-    run = JobRun.open(client, experiment_id, name, tags_of(job, context, binding), job_container(cfg), context.parent_run_id)
+    tags = tags_of(job, context, binding)
+    if built.teacher_source not in (None, job.teacher):  # a model name: the run it found, for good
+        tags["distill.teacher_run"] = built.teacher_source
+    run = JobRun.open(client, experiment_id, name, tags, job_container(cfg), context.parent_run_id)
     monitor = root.trainer.monitor
     pruning = binding.pruning_callback(monitor) if binding is not None and binding.prunes else None
     try:  # from here on the run always ends: finished, pruned, failed or interrupted
@@ -180,7 +183,7 @@ def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, 
         run.log_metrics(result.metrics, step=result.steps)
         outcome = finished_outcome(result, built, run.run_id)
         if should_save(job, binding, outcome):  # tracking.save_model (sweep/tracking/kept_models.py)
-            save_model(run, built)
+            try_save_model(run, built, uri)
     except BaseException as error:
         if binding is not None and binding.is_pruned(error):
             try:

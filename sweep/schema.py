@@ -15,8 +15,10 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from lightning_modules.schedule import SCHEDULERS
+from sweep.data.augment import AugmentConfig, check_augment
 from sweep.errors import ConfigError, require
 from sweep.models.families import FAMILIES
+from sweep.teacher import DistillConfig
 
 POOLINGS = ("mean", "cls", "last")
 PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed")  # auto: sweep/hardware.py
@@ -113,21 +115,6 @@ class OptimConfig:
 
 
 @dataclass
-class DistillConfig:
-    """Knowledge distillation (sweep/teacher.py); composes with every strategy. No teacher: off."""
-
-    teacher: Optional[str] = None  # runs:/<run_id>/model, a model name from conf/model/, a folder or a hub id
-    alpha: float = 0.5  # weight of the true labels' cross-entropy; 1 - alpha goes to the teacher's soft labels
-    temperature: float = 2.0  # softens both distributions in the soft term
-
-    def __post_init__(self) -> None:
-        require(0.0 <= self.alpha <= 1.0, "distill.alpha", self.alpha, "must be in [0, 1]")
-        require(self.temperature > 0, "distill.temperature", self.temperature, "must be > 0")
-        if self.teacher is not None:
-            require(bool(self.teacher.strip()), "distill.teacher", self.teacher, "must not be empty (null: no teacher)")
-
-
-@dataclass
 class TrainerConfig:
     max_epochs: int = 1
     max_steps: int = -1  # -1: no step limit (max_epochs decides)
@@ -154,22 +141,6 @@ class TrainerConfig:
         clip = self.gradient_clip_val
         require(clip is None or clip >= 0, "trainer.gradient_clip_val", clip, "must be >= 0 (or null: no clipping)")
         require(self.log_every_n_steps >= 1, "trainer.log_every_n_steps", self.log_every_n_steps, "must be >= 1")
-
-
-@dataclass
-class AugmentConfig:
-    """The `augment` group: token augmentation of the training split (sweep/data/augment.py); none: off."""
-
-    name: str = "none"  # none | tokens
-    p_mask: float = 0.0  # each content token replaced by the tokenizer's mask token
-    p_delete: float = 0.0  # each content token dropped (a row keeps at least one)
-    p_swap: float = 0.0  # each content token swapped with the next one
-    p_insert: float = 0.0  # a token of the training vocabulary inserted before each content token
-
-    def __post_init__(self) -> None:
-        for key in ("p_mask", "p_delete", "p_swap", "p_insert"):
-            value = getattr(self, key)
-            require(0.0 <= value <= 1.0, f"augment.{key}", value, "must be in [0, 1]")
 
 
 @dataclass
@@ -305,18 +276,6 @@ def validate(cfg: DictConfig) -> JobConfig:
     if teacher is not None:
         require(root.task.kind != "multi", "distill.teacher", teacher, "distillation of multi-task training is not supported")
     return JobConfig(root=root, strategy=strategy, teacher=teacher)
-
-
-def check_augment(augment: AugmentConfig, strategy: str, frozen_features: bool) -> None:
-    from sweep.data.augment import AUGMENTERS  # numpy only
-
-    AUGMENTERS.get(augment.name)  # an unknown name lists the known ones
-    if augment.name != "none" and frozen_features:
-        raise ConfigError(
-            "augment",
-            f"strategy {strategy} trains on features computed once from the unaugmented tokens: use augment=none",
-            augment.name,
-        )
 
 
 def search_config(tree: dict | None) -> SearchConfig:

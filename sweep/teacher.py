@@ -20,61 +20,91 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
-from sweep.errors import ConfigError
+from sweep.errors import ConfigError, require
+from sweep.zoo.fingerprints import folder_fingerprint
 
 log = logging.getLogger(__name__)
 KEY = "distill.teacher"
 
 
 @dataclass
+class DistillConfig:
+    """Knowledge distillation (sweep/teacher.py); composes with every strategy. No teacher: off."""
+
+    teacher: Optional[str] = None  # runs:/<run_id>/model, a model name from conf/model/, a folder or a hub id
+    alpha: float = 0.5  # weight of the true labels' cross-entropy; 1 - alpha goes to the teacher's soft labels
+    temperature: float = 2.0  # softens both distributions in the soft term
+
+    def __post_init__(self) -> None:
+        require(0.0 <= self.alpha <= 1.0, "distill.alpha", self.alpha, "must be in [0, 1]")
+        require(self.temperature > 0, "distill.temperature", self.temperature, "must be > 0")
+        if self.teacher is not None:
+            require(bool(self.teacher.strip()), "distill.teacher", self.teacher, "must not be empty (null: no teacher)")
+
+
+@dataclass
 class Teacher:
-    source: str  # as distill.teacher gave it
+    source: str  # the resolved teacher: a runs:/ URI for a model name
     forward: Callable  # (input_ids, attention_mask) -> logits
     tokenizer: object
     label_names: list[str]
     fingerprint: str  # identifies its weights: part of the logits cache key
+    pad_id: int | None = None  # default: the tokenizer's (or 0)
     batches_run: int = 0  # forward passes so far (logged: 0 once every split is cached)
 
 
-def load_teacher(source: str, task_name: str, tracking_uri: str, cache_dir: Path) -> Teacher:
+def load_teacher(root, cache_dir: Path, tracking_uri: str | None = None) -> Teacher:
+    """The teacher ``root.distill.teacher`` names (``root``: the job's RootConfig). ``tracking_uri``: the
+    store a run or model name is found in; default: the job's own, as for its runs."""
     from sweep.groups import CONF
+    from sweep.tracking.store import tracking_uri as job_tracking_uri
 
+    source = root.distill.teacher
+    uri = tracking_uri or job_tracking_uri(root.tracking.uri, root.paths.output_dir)
     if source.startswith("runs:/"):
-        return _saved_teacher(source, tracking_uri, cache_dir)
+        return _saved_teacher(source, uri, cache_dir)
     if (CONF / "model" / f"{source}.yaml").exists():
-        return _saved_teacher(best_kept_run(source, task_name, tracking_uri), tracking_uri, cache_dir)
+        run_uri = best_kept_run(source, root.task.name, root.trainer.monitor, root.trainer.mode, uri)
+        return _saved_teacher(run_uri, uri, cache_dir, named=source)
     return _hugging_face_teacher(source)
 
 
-def best_kept_run(model_name: str, task_name: str, tracking_uri: str) -> str:
-    """``runs:/`` URI of the best finished run of ``model_name`` on ``task_name`` that kept its model."""
+def best_kept_run(model_name: str, task_name: str, monitor: str, mode: str, tracking_uri: str) -> str:
+    """``runs:/`` URI of the best finished run of ``model_name`` on ``task_name`` that kept its model,
+    by the best value of ``monitor`` (the student's own trainer.monitor and mode)."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri)
     experiments = [experiment.experiment_id for experiment in client.search_experiments()]
     query = f"tags.model = '{model_name}' and tags.task = '{task_name}' and tags.state = 'finished' and tags.`model.kept` = 'true'"
-    runs = client.search_runs(experiments, query, order_by=["attributes.start_time DESC"], max_results=500) if experiments else []
-    if not runs:
+    runs = client.search_runs(experiments, query, max_results=1000) if experiments else []
+    scored = [run for run in runs if f"best_{monitor}" in run.data.metrics]
+    if not scored:
         raise ConfigError(
             KEY,
-            f"no finished run of model {model_name} on task {task_name} kept its model; train one first "
+            f"no finished run of model {model_name} on task {task_name} kept its model and watched {monitor}; train one first "
             f"(python -m sweep.run model={model_name} task={task_name}) or pass runs:/<run_id>/model",
             model_name,
         )
-
-    def score(run) -> float:
-        values = [value for key, value in run.data.metrics.items() if key.startswith("best_val/")]
-        return values[0] if values else float("-inf")
-
-    best = max(runs, key=score)
-    log.info("teacher %s: run %s (%s)", model_name, best.info.run_id, best.info.run_name)
+    sign = 1.0 if mode == "max" else -1.0
+    best = max(scored, key=lambda run: (sign * run.data.metrics[f"best_{monitor}"], -run.info.start_time))  # a tie: the earliest
+    log.info(
+        "teacher %s: run %s (%s), best %s=%.4f",
+        model_name,
+        best.info.run_id,
+        best.info.run_name,
+        monitor,
+        best.data.metrics[f"best_{monitor}"],
+    )
     return f"runs:/{best.info.run_id}/model"
 
 
-def _saved_teacher(source: str, tracking_uri: str, cache_dir: Path) -> Teacher:
+def _saved_teacher(source: str, tracking_uri: str, cache_dir: Path, named: str | None = None) -> Teacher:
+    """``named``: the model name the run was found by (errors name it, as the user wrote it)."""
     import torch
 
     from sweep.zoo.saved import load_saved_classifier
@@ -82,7 +112,7 @@ def _saved_teacher(source: str, tracking_uri: str, cache_dir: Path) -> Teacher:
     try:
         model, tokenizer, metadata = load_saved_classifier(source, tracking_uri, cache_dir)
     except ConfigError as error:  # it names model.source; here the run is the teacher
-        raise ConfigError(KEY, error.message, source) from None
+        raise ConfigError(KEY, error.message, named or source) from None
     model.eval()
 
     @torch.no_grad()
@@ -104,18 +134,22 @@ def _hugging_face_teacher(source: str) -> Teacher:
         ) from None
     if not any(name.endswith("ForSequenceClassification") for name in (config.architectures or [])):
         raise ConfigError(KEY, f"has no trained classification head (architectures: {config.architectures}); fine-tune it first", source)
-    model = AutoModelForSequenceClassification.from_pretrained(source, use_safetensors=True).eval()
-    tokenizer = AutoTokenizer.from_pretrained(source)
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(source, use_safetensors=True).eval()
+        tokenizer = AutoTokenizer.from_pretrained(source)
+    except (OSError, ValueError) as error:  # e.g. weights only as pickled .bin, which we never load
+        raise ConfigError(KEY, f"cannot load it: {str(error).splitlines()[0]}", source) from None
+    # a decoder's classification head reads each row's last token where config.pad_token_id starts: pad with it
+    pad_id = config.pad_token_id if config.pad_token_id is not None else tokenizer.pad_token_id
+    if pad_id is None:
+        raise ConfigError(KEY, "neither its config nor its tokenizer has a pad token: it cannot classify a padded batch", source)
 
     @torch.no_grad()
     def forward(input_ids, attention_mask):
         return model(input_ids=input_ids, attention_mask=attention_mask).logits
 
-    fingerprint = source
-    if Path(source).is_dir():  # a folder can change: its weights' mtimes are part of the identity
-        fingerprint += "|" + "|".join(f"{p.name}:{p.stat().st_mtime_ns}" for p in sorted(Path(source).glob("*.safetensors")))
     labels = [config.id2label[i] for i in range(config.num_labels)]
-    return Teacher(source, forward, tokenizer, labels, fingerprint)
+    return Teacher(source, forward, tokenizer, labels, folder_fingerprint(source), pad_id=pad_id)
 
 
 def label_order(teacher: Teacher, student_labels: list[str]) -> list[int]:
@@ -148,7 +182,7 @@ def _run(teacher: Teacher, split, batch_size: int) -> np.ndarray:
 
     if not len(split):
         return np.zeros((0, len(teacher.label_names)), np.float32)
-    pad_id = teacher.tokenizer.pad_token_id if teacher.tokenizer.pad_token_id is not None else 0
+    pad_id = next((i for i in (teacher.pad_id, teacher.tokenizer.pad_token_id) if i is not None), 0)
 
     def forward(batch):
         teacher.batches_run += 1

@@ -124,7 +124,7 @@ def test_augmented_run_finishes_and_records_its_augment_config(tmp_path, cache_d
 
 BAD_INPUT = [
     (["model=nope"], "error: model=nope: unknown; choose from minilm_l3, minilm_l6, saved, tiny_bert, tiny_gpt2, tiny_llama, tiny_t5\n"),
-    (["task=nope"], "error: task=nope: unknown; choose from csv, rotten_subjectivity, rotten_tomatoes\n"),
+    (["task=nope"], "error: task=nope: unknown; choose from csv, multi, rotten_subjectivity, rotten_tomatoes\n"),
     (["strategy=nope"], "error: strategy=nope: unknown; choose from distill, feature, full, lora, partial, prompt\n"),
     (["-m", "strategy=full,nope"], "error: strategy=nope: unknown; choose from distill, feature, full, lora, partial, prompt\n"),
     (["-m", "search=optuna", "search.space.model=choice(minilm_l3,nope)"], "error: search.space.model=nope: unknown; choose from"),

@@ -77,3 +77,20 @@ def test_bad_multi_task_lists_fail_clearly_and_record_nothing(tmp_path, cache_di
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.startswith(message), result.stderr[-2000:]
     assert_nothing_recorded(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_search_optimises_the_mean_of_the_sub_tasks(tmp_path, cache_dir):
+    result = run_cli(
+        "-m", "search=optuna", "search.n_trials=2", "model=tiny_bert", *MULTI, *TINY_DATA, "trainer.max_epochs=1",
+        cwd=tmp_path, cache=cache_dir,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    client, runs = all_runs(tmp_path)
+    trials = [run for run in runs if "optuna.trial" in run.data.tags]
+    assert len(trials) == 2 and all(run.data.tags["state"] == "finished" for run in trials)
+    for run in trials:
+        history = client.get_metric_history(run.info.run_id, "val/acc")
+        assert len(history) >= 2  # the search validates several times a trial, for pruning
+        assert run.data.metrics["best_val/acc"] == pytest.approx(max(point.value for point in history))
+        assert {"val/rotten_tomatoes/acc", "val/rotten_subjectivity/acc"} <= set(run.data.metrics)

@@ -22,12 +22,41 @@ the last SEP.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from sweep.errors import ConfigError
+from sweep.errors import ConfigError, require
 from sweep.registry import Registry
+
+
+@dataclass
+class AugmentConfig:
+    """The `augment` group: token augmentation of the training split (sweep/data/augment.py); none: off."""
+
+    name: str = "none"  # none | tokens
+    p_mask: float = 0.0  # each content token replaced by the tokenizer's mask token
+    p_delete: float = 0.0  # each content token dropped (a row keeps at least one)
+    p_swap: float = 0.0  # each content token swapped with the next one
+    p_insert: float = 0.0  # a token of the training vocabulary inserted before each content token
+
+    def __post_init__(self) -> None:
+        for key in ("p_mask", "p_delete", "p_swap", "p_insert"):
+            value = getattr(self, key)
+            require(0.0 <= value <= 1.0, f"augment.{key}", value, "must be in [0, 1]")
+
+
+def check_augment(augment: AugmentConfig, strategy: str, frozen_features: bool) -> None:
+    """In the job's schema check: a known augmenter, and none where features are computed once."""
+    AUGMENTERS.get(augment.name)  # an unknown name lists the known ones
+    if augment.name != "none" and frozen_features:
+        raise ConfigError(
+            "augment",
+            f"strategy {strategy} trains on features computed once from the unaugmented tokens: use augment=none",
+            augment.name,
+        )
+
 
 # name -> factory(config, tokenizer, train split, seed, max_length) -> a batch transform, or None for none
 AUGMENTERS: Registry[Callable[..., Any]] = Registry("augment.name")

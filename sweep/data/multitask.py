@@ -27,9 +27,7 @@ def sub_task_configs(task: TaskConfig) -> list[TaskConfig]:
     from sweep.schema import TaskConfig, typed
 
     known = sorted(path.stem for path in (CONF / "task").glob("*.yaml") if path.stem != task.name)
-    names = list(task.tasks or [])
-    if len(names) < 2:
-        raise ConfigError("task.tasks", f"multi-task training needs at least two sub-tasks; known: {', '.join(known)}", names)
+    names = list(task.tasks or [])  # at least two: sweep/schema.py
     if len(set(names)) != len(names):
         raise ConfigError("task.tasks", "lists a sub-task twice", names)
     configs = []

@@ -40,6 +40,7 @@ class SearchPlan:
     mode: str
     first_report: int  # per mille of the budget at the base config's first validation (the pruners' scale)
     job_overrides: list[str] = field(default_factory=list)  # trainer.monitor/mode for the first metric
+    save_model: str = "auto"  # tracking.save_model: auto keeps the best trial's model only
 
     @property
     def searches_strategy(self) -> bool:
@@ -112,8 +113,9 @@ def plan_search(config: DictConfig, arguments: list[str]) -> SearchPlan:
     validations = max(1, round(root.trainer.max_epochs / root.trainer.val_check_interval))  # as ValidationPlan counts them
     first_report = round(1000 / validations)
     plan = SearchPlan(
-        search, name, url, passthrough, choices, base, strategy_spaces, root.strategy["name"], monitor, mode, first_report, job_overrides
-    )
+        search, name, url, passthrough, choices, base, strategy_spaces, root.strategy["name"], monitor, mode, first_report, job_overrides,
+        root.tracking.save_model,
+    )  # fmt: skip
     if search.sampler == "grid":
         grid_of(plan)  # a space the grid cannot enumerate fails now, before the storage is touched
     return plan
@@ -123,12 +125,15 @@ def derived_study_name(root, passthrough, choices, base, strategy_spaces, search
     """Same command, same study (so re-running resumes); another space or setup, another study."""
     # the launcher (hydra/launcher=joblib, hydra.*) decides where trials run, not what the study is
     fixed = sorted(arg for arg in passthrough if not arg.lstrip("+~").startswith(RUNTIME_KEYS + ("hydra",)))
+    # only the spaces of strategies this search can run: a space added for another strategy (a new
+    # release's default, say) must not rename, and so restart, a study already under way
+    running = {root.strategy["name"]} | {str(name) for param in choices if param.key == "strategy" for name in param.choices}
     identity = json.dumps(
         [
             fixed,
             [repr(p) for p in choices],
             sorted((k, repr(p)) for k, p in base.items()),
-            sorted((s, sorted((k, repr(p)) for k, p in space.items())) for s, space in strategy_spaces.items()),
+            sorted((s, sorted((k, repr(p)) for k, p in space.items())) for s, space in strategy_spaces.items() if s in running),
             search.sampler,
             search.pruner,
             list(search.metrics),

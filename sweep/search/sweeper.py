@@ -96,7 +96,9 @@ class OptunaSweeper(Sweeper):
         study = open_study(plan, storage)  # a study of other directions or metrics fails here, before MLflow
         self.tracking = tracking = SearchTracking.join(self.config, plan.study_name, mask_secrets(plan.storage_url), search.grace_period)
         # only the best trial keeps its model (tracking.save_model=auto): the others' are removed as trials are told
-        keep_best = partial(keep_best_models, study, tracking.client, tracking.uri, tracking.experiment_id, tracking.parent_run_id)
+        keep_best = None
+        if plan.save_model == "auto":  # always: every trial keeps its model; never: none has one
+            keep_best = partial(keep_best_models, study, tracking.client, tracking.uri, tracking.experiment_id, tracking.parent_run_id)
         worker.append(Worker(plan, study, storage, self._launch, self._compose, tracking.close_run, tracking.beat, keep_best))
         tracking.close_orphan_runs(study)
         log.info(

@@ -79,7 +79,7 @@ def should_save(job, binding, outcome) -> bool:
 
 def save_model(run, built) -> None:
     """Write the job's trained model as the run's ``model`` artifact; tag and time it."""
-    from sweep.zoo.saved import ARTIFACT_PATH, write_model
+    from sweep.zoo.saved import ARTIFACT_PATH, METADATA_FILE, write_model
 
     root = built.job.root
     start = time.perf_counter()
@@ -100,11 +100,28 @@ def save_model(run, built) -> None:
         }
         write_model(folder, built.model, built.tokenizer, metadata)
         size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+        # the metadata last: a model is complete once it is there and the run is tagged (see fetch), so an
+        # upload cut short (a signal, a network error) never passes for a model
+        metadata_file = (folder / METADATA_FILE).rename(tmp / METADATA_FILE)
         run.client.log_artifacts(run.run_id, str(folder), ARTIFACT_PATH)
+        run.client.log_artifact(run.run_id, str(metadata_file), ARTIFACT_PATH)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     run.set_tags({KEPT_TAG: "true"})
     run.log_metrics({"model_save_s": time.perf_counter() - start, "model_size_mb": size / 2**20})
+
+
+def try_save_model(run, built, tracking_uri: str) -> None:
+    """``save_model``, where a failure of its own (a full disk, a store that refuses artifacts) costs the
+    model only: the run trained and tested, so it still finishes; it says why it has no model."""
+    try:
+        save_model(run, built)
+    except Exception as error:
+        log.warning("run %s: its model could not be kept: %s", run.run_id, error, exc_info=True)
+        try:
+            remove_model(run.client, tracking_uri, run.run_id, f"saving failed: {type(error).__name__}: {error}"[:500])
+        except Exception:  # the store itself is the trouble: no model tag, so nothing loads it
+            log.warning("run %s: a partly saved model could not be removed", run.run_id, exc_info=True)
 
 
 # --------------------------------------------------------------------------------- a search removes
@@ -115,9 +132,13 @@ def remove_model(client, tracking_uri: str, run_id: str, reason: str) -> None:
     from sweep.zoo.saved import ARTIFACT_PATH
 
     run = client.get_run(run_id)
-    get_artifact_repository(run.info.artifact_uri, tracking_uri=tracking_uri).delete_artifacts(ARTIFACT_PATH)
+    # the tags first: from then on no one loads it (sweep/zoo/saved.py fetch), whatever the files' state
     client.set_tag(run_id, KEPT_TAG, "false")
     client.set_tag(run_id, REMOVED_TAG, reason)
+    try:
+        get_artifact_repository(run.info.artifact_uri, tracking_uri=tracking_uri).delete_artifacts(ARTIFACT_PATH)
+    except FileNotFoundError:  # another worker removed it between the check and the delete
+        pass
 
 
 def keep_best_models(study, client, tracking_uri: str, experiment_id: str, parent_run_id: str) -> int:

@@ -16,6 +16,7 @@ from sweep.errors import ConfigError
 from sweep.models.families import FAMILIES
 from sweep.schema import ModelConfig
 from sweep.zoo.assets import CHECKPOINTS
+from sweep.zoo.fingerprints import folder_fingerprint
 
 LAYER_KEYS = ("num_hidden_layers", "n_layer", "num_layers", "encoder_layers")  # encoder_layers: BART's encoder
 
@@ -55,8 +56,8 @@ def source_fingerprint(model: ModelConfig, seed: int) -> str:
     parts = [model.source, json.dumps(model.config_overrides, sort_keys=True, default=str)]
     if scheme == "random":
         parts.append(f"seed={seed}")
-    elif Path(model.source).is_dir():  # a local folder can change: include its weights' mtimes
-        parts += [f"{p.name}:{p.stat().st_mtime_ns}" for p in sorted(Path(model.source).glob("*.safetensors"))]
+    else:
+        parts.append(folder_fingerprint(model.source))
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 

@@ -115,7 +115,8 @@ def fetch(source: str, tracking_uri: str, cache_dir: Path) -> Path:
         run = None
     if run is None or run.info.lifecycle_stage == "deleted":
         raise ConfigError(KEY, f"no such MLflow run in {mask_secrets(tracking_uri)}", source)
-    if METADATA_FILE not in {Path(a.path).name for a in client.list_artifacts(run_id, path)}:
+    complete = run.data.tags.get("model.kept") == "true"  # set once every file is in (kept_models.save_model)
+    if not complete or METADATA_FILE not in {Path(a.path).name for a in client.list_artifacts(run_id, path)}:
         removed = run.data.tags.get("model.removed")
         why = f"its model was removed ({removed})" if removed else f"the run has no saved model (no {path}/{METADATA_FILE})"
         raise ConfigError(KEY, why, source)
