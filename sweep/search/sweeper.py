@@ -101,13 +101,14 @@ class OptunaSweeper(Sweeper):
             keep_best = partial(keep_best_models, study, tracking.client, tracking.uri, tracking.experiment_id, tracking.parent_run_id)
         worker.append(Worker(plan, study, storage, self._launch, self._compose, tracking.close_run, tracking.beat, keep_best))
         tracking.close_orphan_runs(study)
+        worker[0].drop_outgrown_models()  # what a worker that died between telling and removing left
         log.info(
             "study %s in %s: %d of %d trials used, %d slot(s) in this worker",
             plan.study_name, mask_secrets(plan.storage_url), budget_used(study), search.n_trials, search.n_jobs,
         )  # fmt: skip
         worker[0].run(search.n_jobs)
         reason = worker[0].stop.reason or BUDGET
-        worker[0].drop_outgrown_models()  # also what a worker that died between telling and removing left
+        worker[0].drop_outgrown_models()  # the last trials told, from an up-to-date study
         end_of_search(plan, study, tracking, self.config, stop_reason=reason)
         final = tracking.leave("finished" if reason in NORMAL_ENDS else "failed", budget_met=reason in NORMAL_ENDS)
         self.tracking = None  # left: an exit below must not leave again
