@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from omegaconf import DictConfig, OmegaConf
 
 from sweep.errors import ConfigError
-from sweep.outcome import KNOWN_METRICS, JobOutcome
+from sweep.outcome import JobOutcome, is_reported
 from sweep.schema import JobConfig, job_container, validate
 from sweep.signals import Interrupted
 
@@ -217,5 +217,6 @@ def finished_outcome(result, built, run_id: str) -> JobOutcome:
         "params_trainable": built.trainable_params,
         "params_trainable_share": built.trainable_share,
     }
-    metrics = {k: float(v) for k, v in reported.items() if k in KNOWN_METRICS}
+    sub_tasks = built.task_names or []
+    metrics = {k: float(v) for k, v in reported.items() if is_reported(k, sub_tasks)}
     return JobOutcome("finished", value=result.monitored, metrics=metrics, run_id=run_id)

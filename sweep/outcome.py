@@ -10,6 +10,13 @@ RUN_METRICS = ("params_trainable", "params_total", "params_trainable_share", "tr
 KNOWN_METRICS = STAGE_METRICS + RUN_METRICS
 
 
+def is_reported(name: str, sub_tasks: list[str] | None = None) -> bool:
+    """A metric a job reports: KNOWN_METRICS, or in multi-task training a sub-task's ``val/<task>/acc`` etc."""
+    stage, _, rest = name.partition("/")
+    task, _, metric = rest.rpartition("/")
+    return name in KNOWN_METRICS or (task in (sub_tasks or []) and f"{stage}/{metric}" in STAGE_METRICS)
+
+
 @dataclass
 class JobOutcome:
     state: str  # finished | failed | pruned | interrupted

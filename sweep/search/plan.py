@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from omegaconf import DictConfig, OmegaConf
 
 from sweep.errors import ConfigError
-from sweep.outcome import KNOWN_METRICS
+from sweep.outcome import KNOWN_METRICS, is_reported
 from sweep.schema import SearchConfig, search_config
 from sweep.search.space import Param, param_from_dict, param_from_override
 
@@ -64,10 +64,11 @@ def plan_search(config: DictConfig, arguments: list[str]) -> SearchPlan:
         if metric.startswith("test/"):
             raise ConfigError("search.metrics", f"'{metric}' would tune on the test set; search on val/* (test/* is reported for the best)",
                               list(search.metrics))  # fmt: skip
-        if metric not in KNOWN_METRICS:
-            raise ConfigError(
-                "search.metrics", f"'{metric}' is never logged by a job; logged: {', '.join(KNOWN_METRICS)}", list(search.metrics)
-            )
+        sub_tasks = list(root.task.tasks or []) if root.task.kind == "multi" else []
+        if not is_reported(metric, sub_tasks):
+            per_task = ", and per sub-task of task=multi: val/<task>/acc, ..." if not sub_tasks else f", val/{sub_tasks[0]}/acc, ..."
+            raise ConfigError("search.metrics", f"'{metric}' is never logged by a job; logged: {', '.join(KNOWN_METRICS)}{per_task}",
+                              list(search.metrics))  # fmt: skip
 
     overrides = OverridesParser.create().parse_overrides(arguments)
     choices: list[Param] = []

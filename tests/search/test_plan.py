@@ -87,3 +87,13 @@ def test_bad_search_input(tmp_path, overrides, arguments, message):
     assert message in str(error.value)
     assert "secret" not in str(error.value)
     assert not (tmp_path / "optuna").exists()
+
+
+def test_a_multi_task_search_may_optimise_one_sub_task(tmp_path):
+    multi = ("task=multi", "task.tasks=[rotten_tomatoes,rotten_subjectivity]")
+    p = plan(f"paths.output_dir={tmp_path}", *multi, "search.metrics=[val/rotten_subjectivity/f1]")
+    assert p.job_overrides == ["trainer.monitor=val/rotten_subjectivity/f1", "trainer.mode=max"]
+    with pytest.raises(ConfigError, match="'val/nope/f1' is never logged by a job"):
+        plan(f"paths.output_dir={tmp_path}", *multi, "search.metrics=[val/nope/f1]")
+    with pytest.raises(ConfigError, match="'val/rotten_tomatoes/acc' is never logged by a job"):  # not a multi-task job
+        plan(f"paths.output_dir={tmp_path}", "search.metrics=[val/rotten_tomatoes/acc]")
