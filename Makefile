@@ -25,7 +25,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=10
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
