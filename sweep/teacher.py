@@ -15,6 +15,7 @@ Columns are put in the student task's label order; a teacher whose label set dif
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable
@@ -55,6 +56,13 @@ class Teacher:
     fingerprint: str  # identifies its weights: part of the logits cache key
     pad_id: int | None = None  # default: the tokenizer's (or 0)
     batches_run: int = 0  # forward passes so far (logged: 0 once every split is cached)
+
+    @functools.cached_property
+    def tokenizer_id(self) -> str:
+        """Its tokenizer's fingerprint (a serialisation of the whole vocabulary): computed once, not per split."""
+        from sweep.data.tokens import tokenizer_fingerprint
+
+        return tokenizer_fingerprint(self.tokenizer)
 
 
 def load_teacher(root, cache_dir: Path, tracking_uri: str | None = None) -> Teacher:
@@ -165,9 +173,9 @@ def teacher_logits(
     """The teacher's logits for ``texts`` (float32, rows in order, columns in the student's label order);
     returns (logits, whether they came from the cache)."""
     from sweep.data.atomic import atomic_write
-    from sweep.data.tokens import tokenize, tokenizer_fingerprint
+    from sweep.data.tokens import tokenize
 
-    split, _ = tokenize(texts, labels, teacher.tokenizer, max_length, cache_dir, tokenizer_fingerprint(teacher.tokenizer))
+    split, _ = tokenize(texts, labels, teacher.tokenizer, max_length, cache_dir, teacher.tokenizer_id)
     key = hashlib.sha256(f"{teacher.fingerprint}|{split.key}".encode()).hexdigest()[:24]
     path = cache_dir / "teacher_logits" / f"{key}.npy"
     if path.exists():
