@@ -1,4 +1,4 @@
-"""Sequence classification as a LightningModule: one shared ``step`` for train, val and test.
+"""Classification (of texts or images) as a LightningModule: one shared ``step`` for train, val and test.
 
 The model (backbone + head) is injected and kept out of hparams; so are the optimizer's parameter
 groups, built by the caller (which knows the strategy's frozen parts and the layer depths), and the
@@ -17,7 +17,7 @@ from torch import nn
 from lightning_modules.objectives import Objective
 from lightning_modules.schedule import SCHEDULERS, Schedule
 
-MODEL_INPUTS = ("input_ids", "attention_mask", "features")  # the rest of a batch is for the objective
+MODEL_INPUTS = ("input_ids", "attention_mask", "pixel_values", "features")  # the rest of a batch is for the objective
 
 
 class SequenceClassificationModule(pl.LightningModule):

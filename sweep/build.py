@@ -1,4 +1,5 @@
-"""Build one job: data, tokenizer, model and strategy, and the loaders, from a validated config.
+"""Build one job: data, its preprocessing (the model family's pipeline: tokenizer or image processor),
+model and strategy, and the loaders, from a validated config.
 
 Everything that can fail on bad input happens here, before a tracking run is opened, so a bad
 value leaves nothing half-written in the store.
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 class Built:
     job: JobConfig
     model: object  # SequenceClassifier
-    tokenizer: object
+    tokenizer: object  # the processor of the model's inputs: a tokenizer, or an image processor (vision)
     strategy: Strategy
     label_names: list[str]
     loaders: dict  # train / val / test DataLoaders
@@ -74,36 +75,36 @@ def build(job: JobConfig, tracking_uri: str | None = None) -> Built:
     # heavy imports only now: the checks above answer bad input without them
     import pytorch_lightning as pl
 
-    from sweep.data.tokens import tokenize, tokenizer_fingerprint
+    from sweep.data.pipelines import pipeline_for
     from sweep.models.classifier import SequenceClassifier
     from sweep.models.families import FAMILIES
-    from sweep.zoo.loader import load_backbone, load_tokenizer, source_fingerprint
+    from sweep.zoo.loader import load_backbone, source_fingerprint
     from sweep.zoo.saved import classifier_from_run, is_saved_source
 
     start = time.perf_counter()
     if is_saved_source(root.model.source):  # runs:/<id>/model: a kept model, with its head (sweep/zoo/saved.py)
-        model, tokenizer = classifier_from_run(job, splits.label_names, cache_dir)
+        model, processor = classifier_from_run(job, splits.label_names, cache_dir)
     else:
-        tokenizer = load_tokenizer(root.model, cache_dir)
+        processor = pipeline_for(root.model.family).load_processor(root.model, cache_dir)
         pl.seed_everything(root.seed, verbose=False)
-        backbone = load_backbone(root.model, cache_dir, vocab_size=len(tokenizer))
+        backbone = load_backbone(root.model, cache_dir, **pipeline_for(root.model.family).backbone_options(processor))
         pooling = root.model.pooling or FAMILIES.get(root.model.family).pooling
         model = SequenceClassifier(backbone, backbone.config.hidden_size, splits.num_labels, pooling, root.model.dropout)
-    strategy.apply(model, tokenizer)
+    pipeline = pipeline_for(root.model.family)  # after a kept model set the family
+    strategy.apply(model, processor)
     model.train()  # from_pretrained returns eval mode (dropout off); Lightning keeps modes as they are
     timings["load_model_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    tokenizer_id = tokenizer_fingerprint(tokenizer)
-    tokenized, hits = {}, 0
+    fingerprint = pipeline.fingerprint(processor)
+    encoded, hits = {}, 0
     for name in ("train", "val", "test"):
-        part = getattr(splits, name)
-        tokenized[name], hit = tokenize(part.texts, part.labels, tokenizer, root.task.max_length, cache_dir, tokenizer_id)
+        encoded[name], hit = pipeline.encode(getattr(splits, name), processor, root.task, cache_dir, fingerprint)
         hits += hit
     timings["tokenize_s"] = time.perf_counter() - start
     timings["token_cache_hits"] = hits
 
-    extras = {name: {} for name in tokenized}  # per-row values the objective needs beside the labels
+    extras = {name: {} for name in encoded}  # per-row values the objective needs beside the labels
     if splits.task_names is not None:
         for name in extras:
             extras[name]["task"] = getattr(splits, name).tasks
@@ -116,27 +117,31 @@ def build(job: JobConfig, tracking_uri: str | None = None) -> Built:
 
         weights = sampling_weights(root.task, splits.train.tasks)
 
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     if strategy.frozen_features:  # never augmented: sweep.schema.check_augment refuses it
         backbone_id = source_fingerprint(root.model, root.seed)
-        loaders = _feature_loaders(model, tokenized, extras, weights, job, pad_id, backbone_id, timings)
+        loaders = _feature_loaders(model, pipeline, processor, encoded, extras, weights, job, backbone_id, timings)
     else:
         from sweep.data.augment import AUGMENTERS
 
-        make = AUGMENTERS.get(root.augment.name)
-        augmenter = make(root.augment, tokenizer, tokenized["train"], root.seed, root.task.max_length)  # None for augment=none
-        loaders = _token_loaders(tokenized, extras, weights, job, pad_id, augmenter)
+        make = AUGMENTERS.get(root.augment.name).make
+        augmenter = make(root.augment, processor, encoded["train"], root.seed, root.task.max_length)  # None for augment=none
+        optim, test = root.optim, encoded["test"]
+        loaders = {
+            "train": pipeline.train_loader(encoded["train"], processor, optim.batch_size, root.seed, extras["train"], weights, augmenter),
+            "val": pipeline.eval_loader(encoded["val"], processor, optim.eval_batch_size, extras["val"]),
+            "test": pipeline.eval_loader(test, processor, optim.eval_batch_size, extras["test"]) if len(test) else None,
+        }
 
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return Built(
         job=job,
         model=model,
-        tokenizer=tokenizer,
+        tokenizer=processor,
         strategy=strategy,
         label_names=splits.label_names,
         loaders=loaders,
-        sizes={name: len(split) for name, split in tokenized.items()},
+        sizes={name: len(split) for name, split in encoded.items()},
         total_params=total,
         trainable_params=trainable,
         timings=timings,
@@ -159,7 +164,7 @@ def _teacher_logits(teacher, columns: list[int], splits, job: JobConfig, extras:
     for name in ("train", "val", "test"):
         part = getattr(splits, name)
         logits, hit = teacher_logits(
-            teacher, part.texts, part.labels, columns, root.task.max_length, root.optim.eval_batch_size, Path(root.paths.cache_dir)
+            teacher, part.inputs, part.labels, columns, root.task.max_length, root.optim.eval_batch_size, Path(root.paths.cache_dir)
         )
         hits += hit
         if name == "train":
@@ -170,29 +175,17 @@ def _teacher_logits(teacher, columns: list[int], splits, job: JobConfig, extras:
     return measured
 
 
-def _token_loaders(tokenized: dict, extras: dict, weights, job: JobConfig, pad_id: int, augmenter=None) -> dict:
-    from sweep.data.loaders import eval_loader, train_loader
-
-    optim = job.root.optim
-    test = tokenized["test"]
-    return {
-        "train": train_loader(tokenized["train"], optim.batch_size, pad_id, job.root.seed, extras["train"], weights, augmenter),
-        "val": eval_loader(tokenized["val"], optim.eval_batch_size, pad_id, extras["val"]),
-        "test": eval_loader(test, optim.eval_batch_size, pad_id, extras["test"]) if len(test) else None,
-    }
-
-
-def _feature_loaders(model, tokenized: dict, extras: dict, weights, job: JobConfig, pad_id: int, backbone_id: str, timings: dict) -> dict:
+def _feature_loaders(model, pipeline, processor, encoded: dict, extras: dict, weights, job: JobConfig, backbone_id: str, timings: dict):
     from sweep.data.features import cached_features
     from sweep.data.loaders import FeatureDataset, feature_loader
 
     optim, cache_dir = job.root.optim, Path(job.root.paths.cache_dir)
     start, hits, loaders = time.perf_counter(), 0, {}
-    for name, split in tokenized.items():
+    for name, split in encoded.items():
         if name == "test" and not len(split):
             loaders[name] = None
             continue
-        features, hit = cached_features(model, split, optim.eval_batch_size, pad_id, cache_dir, backbone_id)
+        features, hit = cached_features(model, pipeline, split, processor, optim.eval_batch_size, cache_dir, backbone_id)
         hits += hit
         dataset = FeatureDataset(features, split.labels, extras[name])
         batch_size = optim.batch_size if name == "train" else optim.eval_batch_size

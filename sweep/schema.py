@@ -17,7 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 from lightning_modules.schedule import SCHEDULERS
 from sweep.data.augment import AugmentConfig, check_augment
 from sweep.errors import ConfigError, require
-from sweep.models.families import FAMILIES
+from sweep.models.families import FAMILIES, MODALITIES
 from sweep.teacher import DistillConfig
 
 POOLINGS = ("mean", "cls", "last")
@@ -53,7 +53,10 @@ class ModelConfig:
 @dataclass
 class TaskConfig:
     name: str = MISSING
-    kind: str = MISSING  # loader: rotten_tomatoes | csv (sweep/data/sources.py) | multi (sweep/data/multitask.py)
+    # loader: rotten_tomatoes | csv (sweep/data/sources.py) | fashion_mnist | mnist | digits (sweep/data/image_sources.py)
+    # | multi (sweep/data/multitask.py)
+    kind: str = MISSING
+    modality: str = "text"  # what a row is: text or image; the model's family must read it (sweep/models/families.py)
     tasks: Optional[List[str]] = None  # kind=multi: the sub-tasks, names of conf/task/ files
     # kind=multi: proportional (every row once per epoch) or temperature (sub-task t drawn with
     # probability proportional to n_t ** (1 / sampling_temperature): small sub-tasks seen more often)
@@ -83,6 +86,7 @@ class TaskConfig:
         require(8 <= self.max_length <= 8192, "task.max_length", self.max_length, "must be in [8, 8192]")
         if self.labels is not None:
             require(len(set(self.labels)) >= 2, "task.labels", self.labels, "needs at least two distinct labels")
+        one_of("task.modality", self.modality, MODALITIES)
         one_of("task.sampling", self.sampling, SAMPLINGS)
         require(self.sampling_temperature >= 1.0, "task.sampling_temperature", self.sampling_temperature, "must be >= 1 (1 = proportional)")
         if self.kind == "multi":
@@ -268,14 +272,50 @@ def validate(cfg: DictConfig) -> JobConfig:
     require(name is not None, "strategy.name", None, f"must be set; known: {', '.join(STRATEGIES.names())}")
     strategy_cls = STRATEGIES.get(name)
     strategy = typed(strategy_cls.config_class, root.strategy, prefix="strategy.")
-    check_augment(root.augment, name, strategy_cls.frozen_features)
+    check_modality(root.model, root.task, name)
+    check_augment(root.augment, name, strategy_cls.frozen_features, root.task.modality)
     teacher = root.distill.teacher if strategy_cls.teacher_use != "never" else None
     if strategy_cls.teacher_use == "required":
         hint = "runs:/<run_id>/model or a model name"
         require(teacher is not None, "distill.teacher", None, f"strategy={name} needs a teacher: {hint}")
     if teacher is not None:
         require(root.task.kind != "multi", "distill.teacher", teacher, "distillation of multi-task training is not supported")
+        require(root.task.modality == "text", "distill.teacher", teacher, "distillation is supported on text tasks only")
     return JobConfig(root=root, strategy=strategy, teacher=teacher)
+
+
+def check_modality(model: ModelConfig, task: TaskConfig, strategy: str) -> None:
+    """The model reads what the task's rows are (text or images), the task's kind yields them, and the
+    model's family can run the strategy: each a one-line error at compose time, before anything loads."""
+    from sweep.data.kinds import TASK_KINDS  # light: the readers import pandas and numpy when they run
+
+    if task.kind != "multi":  # a stack of other tasks, each checked when it is composed
+        kind = TASK_KINDS.get(task.kind)
+        require(kind.modality == task.modality, "task.modality", task.modality, f"task.kind={task.kind} yields {kind.modality} rows")
+    if not model.source.startswith("runs:/"):  # a kept model's family is its own: checked when it loads (sweep/zoo/saved.py)
+        check_family(model.family, model.name, task, strategy)
+
+
+def check_family(family_name: str, model_name: str, task: TaskConfig, strategy: str) -> None:
+    """The family reads the task's rows and can run the strategy."""
+    family = FAMILIES.get(family_name)
+    if family.modality != task.modality:
+        readers = [name for name in FAMILIES.names() if FAMILIES.get(name).modality == task.modality]
+        raise ConfigError(
+            "model",
+            f"model {model_name} (family {family_name}) reads {family.modality}, task {task.name} has {task.modality} rows; "
+            f"choose a model of family {' or '.join(readers)}",
+            model_name,
+        )
+    if strategy in family.refuses:
+        allowed = ", ".join(sorted(set(_strategy_names()) - set(family.refuses)))
+        raise ConfigError("strategy", f"family {family_name} cannot run it: {family.refuses[strategy]} (allowed: {allowed})", strategy)
+
+
+def _strategy_names() -> list[str]:
+    from sweep.strategies import STRATEGIES
+
+    return STRATEGIES.names()
 
 
 def search_config(tree: dict | None) -> SearchConfig:

@@ -175,7 +175,7 @@ def test_per_row_extras_stay_with_their_rows_through_every_training_loader():
     class Tokenizer:
         all_special_ids, mask_token_id = [0], 1
 
-    augment = AUGMENTERS.get("tokens")(AugmentConfig(name="tokens"), Tokenizer(), split, 0, 64)
+    augment = AUGMENTERS.get("tokens").make(AugmentConfig(name="tokens"), Tokenizer(), split, 0, 64)
     loaders = {
         "length-grouped": train_loader(split, 16, 0, 0, extras),
         "temperature": train_loader(split, 16, 0, 0, extras, weights=np.linspace(1, 2, 200)),

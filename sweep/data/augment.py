@@ -33,23 +33,39 @@ from sweep.registry import Registry
 
 @dataclass
 class AugmentConfig:
-    """The `augment` group: token augmentation of the training split (sweep/data/augment.py); none: off."""
+    """The `augment` group: augmentation of the training split; none: off. tokens: text (this file);
+    images: random shifts and crops (sweep/data/image_augment.py)."""
 
-    name: str = "none"  # none | tokens
+    name: str = "none"  # none | tokens | images
     p_mask: float = 0.0  # each content token replaced by the tokenizer's mask token
     p_delete: float = 0.0  # each content token dropped (a row keeps at least one)
     p_swap: float = 0.0  # each content token swapped with the next one
     p_insert: float = 0.0  # a token of the training vocabulary inserted before each content token
+    max_shift: float = 0.0  # images: each image moved by up to this fraction of its side, in x and y
+    min_crop: float = 1.0  # images: a random square crop of side in [min_crop, 1] of the image, resized back
 
     def __post_init__(self) -> None:
         for key in ("p_mask", "p_delete", "p_swap", "p_insert"):
             value = getattr(self, key)
             require(0.0 <= value <= 1.0, f"augment.{key}", value, "must be in [0, 1]")
+        require(0.0 <= self.max_shift <= 0.5, "augment.max_shift", self.max_shift, "must be in [0, 0.5]")
+        require(0.25 <= self.min_crop <= 1.0, "augment.min_crop", self.min_crop, "must be in [0.25, 1]")
 
 
-def check_augment(augment: AugmentConfig, strategy: str, frozen_features: bool) -> None:
-    """In the job's schema check: a known augmenter, and none where features are computed once."""
-    AUGMENTERS.get(augment.name)  # an unknown name lists the known ones
+@dataclass(frozen=True)
+class Augmenter:
+    # factory(config, processor, encoded train split, seed, max_length) -> a batch transform, or None for none
+    make: Callable[..., Any]
+    modality: str | None  # the rows it transforms (text, image); None: any
+
+
+def check_augment(augment: AugmentConfig, strategy: str, frozen_features: bool, modality: str = "text") -> None:
+    """In the job's schema check: a known augmenter for the task's rows, and none where features are computed once."""
+    entry = AUGMENTERS.get(augment.name)  # an unknown name lists the known ones
+    if entry.modality not in (None, modality):
+        fitting = [name for name in AUGMENTERS.names() if AUGMENTERS.get(name).modality in (None, modality)]
+        message = f"it augments {entry.modality} rows; the task has {modality} rows: use {' or '.join(fitting)}"
+        raise ConfigError("augment", message, augment.name)
     if augment.name != "none" and frozen_features:
         raise ConfigError(
             "augment",
@@ -58,8 +74,7 @@ def check_augment(augment: AugmentConfig, strategy: str, frozen_features: bool) 
         )
 
 
-# name -> factory(config, tokenizer, train split, seed, max_length) -> a batch transform, or None for none
-AUGMENTERS: Registry[Callable[..., Any]] = Registry("augment.name")
+AUGMENTERS: Registry[Augmenter] = Registry("augment.name")
 
 # decision streams: one independent uniform per (row, position) for each
 SWAP, DELETE, MASK, INSERT, INSERT_TOKEN = range(5)
@@ -176,12 +191,12 @@ class TokenAugmenter:
         return np.split(out, np.cumsum(new_lengths)[:-1])
 
 
-@AUGMENTERS.register("none")
-def no_augmentation(config, tokenizer, train, seed: int, max_length: int) -> None:
+def no_augmentation(config, processor, train, seed: int, max_length: int) -> None:
     return None
 
 
-AUGMENTERS.register("tokens")(TokenAugmenter)
+AUGMENTERS.register("none")(Augmenter(no_augmentation, None))
+AUGMENTERS.register("tokens")(Augmenter(TokenAugmenter, "text"))
 
 
 class EpochSampler:
@@ -230,3 +245,6 @@ class AugmentingCollator:
     def __call__(self, items: list[tuple[np.ndarray, int, dict, int, int]]) -> dict:
         rows = self.augmenter([item[0] for item in items], np.array([item[3] for item in items]), np.array([item[4] for item in items]))
         return self.pad([(ids, label, extras) for ids, (_, label, extras, _, _) in zip(rows, items)])
+
+
+from sweep.data import image_augment  # noqa: E402, F401  (registers augment=images; needs AUGMENTERS defined)

@@ -13,31 +13,35 @@ import numpy as np
 import torch
 
 from sweep.data.atomic import atomic_write
-from sweep.data.loaders import in_row_order
-from sweep.data.tokens import TokenizedSplit
+from sweep.data.pipelines import InputPipeline
+
+FEATURE_INPUTS = ("input_ids", "attention_mask", "pixel_values")
 
 
-def compute_features(model, split: TokenizedSplit, batch_size: int, pad_id: int) -> torch.Tensor:
+def compute_features(model, pipeline: InputPipeline, split, processor, batch_size: int) -> torch.Tensor:
+    """The pooled backbone output of every row of an encoded split (token ids or images), in row order."""
     if not len(split):
         return torch.zeros(0, model.head.in_features)
     was_training = model.training
     model.eval()
     try:
-        return in_row_order(split, batch_size, pad_id, lambda batch: model.features(batch["input_ids"], batch["attention_mask"]))
+        return pipeline.in_row_order(
+            split, processor, batch_size, lambda batch: model.features(**{key: batch[key] for key in FEATURE_INPUTS if key in batch})
+        )
     finally:
         model.train(was_training)
 
 
 def cached_features(
-    model, split: TokenizedSplit, batch_size: int, pad_id: int, cache_dir: Path | None, backbone_id: str
+    model, pipeline: InputPipeline, split, processor, batch_size: int, cache_dir: Path | None, backbone_id: str
 ) -> tuple[torch.Tensor, bool]:
     """Features for ``split``; returns (features, whether they came from the cache)."""
     if cache_dir is None:
-        return compute_features(model, split, batch_size, pad_id), False
+        return compute_features(model, pipeline, split, processor, batch_size), False
     key = hashlib.sha256(f"{backbone_id}|{model.pooling}|{split.key}".encode()).hexdigest()[:24]
     path = cache_dir / "features" / f"{key}.npy"
     if path.exists():
         return torch.from_numpy(np.load(path)), True
-    features = compute_features(model, split, batch_size, pad_id)
+    features = compute_features(model, pipeline, split, processor, batch_size)
     atomic_write(path, lambda handle: np.save(handle, features.numpy()))
     return features, False

@@ -52,7 +52,7 @@ def load_multitask(task: TaskConfig) -> Splits:
     def stack(name: str) -> Split:
         pieces = [getattr(part, name) for part in parts]
         tasks = np.concatenate([np.full(len(piece), index, np.int64) for index, piece in enumerate(pieces)])
-        return Split([text for piece in pieces for text in piece.texts], np.concatenate([piece.labels for piece in pieces]), tasks)
+        return Split([row for piece in pieces for row in piece.inputs], np.concatenate([piece.labels for piece in pieces]), tasks)
 
     return Splits(
         stack("train"),

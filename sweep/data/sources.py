@@ -1,5 +1,5 @@
-"""The task kinds (``task.kind``): where raw rows come from. The packaged Rotten Tomatoes corpus, and a
-user's own CSV/JSONL file.
+"""The text task kinds (``task.kind``, sweep/data/kinds.py): where raw rows come from. The packaged Rotten
+Tomatoes corpus, and a user's own CSV/JSONL file.
 
 A reader returns a DataFrame with columns ``text``, ``label`` (raw values) and optionally ``group`` and
 ``split``; everything after that (label mapping, de-duplication, splitting) is shared, in sweep/data/tasks.py.
@@ -8,22 +8,19 @@ A reader returns a DataFrame with columns ``text``, ``label`` (raw values) and o
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
+from sweep.data.kinds import task_kind
 from sweep.errors import ConfigError
-from sweep.registry import Registry
-from sweep.schema import TaskConfig
 from sweep.zoo.assets import ROTTEN_TOMATOES_CSV
 
 if TYPE_CHECKING:
-    import pandas as pd
-
-TASK_KINDS: Registry[Callable[[TaskConfig], pd.DataFrame]] = Registry("task.kind")
+    from sweep.schema import TaskConfig
 
 READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
 
 
-@TASK_KINDS.register("rotten_tomatoes")
+@task_kind("rotten_tomatoes", "text")
 def rotten_tomatoes(task: TaskConfig):
     """Review snippets (fresh/rotten) and plot sentences from 1,449 movies; ``movie_name`` is the group."""
     import pandas as pd
@@ -32,7 +29,7 @@ def rotten_tomatoes(task: TaskConfig):
     return frame.rename(columns={"category": "label", "movie_name": "group"})[["text", "label", "group"]]
 
 
-@TASK_KINDS.register("csv")
+@task_kind("csv", "text")
 def user_file(task: TaskConfig):
     """A user's CSV, TSV or JSON-lines file (compressed too), with the columns the config names."""
     import pandas as pd

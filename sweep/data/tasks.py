@@ -1,28 +1,30 @@
-"""A task's labelled splits: raw rows from its kind (sweep/data/sources.py), labels mapped to ids,
-empty and duplicate texts dropped, then split reproducibly (sweep/data/splitting.py)."""
+"""A task's labelled splits: raw rows from its kind (sweep/data/kinds.py), labels mapped to ids, empty
+and duplicate texts dropped, then split reproducibly (sweep/data/splitting.py). Images take the same
+path: their rows are indices into the image array until the split picks them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sweep.data.sources import TASK_KINDS
+import numpy as np
+
+from sweep.data.kinds import TASK_KINDS
+from sweep.data.splitting import split_rows
 from sweep.errors import ConfigError
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from sweep.schema import TaskConfig
 
 
 @dataclass
 class Split:
-    texts: list[str]
+    inputs: list[str] | np.ndarray  # texts, or uint8 images (rows, height, width[, channels])
     labels: np.ndarray  # int64 label ids (within the row's sub-task, in multi-task training)
     tasks: np.ndarray | None = None  # multi-task training: each row's sub-task index
 
     def __len__(self) -> int:
-        return len(self.texts)
+        return len(self.labels)
 
 
 @dataclass
@@ -41,17 +43,31 @@ class Splits:
 
 def load_splits(task: TaskConfig) -> Splits:
     """Read the task's rows, map labels to ids and split them reproducibly (groups never straddle splits)."""
-    from sweep.data.splitting import split_rows
-
     if task.kind == "multi":  # not a reader of rows: a stack of other tasks
         from sweep.data.multitask import load_multitask
 
         return load_multitask(task)
-    frame = TASK_KINDS.get(task.kind)(task)
-    rows = len(frame)
+    kind = TASK_KINDS.get(task.kind)
+    if kind.modality == "image":
+        import pandas as pd
+
+        images = kind.read(task)
+        frame = pd.DataFrame({"row": np.arange(len(images.labels)), "label": images.labels})
+        if images.split is not None:
+            frame["split"] = images.split
+        names, parts = _labelled_splits(frame, task)
+        return Splits(*(Split(images.images[part["row"].to_numpy()], part["label"].to_numpy("int64")) for part in parts), names)
+    frame = kind.read(task)
     frame = frame[frame["text"].notna() & frame["label"].notna()]  # a missing label is no class
     frame = frame.assign(text=frame["text"].astype(str).str.strip())
     frame = frame[frame["text"].str.len() > 0].drop_duplicates("text")
+    names, parts = _labelled_splits(frame, task)
+    return Splits(*(Split(part["text"].tolist(), part["label"].to_numpy("int64")) for part in parts), names)
+
+
+def _labelled_splits(frame, task: TaskConfig):
+    """Map the raw labels to ids (task.label_map, task.labels) and split the rows: (label names, parts)."""
+    rows = len(frame)
     frame = frame.assign(label=frame["label"].astype(str))
     if task.label_map is not None:
         frame = frame[frame["label"].isin(list(task.label_map))]
@@ -68,5 +84,4 @@ def load_splits(task: TaskConfig) -> Splits:
     if len(found) < 2:
         raise ConfigError("task.label_column", f"needs at least two distinct labels, found {found}", task.label_column)
     frame = frame.assign(label=frame["label"].map({name: i for i, name in enumerate(names)}))
-    train, val, test = split_rows(frame, task)
-    return Splits(*(Split(part["text"].tolist(), part["label"].to_numpy("int64")) for part in (train, val, test)), names)
+    return names, split_rows(frame, task)

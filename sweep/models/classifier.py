@@ -1,4 +1,4 @@
-"""A pretrained backbone, a pooler and a linear head: one classifier for every model family.
+"""A pretrained backbone, a pooler and a linear head: one classifier for every model family, text or images.
 
 Why not ``AutoModelForSequenceClassification``: its heads differ per family (BERT classifies through a
 pooler that sentence-transformers checkpoints such as MiniLM do not have, so frozen-backbone strategies
@@ -44,14 +44,17 @@ class SequenceClassifier(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, num_labels)
 
-    def features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def features(self, input_ids=None, attention_mask=None, pixel_values=None) -> torch.Tensor:
+        if pixel_values is not None:  # a ViT: every position (CLS + patches) is real
+            hidden = self.backbone(pixel_values=pixel_values).last_hidden_state
+            return self.pool(hidden, torch.ones(hidden.shape[:2], dtype=torch.long, device=hidden.device))
         hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         # prompt tuning (PEFT) prepends virtual tokens: pool over the real positions only; the virtual
         # tokens still act on them through attention
         prefix = hidden.size(1) - attention_mask.size(1)
         return self.pool(hidden[:, prefix:], attention_mask)
 
-    def forward(self, input_ids=None, attention_mask=None, features=None) -> torch.Tensor:
+    def forward(self, input_ids=None, attention_mask=None, pixel_values=None, features=None) -> torch.Tensor:
         if features is None:
-            features = self.features(input_ids, attention_mask)
+            features = self.features(input_ids, attention_mask, pixel_values)
         return self.head(self.dropout(features))

@@ -1,22 +1,27 @@
-"""Model families by name (``model.family``): the pooling a family classifies with, the part of the
-loaded model that encodes the input, and whether its tokenizer needs a pad token.
+"""Model families by name (``model.family``): what inputs a family reads (its modality, and so its
+preprocessing: sweep/data/pipelines.py), the pooling it classifies with, the part of the loaded model
+that encodes the input, and the strategies it cannot run (with the reason, said at compose time).
 
 Light on purpose (no torch, no transformers): the config schema checks ``model.family`` against it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from sweep.registry import Registry
+
+MODALITIES = ("text", "image")  # what a task's rows are (task.modality) and what a family reads
 
 
 @dataclass(frozen=True)
 class Family:
     pooling: str  # default pooling for the family
     take_backbone: Callable[[Any], Any]  # the part of the loaded model that encodes the input
+    modality: str = "text"
     needs_pad_token: bool = False
+    refuses: dict[str, str] = field(default_factory=dict)  # strategy name -> why this family cannot run it
 
 
 FAMILIES: Registry[Family] = Registry("model.family")
@@ -24,3 +29,17 @@ FAMILIES.register("encoder")(Family(pooling="mean", take_backbone=lambda model: 
 FAMILIES.register("decoder")(Family(pooling="last", take_backbone=lambda model: model, needs_pad_token=True))
 # T5/BART: classify from the encoder; the decoder would need target tokens we do not have
 FAMILIES.register("encoder_decoder")(Family(pooling="mean", take_backbone=lambda model: model.get_encoder()))
+# ViT: the CLS token is what its pre-training (image classification) taught to summarise the image
+FAMILIES.register("vision")(
+    Family(
+        pooling="cls",
+        take_backbone=lambda model: model,
+        modality="image",
+        refuses={
+            # PEFT's prompt tuning prepends virtual tokens to `inputs_embeds`; ViTModel takes only
+            # pixel_values (peft 0.21.2 fails inside the forward pass), so it cannot reach a ViT
+            "prompt": "PEFT prompt tuning feeds token embeddings (inputs_embeds), which a ViT does not take; "
+            "use strategy=lora, partial, feature or full",
+        },
+    )
+)

@@ -14,13 +14,19 @@ class LoraConfig(StrategyConfig):
     r: int = 8
     alpha: int = 16
     dropout: float = 0.1
-    # null: PEFT's default for the model type (query/value for BERT and ViT, q_proj/v_proj for Llama, q/v for T5)
+    # null: PEFT's default for the model type (query/value for BERT, q_proj/v_proj for Llama, q/v for T5), else DEFAULT_TARGETS
     target_modules: Optional[List[str]] = None
 
     def __post_init__(self) -> None:
         require(self.r >= 1, "strategy.r", self.r, "must be >= 1")
         require(self.alpha >= 1, "strategy.alpha", self.alpha, "must be >= 1")
         require(0.0 <= self.dropout < 1.0, "strategy.dropout", self.dropout, "must be in [0, 1)")
+
+
+# model types PEFT 0.21.2 has no LoRA default for. ViT: transformers 5 names its attention projections
+# q_proj/k_proj/v_proj/o_proj (PEFT maps vit, for its AdaMSS and FRoD methods only, to the old names
+# query/value, which no longer exist); the query and value projections, as LoRA's paper and BERT's default
+DEFAULT_TARGETS = {"vit": ["q_proj", "v_proj"]}
 
 
 @STRATEGIES.register("lora")
@@ -31,11 +37,12 @@ class LowRankAdaptation(Strategy):
         from peft import LoraConfig as PeftLoraConfig
         from peft import get_peft_model
 
+        targets = self.config.target_modules or DEFAULT_TARGETS.get(getattr(model.backbone.config, "model_type", None))
         config = PeftLoraConfig(
             r=self.config.r,
             lora_alpha=self.config.alpha,
             lora_dropout=self.config.dropout,
-            target_modules=list(self.config.target_modules) if self.config.target_modules else None,
+            target_modules=list(targets) if targets else None,
         )
         try:
             model.backbone = get_peft_model(model.backbone, config)

@@ -79,6 +79,7 @@ def should_save(job, binding, outcome) -> bool:
 
 def save_model(run, built) -> None:
     """Write the job's trained model as the run's ``model`` artifact; tag and time it."""
+    from sweep.data.pipelines import pipeline_for
     from sweep.zoo.saved import ARTIFACT_PATH, METADATA_FILE, write_model
 
     root = built.job.root
@@ -95,7 +96,7 @@ def save_model(run, built) -> None:
             "label_names": list(built.label_names),
             "task": root.task.name,
             "seed": root.seed,
-            "vocab_size": len(built.tokenizer),
+            "vocab_size": pipeline_for(model.family).backbone_options(built.tokenizer).get("vocab_size"),  # None: images
             "run_id": run.run_id,
         }
         write_model(folder, built.model, built.tokenizer, metadata)

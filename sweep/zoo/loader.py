@@ -1,4 +1,4 @@
-"""Load a tokenizer and a backbone from ``model.source``, for any model family.
+"""Load a tokenizer or an image processor, and a backbone, from ``model.source``, for any model family.
 
 Sources: ``asset:<name>`` (packaged checkpoints, sweep/zoo/assets.py), ``random:<model_type>``
 (randomly initialised from ``model.config_overrides``; tests), or anything ``from_pretrained`` takes
@@ -78,8 +78,34 @@ def load_tokenizer(model: ModelConfig, cache_dir: Path):
     return tokenizer
 
 
-def load_backbone(model: ModelConfig, cache_dir: Path, vocab_size: int):
-    """The family's encoding part of the model, in float32, without the model's own pooler."""
+def load_image_processor(model: ModelConfig, cache_dir: Path):
+    """The source's own image processor (preprocessor_config.json), else one sized from its config
+    (``image_size``, ``num_channels``): random models and checkpoints saved without one."""
+    from transformers import AutoConfig, AutoImageProcessor
+
+    from sweep.data.images import new_processor
+
+    path = resolve_source(model.source, "model.source", cache_dir)
+    try:
+        if path is not None and (Path(path) / "preprocessor_config.json").exists():
+            return AutoImageProcessor.from_pretrained(path)
+        if path is None:
+            config = AutoConfig.for_model(model.source.partition(":")[2], **model.config_overrides)
+        else:
+            config = AutoConfig.from_pretrained(path, trust_remote_code=False, **model.config_overrides)
+    except (OSError, ValueError, KeyError) as e:
+        message = f"cannot read an image processor or a config from it: {str(e).splitlines()[0]}"
+        raise ConfigError("model.source", message, model.source) from None
+    size = getattr(config, "image_size", None)
+    if not isinstance(size, int):
+        raise ConfigError("model.source", f"its config ({config.model_type}) has no square image_size: is it a vision model?", model.source)
+    return new_processor(size, int(getattr(config, "num_channels", 3)))
+
+
+def load_backbone(model: ModelConfig, cache_dir: Path, vocab_size: int | None = None):
+    """The family's encoding part of the model, in float32, without the model's own pooler.
+
+    ``vocab_size``: a random text model's vocabulary (its tokenizer's); vision models have none."""
     from transformers import AutoConfig, AutoModel
 
     family = FAMILIES.get(model.family)
@@ -87,7 +113,8 @@ def load_backbone(model: ModelConfig, cache_dir: Path, vocab_size: int):
     try:
         if path is None:
             model_type = model.source.partition(":")[2]
-            config = AutoConfig.for_model(model_type, **{"vocab_size": vocab_size, **model.config_overrides})
+            vocabulary = {"vocab_size": vocab_size} if vocab_size is not None else {}
+            config = AutoConfig.for_model(model_type, **{**vocabulary, **model.config_overrides})
             loaded = AutoModel.from_config(config, **_no_pooler(config))
         else:
             config = AutoConfig.from_pretrained(path, trust_remote_code=False, **model.config_overrides)

@@ -1,7 +1,8 @@
 """Trained models kept as an MLflow artifact (``model``), and loaded back from ``runs:/<run_id>/model``.
 
 A run keeps what it trained, and only that:
-- backbone ``full`` (full, partial): the backbone in Hugging Face format (config.json, model.safetensors);
+- backbone ``full`` (full, partial): the backbone's config.json and its weights (model.safetensors, under the
+  names the model has in memory);
 - backbone ``adapter`` (lora, prompt): PEFT's ``save_pretrained`` of the wrapped backbone; the base is
   rebuilt from its source (``base`` in the metadata);
 - backbone ``base`` (feature, or anything that left the backbone frozen): nothing; the base is rebuilt.
@@ -65,14 +66,19 @@ def write_model(folder: Path, model, tokenizer, metadata: dict) -> dict:
     ``metadata`` gives what the model itself cannot tell: strategy, base (source, tokenizer,
     config_overrides, name), family, label_names, seed, vocab_size. The rest is read from the model.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save_file, save_model
 
     folder.mkdir(parents=True, exist_ok=True)
     kind = backbone_kind(model)
-    if kind != "base":  # a PeftModel saves its adapter only; a plain backbone its weights, in HF format
+    if kind == "adapter":  # a PeftModel saves its adapter only
         model.backbone.save_pretrained(folder, safe_serialization=True)
-        if kind == "adapter":
-            (folder / "README.md").unlink(missing_ok=True)  # PEFT's empty model card template
+        (folder / "README.md").unlink(missing_ok=True)  # PEFT's empty model card template
+    elif kind == "full":
+        # the weights under the names the model has in memory: transformers 5's save_pretrained writes some
+        # families under their old checkpoint names (ViT: encoder.layer.N.attention.attention.query), which
+        # only its own from_pretrained maps back; safetensors' save_model also writes tied weights once
+        model.backbone.config.save_pretrained(folder)
+        save_model(model.backbone, str(folder / "model.safetensors"))
     save_file(head_state(model), str(folder / HEAD_FILE))
     tokenizer.save_pretrained(folder)
     full = {
@@ -152,14 +158,14 @@ def load_folder(folder: Path, tracking_uri: str | None, cache_dir: Path, source:
     """``load_saved_classifier`` for a folder written by ``write_model`` (tracking_uri: for a runs:/ base)."""
     import torch
     from safetensors.torch import load_file
-    from transformers import AutoTokenizer
 
+    from sweep.data.pipelines import pipeline_for
     from sweep.models.classifier import SequenceClassifier
 
     metadata = json.loads((folder / METADATA_FILE).read_text())
     if metadata.get("format") != FORMAT_VERSION:
         raise ConfigError(KEY, f"saved in format {metadata.get('format')}; this version reads {FORMAT_VERSION}", source or str(folder))
-    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+    tokenizer = pipeline_for(metadata["family"]).saved_processor(folder)  # a tokenizer, or an image processor
     with torch.random.fork_rng(devices=[]):  # initialising what is then loaded leaves the caller's random state alone
         backbone = _backbone(folder, metadata, tracking_uri, cache_dir)
         model = SequenceClassifier(backbone, metadata["hidden_size"], metadata["num_labels"], metadata["pooling"], metadata["dropout"])
@@ -188,7 +194,7 @@ def _backbone(folder: Path, metadata: dict, tracking_uri: str | None, cache_dir:
 def _full_backbone(folder: Path, family: str):
     """The architecture from config.json, then the saved weights (strict): works for every family,
     also for an encoder-decoder's encoder, which ``AutoModel.from_pretrained`` would not rebuild."""
-    from safetensors.torch import load_file
+    from safetensors.torch import load_model
     from transformers import AutoConfig, AutoModel
 
     from sweep.models.families import FAMILIES
@@ -196,7 +202,7 @@ def _full_backbone(folder: Path, family: str):
 
     config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
     backbone = FAMILIES.get(family).take_backbone(AutoModel.from_config(config, **_no_pooler(config)))
-    backbone.load_state_dict(load_file(str(folder / "model.safetensors")), strict=True)
+    load_model(backbone, str(folder / "model.safetensors"), strict=True)
     return backbone
 
 
@@ -216,7 +222,7 @@ def _base_backbone(metadata: dict, tracking_uri: str | None, cache_dir: Path):
         config_overrides=dict(base.get("config_overrides") or {}),
     )  # fmt: skip
     torch.manual_seed(metadata["seed"])  # a random: base is rebuilt from the run's seed, as the run built it
-    return load_backbone(config, cache_dir, vocab_size=metadata["vocab_size"])
+    return load_backbone(config, cache_dir, vocab_size=metadata.get("vocab_size"))
 
 
 # ------------------------------------------------------------------------------------ a job on a kept one
@@ -230,11 +236,13 @@ def classifier_from_run(job, label_names: list[str], cache_dir: Path):
     from peft import PeftModel
     from torch import nn
 
+    from sweep.schema import check_family
     from sweep.tracking.store import tracking_uri
 
     root = job.root
     uri = tracking_uri(root.tracking.uri, root.paths.output_dir)
     model, tokenizer, metadata = load_saved_classifier(root.model.source, uri, cache_dir)
+    check_family(metadata["family"], root.model.source, root.task, job.strategy.name)  # the config check could not know it
     root.model.family, root.model.pooling = metadata["family"], metadata["pooling"]
     if isinstance(model.backbone, PeftModel) and root.trainer.fit and job.strategy.name != "feature":
         raise ConfigError(

@@ -75,7 +75,7 @@ def main() -> None:
 
     def tokenize_all():
         return [
-            tokenize(s.texts, s.labels, tokenizer, root.task.max_length, cache, fingerprint)
+            tokenize(s.inputs, s.labels, tokenizer, root.task.max_length, cache, fingerprint)
             for s in (splits.train, splits.val, splits.test)
         ]
 
@@ -145,7 +145,7 @@ def trainer_epoch(root, cache, splits) -> float:
     path = resolve_source(root.model.source, "model.source", cache)
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)
-    encoded = tokenizer(splits.train.texts, truncation=True, max_length=root.task.max_length)
+    encoded = tokenizer(splits.train.inputs, truncation=True, max_length=root.task.max_length)
     data = [{"input_ids": ids, "labels": int(label)} for ids, label in zip(encoded["input_ids"], splits.train.labels)]
     arguments = TrainingArguments(
         output_dir=tempfile.mkdtemp(),

@@ -39,7 +39,7 @@ def make_split(folder: Path) -> Path:
     task = validate(compose("task.train_size=1000", "task.val_size=300", "task.test_size=300")).root.task
     splits = load_splits(task)
     frames = [
-        pd.DataFrame({"text": part.texts, "label": [splits.label_names[i] for i in part.labels], "split": name})
+        pd.DataFrame({"text": part.inputs, "label": [splits.label_names[i] for i in part.labels], "split": name})
         for name, part in (("train", splits.train), ("val", splits.val), ("test", splits.test))
     ]
     path = folder / "split.csv"

@@ -191,7 +191,7 @@ def test_only_the_training_loader_is_augmented(job_config):
     [
         (["augment=tokens", "augment.p_mask=1.5"], "augment.p_mask=1.5: must be in [0, 1]"),
         (["augment=tokens", "augment.p_insert=-0.1"], "augment.p_insert=-0.1: must be in [0, 1]"),
-        (["augment.name=nope"], "augment.name=nope: unknown name; known: none, tokens"),
+        (["augment.name=nope"], "augment.name=nope: unknown name; known: images, none, tokens"),
         (["strategy=feature", "augment=tokens"], "augment=tokens: strategy feature trains on features computed once"),
     ],
 )

@@ -25,21 +25,21 @@ def test_rotten_tomatoes_splits_by_movie_with_exact_sizes():
     assert splits.label_names == ["rotten", "fresh"]
     raw = rotten_tomatoes(cfg)
     movie = raw.assign(text=raw["text"].astype(str).str.strip()).drop_duplicates("text").set_index("text")["group"]
-    movies = [set(movie[split.texts]) for split in (splits.train, splits.val, splits.test)]
+    movies = [set(movie[split.inputs]) for split in (splits.train, splits.val, splits.test)]
     assert not movies[0] & movies[1] and not movies[0] & movies[2] and not movies[1] & movies[2]
     assert set(splits.train.labels.tolist()) == {0, 1}
     # the same split every time: jobs of one sweep compare on the same data
     again = load_splits(cfg)
-    assert again.val.texts == splits.val.texts and again.train.texts == splits.train.texts
+    assert again.val.inputs == splits.val.inputs and again.train.inputs == splits.train.inputs
 
 
 def test_val_and_test_rows_do_not_depend_on_the_train_size_and_train_sets_nest():
     from sweep.data.tasks import load_splits
 
     small, large = load_splits(task("task.train_size=100")), load_splits(task("task.train_size=900"))
-    assert small.val.texts == large.val.texts and small.test.texts == large.test.texts
+    assert small.val.inputs == large.val.inputs and small.test.inputs == large.test.inputs
     assert (len(small.train), len(large.train)) == (100, 900)
-    assert set(small.train.texts) < set(large.train.texts)  # nested: a learning curve adds rows, never swaps them
+    assert set(small.train.inputs) < set(large.train.inputs)  # nested: a learning curve adds rows, never swaps them
 
 
 def test_rows_without_label_are_dropped_and_rows_without_group_form_one(tmp_path):
