@@ -3,7 +3,7 @@
 The processor is Hugging Face's ``ViTImageProcessor`` (size, rescale, mean/std): it is saved with a
 kept or pre-trained model and read back by ``AutoImageProcessor``, like a tokenizer. It is *applied* here,
 to a whole split at once with torch (one ``interpolate`` and one normalisation over a uint8 tensor),
-because its own ``__call__`` converts and resizes image by image through PIL: ~100x slower on 28x28
+because its own ``__call__`` converts and resizes image by image through PIL: 16-23x slower on 28x28
 images (tests/benchmarks/bench_images.py). The split keeps pixels rescaled to [0, 1] and unnormalised,
 so augmentation (sweep/data/image_augment.py) pads with black, as the data's own background; batches
 are normalised as they are drawn.
