@@ -70,6 +70,7 @@ def test_every_strategy_trains_multi_task_with_per_task_metrics(tmp_path, cache_
         (["task.tasks=[rotten_tomatoes]"], "error: task.tasks=['rotten_tomatoes']: multi-task training needs at least two sub-tasks"),
         (["task.tasks=[rotten_tomatoes,nope]"], "error: task.tasks=['rotten_tomatoes', 'nope']: unknown sub-task 'nope'; known: csv,"),
         (["task.sampling=random"], "error: task.sampling=random: must be one of proportional, temperature"),
+        (["task.tasks=[rotten_tomatoes,mnist]"], "error: task.tasks=['rotten_tomatoes', 'mnist']: 'mnist' has image rows; multi-task"),
     ],
 )
 def test_bad_multi_task_lists_fail_clearly_and_record_nothing(tmp_path, cache_dir, args, message):

@@ -37,6 +37,9 @@ def sub_task_configs(task: TaskConfig) -> list[TaskConfig]:
         tree = OmegaConf.to_container(OmegaConf.load(CONF / "task" / f"{name}.yaml"), resolve=True)
         if tree.get("kind") == "multi":
             raise ConfigError("task.tasks", f"{name!r} is itself multi-task", names)
+        if tree.get("modality", "text") != task.modality:  # one model reads every sub-task's rows
+            message = f"{name!r} has {tree.get('modality')} rows; multi-task training stacks {task.modality} tasks"
+            raise ConfigError("task.tasks", message, names)
         tree.update({key: getattr(task, key) for key in SHARED_KEYS if getattr(task, key) is not None})
         tree["max_length"] = task.max_length
         configs.append(typed(TaskConfig, tree, prefix=f"task.tasks[{name}]."))
