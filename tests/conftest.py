@@ -51,3 +51,21 @@ def run_cli(*args: str, cwd: Path, cache: Path | None = None, env: dict | None =
     return subprocess.run(
         [sys.executable, "-m", "sweep.run", *args, *extra], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
     )
+
+
+def save_classifier(folder: Path, labels: list[str], cache_dir: Path) -> Path:
+    """A tiny Hugging Face sequence classifier with its tokenizer: a teacher as the hub would give one."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from sweep.zoo.loader import resolve_source
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(resolve_source("asset:minilm_l6", "model.tokenizer", cache_dir))
+    config = BertConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+        max_position_embeddings=128, id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)},
+    )  # fmt: skip
+    BertForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -2,30 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.conftest import TINY_DATA, run_cli
+from tests.conftest import TINY_DATA, run_cli, save_classifier
 from tests.test_cli import all_runs, assert_nothing_recorded
-
-
-def save_classifier(folder: Path, labels: list[str], cache_dir: Path) -> Path:
-    """A tiny Hugging Face sequence classifier with its tokenizer: a teacher as the hub would give one."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    from sweep.zoo.loader import resolve_source
-
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(resolve_source("asset:minilm_l6", "model.tokenizer", cache_dir))
-    config = BertConfig(
-        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-        max_position_embeddings=128, id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)},
-    )  # fmt: skip
-    BertForSequenceClassification(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 @pytest.mark.slow

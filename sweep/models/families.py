@@ -40,6 +40,10 @@ FAMILIES.register("vision")(
             # pixel_values (peft 0.21.2 fails inside the forward pass), so it cannot reach a ViT
             "prompt": "PEFT prompt tuning feeds token embeddings (inputs_embeds), which a ViT does not take; "
             "use strategy=lora, partial, feature or full",
+            # the teacher's logits come from its tokenizer over the rows' text (sweep/teacher.py); without
+            # this entry the refusal of prompt offered distill, which the teacher check then refused
+            "distill": "distillation runs a text teacher over the rows (supported on text tasks only); "
+            "use strategy=full, lora, partial or feature",
         },
     )
 )

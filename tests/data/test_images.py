@@ -107,7 +107,10 @@ def test_image_augmentation_depends_on_seed_epoch_and_row_only():
         (["model=tiny_vit", "task=digits", "strategy=prompt"], "strategy=prompt: family vision cannot run it"),
         (["model=tiny_vit", "task=digits", "augment=tokens"], "augment=tokens: it augments text rows; the task has image rows"),
         (["task.modality=image", "model=tiny_vit"], "task.modality=image: task.kind=rotten_tomatoes yields text rows"),
-        (["model=tiny_vit", "task=digits", "strategy=distill", "distill.teacher=minilm_l6"], "distill.teacher=minilm_l6: distillation is"),
+        (["model=tiny_vit", "task=digits", "strategy=distill", "distill.teacher=minilm_l6"], "strategy=distill: family vision cannot"),
+        # regression: without a teacher it asked for one, which the check below then refused
+        (["model=tiny_vit", "task=digits", "strategy=distill"], "strategy=distill: family vision cannot run it"),
+        (["model=tiny_vit", "task=digits", "strategy=lora", "distill.teacher=minilm_l6"], "distill.teacher=minilm_l6: distillation is"),
     ],
 )
 def test_a_model_and_a_task_of_different_modalities_fail_at_compose_time(overrides, message):
@@ -117,3 +120,14 @@ def test_a_model_and_a_task_of_different_modalities_fail_at_compose_time(overrid
     with pytest.raises(ConfigError) as error:
         validate(compose(*overrides))
     assert str(error.value).startswith(message), str(error.value)
+
+
+def test_a_vision_refusal_offers_only_the_strategies_a_vit_runs():
+    """Regression: refusing prompt offered distill, which a vision model cannot run either."""
+    from sweep.errors import ConfigError
+    from sweep.schema import validate
+
+    for strategy in ("prompt", "distill"):
+        with pytest.raises(ConfigError) as error:
+            validate(compose("model=tiny_vit", "task=digits", f"strategy={strategy}"))
+        assert error.value.key == "strategy" and str(error.value).endswith("(allowed: feature, full, lora, partial)"), str(error.value)

@@ -1,77 +1,215 @@
-"""Every strategy x every model family, on tiny random models through the real training path.
+"""Every strategy x every model family, on tiny random models, through the job's real path (sweep.job.run_job).
 
-Frozen parameters must stay bit-identical, trainable ones must change, and the trainable count must
-be what the strategy says it is.
+Each case trains 3 steps and must leave its frozen parameters bit-identical, change every trainable tensor,
+train exactly as many parameters as the hand-written TABLE says, and end as a FINISHED MLflow run that
+records them. Cases come from the registries (FAMILIES x STRATEGIES): a new family or strategy fails
+here until the table has its row. A family that refuses a strategy has a table entry too: the refusal.
 """
+
+from __future__ import annotations
+
+from typing import NamedTuple
 
 import pytest
 import torch
 
-from tests.conftest import TINY_DATA
+from sweep.models.families import FAMILIES
+from sweep.strategies import STRATEGIES
+from tests.conftest import CONF, TINY_DATA, compose, save_classifier
 
-FAMILIES = ["tiny_bert", "tiny_gpt2", "tiny_llama", "tiny_t5"]
-STRATEGIES = ["full", "partial", "feature", "prompt", "lora"]
-HIDDEN, LABELS, VIRTUAL_TOKENS, RANK = 32, 2, 5, 4
-
-
-def expected_trainable(strategy: str, model) -> int:
-    """What each strategy promises, computed from the model's own pieces."""
-    from sweep.models.blocks import find_blocks
-
-    head = HIDDEN * LABELS + LABELS
-    total = sum(p.numel() for p in model.parameters())
-    if strategy == "full":
-        return total
-    if strategy == "feature":
-        return head
-    if strategy == "prompt":
-        return VIRTUAL_TOKENS * HIDDEN + head
-    if strategy == "partial":  # freeze_depth=1: the top block, whatever follows it, and the head
-        blocks = find_blocks(model.backbone)
-        names = dict(model.backbone.named_parameters())
-        first_top = next(iter(blocks[1].parameters()))
-        start = [i for i, p in enumerate(names.values()) if p is first_top][0]
-        return sum(p.numel() for p in list(names.values())[start:]) + head
-    if strategy == "lora":  # rank r on PEFT's default attention projections, in each of the 2 blocks
-        from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as TARGETS
-
-        adapters = [m for n, m in model.named_modules() if n.endswith("lora_A.default")]
-        assert len(adapters) == 2 * len(TARGETS[model.backbone.config.model_type])
-        assert all(m.weight.shape[0] == RANK for m in adapters)
-        lora_b = [m for n, m in model.named_modules() if n.endswith("lora_B.default")]
-        return sum(m.weight.numel() for m in adapters + lora_b) + head
-    raise AssertionError(strategy)
+VIRTUAL_TOKENS, RANK = 5, 4  # strategy.num_virtual_tokens, strategy.r
+STRATEGY_OPTIONS = {
+    "partial": ["strategy.freeze_depth=1"],  # of 2 blocks: the top one trains
+    "prompt": [f"strategy.num_virtual_tokens={VIRTUAL_TOKENS}"],
+    "lora": [f"strategy.r={RANK}"],
+}
+# a few short batches: 3 steps of 8 rows, one batch each of val and test
+TASK_OPTIONS = {
+    "text": [*TINY_DATA, "task.max_length=16"],  # rotten_tomatoes, 2 labels
+    "image": ["task=digits", *TINY_DATA],  # 8x8 digits resized to 28x28, 10 labels
+}
 
 
-@pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize("strategy", STRATEGIES)
-def test_strategy_trains_what_it_says(job_config, family, strategy):
-    from sweep.build import build
-    from sweep.train import train
+class Refused(NamedTuple):
+    """A compose-time ConfigError naming ``key``, ending with the strategies the family can run instead."""
 
-    overrides = [f"model={family}", f"strategy={strategy}", *TINY_DATA, "trainer.max_steps=3", "trainer.max_epochs=2"]
-    overrides += ["optim.lr=1e-2", "optim.warmup_ratio=0", "trainer.early_stopping_patience=null", "trainer.restore_best=false"]
-    overrides += {
-        "partial": ["strategy.freeze_depth=1"],
-        "prompt": [f"strategy.num_virtual_tokens={VIRTUAL_TOKENS}"],
-        "lora": [f"strategy.r={RANK}"],
-    }.get(strategy, [])
-    built = build(job_config(*overrides))
-    model = built.model
-    before = {name: p.detach().clone() for name, p in model.named_parameters()}
-    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    key: str
+    allowed: str
 
-    assert built.trainable_params == expected_trainable(strategy, model)
-    assert built.total_params == sum(p.numel() for p in model.parameters())
 
-    result = train(built)
-    assert result.steps == 3
-    after = dict(model.named_parameters())
+# Trainable parameters by hand, from conf/model/tiny_*.yaml: hidden 32, 2 blocks, intermediate 64, 128
+# positions; text models embed the asset:minilm_l6 vocabulary (30,522 tokens); linear layers have biases
+# unless said. Head: Linear(32, labels): 32*2+2 = 66 on rotten_tomatoes, 32*10+10 = 330 on digits.
+# lora: r=4 on PEFT's default attention targets, A r*in + B out*r per target, in each of the 2 blocks.
+# prompt: 5 virtual tokens * 32. distill: full fine-tuning under a teacher.
+TABLE: dict[str, tuple[str, dict[str, int | Refused]]] = {
+    # BERT: embeddings 30,522*32 + 128*32 + 2*32 (token types) + LayerNorm 64 = 980,928;
+    # block: q, k, v 3*(32*32+32) = 3,168, attention out 1,056 + LN 64, FFN 32*64+64 + 64*32+32 = 4,192, LN 64 = 8,544
+    "tiny_bert": (
+        "encoder",
+        {
+            "full": 998_082,  # 980,928 + 2*8,544 + head 66
+            "partial": 8_610,  # top block 8,544 + head 66 (no final norm)
+            "feature": 66,  # head
+            "prompt": 226,  # 5*32 = 160 + head 66
+            "lora": 1_090,  # query, value: 2 targets * 2 blocks * (4*32 + 32*4) = 1,024 + head 66
+            "distill": 998_082,  # as full
+        },
+    ),
+    # GPT-2: wte 30,522*32 = 976,704, wpe 128*32 = 4,096; block: ln_1 64, c_attn 32*96+96 = 3,168,
+    # c_proj 32*32+32 = 1,056, ln_2 64, MLP (n_inner 4*32 = 128) 32*128+128 + 128*32+32 = 8,352 -> 12,704; ln_f 64
+    "tiny_gpt2": (
+        "decoder",
+        {
+            "full": 1_006_338,  # 980,800 + 2*12,704 + ln_f 64 + head 66
+            "partial": 12_834,  # top block 12,704 + ln_f 64 + head 66
+            "feature": 66,
+            "prompt": 226,  # 160 + 66
+            "lora": 1_090,  # c_attn (32 -> 96): 2 blocks * (4*32 + 96*4) = 1,024 + head 66
+            "distill": 1_006_338,
+        },
+    ),
+    # Llama: embed_tokens 976,704; block: q, k, v, o 4*32*32 = 4,096 (no bias, 2 kv heads of 16 = 32),
+    # gate, up, down 3*32*64 = 6,144 (no bias), 2 RMSNorms 2*32 -> 10,304; final norm 32; rotary: no parameters
+    "tiny_llama": (
+        "decoder",
+        {
+            "full": 997_410,  # 976,704 + 2*10,304 + 32 + head 66
+            "partial": 10_402,  # top block 10,304 + norm 32 + head 66
+            "feature": 66,
+            "prompt": 226,
+            "lora": 1_090,  # q_proj, v_proj: 2*2*(4*32 + 32*4) + 66
+            "distill": 997_410,
+        },
+    ),
+    # T5, its encoder only: shared embeddings 976,704; block: q, k, v, o 4*32*(2 heads * d_kv 16) = 4,096 (no bias),
+    # LN 32, wi 32*64 + wo 64*32 = 4,096 (no bias), LN 32 -> 8,256, and block 0 also holds the relative
+    # attention bias (32 buckets * 2 heads = 64) -> 8,320; final LN 32; the decoder is not part of the classifier
+    "tiny_t5": (
+        "encoder_decoder",
+        {
+            "full": 993_378,  # 976,704 + 8,320 + 8,256 + 32 + head 66
+            "partial": 8_354,  # top block 8,256 (the bias lives in block 0) + final LN 32 + head 66
+            "feature": 66,
+            "prompt": 226,  # one transformer submodule: the encoder alone is not encoder-decoder to PEFT
+            "lora": 1_090,  # q, v: 2*2*(4*32 + 32*4) + 66
+            "distill": 993_378,
+        },
+    ),
+    # ViT, 28x28x1 in 7x7 patches: 16 patches + CLS; embeddings: CLS 32, positions 17*32 = 544, patch
+    # Conv2d 1*7*7*32+32 = 1,600 -> 2,176; block: 2 LNs 128 + q, k, v 3,168 + out 1,056 + FFN 4,192 = 8,544; final LN 64
+    "tiny_vit": (
+        "vision",
+        {
+            "full": 19_658,  # 2,176 + 2*8,544 + 64 + head 330
+            "partial": 8_938,  # top block 8,544 + final LN 64 + head 330
+            "feature": 330,
+            "prompt": Refused("strategy", "feature, full, lora, partial"),  # PEFT feeds inputs_embeds; a ViT takes pixels
+            "lora": 1_354,  # q_proj, v_proj (sweep/strategies/lora.py DEFAULT_TARGETS): 2*2*(4*32 + 32*4) + head 330
+            "distill": Refused("strategy", "feature, full, lora, partial"),  # the teacher reads text
+        },
+    ),
+}
+
+
+def cases():
+    """Every registered family (each tiny model of it) x every registered strategy."""
+    for family in FAMILIES.names():
+        models = [model for model, (of, _) in TABLE.items() if of == family] or [f"no-tiny-model-of-{family}"]
+        for model in models:
+            for strategy in STRATEGIES.names():
+                yield pytest.param(family, model, strategy, id=f"{model}-{strategy}")
+
+
+def test_the_table_covers_every_registered_family_and_strategy():
+    import yaml
+
+    missing = set(FAMILIES.names()) - {family for family, _ in TABLE.values()}
+    assert not missing, f"families without a tiny model in the table: {sorted(missing)}"
+    for model, (family, row) in TABLE.items():
+        assert set(row) == set(STRATEGIES.names()), f"{model}: strategies {sorted(set(STRATEGIES.names()) ^ set(row))} differ"
+        assert yaml.safe_load((CONF / "model" / f"{model}.yaml").read_text())["family"] == family, model
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> str:
+    """One MLflow store for the module: each job opens its own run in it."""
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow')}/mlflow.db"
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory, cache_dir) -> str:
+    """A tiny text classifier with the task's labels, as a folder: what strategy=distill learns from."""
+    return str(save_classifier(tmp_path_factory.mktemp("teacher"), ["rotten", "fresh"], cache_dir))
+
+
+@pytest.mark.parametrize("family, model, strategy", cases())
+def test_strategy_trains_what_it_says_and_records_its_run(request, monkeypatch, tmp_path, cache_dir, store, family, model, strategy):
+    from mlflow.tracking import MlflowClient
+
+    import sweep.build
+    from lightning_modules.objectives import Classification, Distillation
+    from sweep.errors import ConfigError
+    from sweep.job import JobContext, run_job
+    from sweep.schema import validate
+    from sweep.train import objective_for
+
+    expected = TABLE.get(model, (family, {}))[1].get(strategy)
+    assert expected is not None, f"no table entry for {model} (family {family}) x strategy {strategy}: work it out and add it"
+    overrides = [f"paths.output_dir={tmp_path}", f"paths.cache_dir={cache_dir}", f"tracking.uri={store}", "tracking.save_model=never"]
+    overrides += [f"model={model}", f"strategy={strategy}", *TASK_OPTIONS[FAMILIES.get(family).modality]]
+    overrides += STRATEGY_OPTIONS.get(strategy, [])
+    overrides += ["trainer.max_steps=3", "trainer.max_epochs=2", "trainer.early_stopping_patience=null", "trainer.restore_best=false"]
+    overrides += ["optim.lr=1e-2", "optim.warmup_ratio=0", "optim.batch_size=8", "optim.eval_batch_size=32"]
+    if strategy == "distill":
+        overrides.append(f"distill.teacher={request.getfixturevalue('teacher')}")
+    cfg = compose(*overrides)
+    if isinstance(expected, Refused):
+        with pytest.raises(ConfigError) as refusal:
+            validate(cfg)
+        assert refusal.value.key == expected.key, str(refusal.value)
+        assert str(refusal.value).endswith(f"(allowed: {expected.allowed})"), str(refusal.value)
+        return
+
+    # the job builds once, through the real build; we look at its model before it trains, and after
+    seen = {}
+    real_build = sweep.build.build
+
+    def build(job, tracking_uri=None):
+        built = real_build(job, tracking_uri)
+        seen["built"] = built
+        seen["before"] = {name: p.detach().clone() for name, p in built.model.named_parameters()}
+        return built
+
+    monkeypatch.setattr(sweep.build, "build", build)
+    outcome = run_job(cfg, JobContext(multirun=False, parent_run_id=None, job_number=None))
+    built, before = seen["built"], seen["before"]
+    params = dict(built.model.named_parameters())
+    trainable = {name for name, p in params.items() if p.requires_grad}
+
+    assert sum(params[name].numel() for name in trainable) == built.trainable_params == expected
+    assert built.total_params == sum(p.numel() for p in params.values())
     for name, old in before.items():
-        if name in trainable:
-            continue
-        assert torch.equal(old, after[name]), f"frozen parameter {name} changed"
-    changed = [name for name in trainable if not torch.equal(before[name], after[name])]
-    # every trainable tensor moves (LoRA's A only moves once B is non-zero, after the first step)
-    assert set(changed) == trainable, sorted(trainable - set(changed))[:5]
-    assert {"test/acc", "test/f1", "train_time_s"} <= set(result.metrics)
+        if name not in trainable:
+            assert torch.equal(old, params[name]), f"frozen parameter {name} changed"
+    unchanged = sorted(name for name in trainable if torch.equal(before[name], params[name]))
+    # every trainable tensor moves (LoRA's A only once B is non-zero, after the first step)
+    assert not unchanged, unchanged[:5]
+
+    assert outcome.state == "finished", outcome
+    run = MlflowClient(store).get_run(outcome.run_id)
+    assert run.info.status == "FINISHED"
+    tags = run.data.tags
+    assert (tags["model"], tags["strategy"], tags["state"]) == (model, strategy, "finished")
+    assert run.data.metrics["params_trainable"] == expected
+    assert run.data.metrics["params_total"] == built.total_params
+    assert run.data.metrics["optimizer_steps"] == 3
+    assert {"test/acc", "test/f1", "train_time_s"} <= set(run.data.metrics)
+    # the student of strategy=distill trains under the teacher; no other strategy here has one
+    if strategy == "distill":
+        assert isinstance(objective_for(built), Distillation)
+        assert tags["distill.teacher"] == request.getfixturevalue("teacher")
+        assert 0.0 <= run.data.metrics["teacher_test_acc"] <= 1.0
+    else:
+        assert type(objective_for(built)) is Classification
+        assert "distill.teacher" not in tags
