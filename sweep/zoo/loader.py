@@ -1,6 +1,7 @@
 """Load a tokenizer and a backbone from ``model.source``, for any model family.
 
-Sources: ``asset:<name>`` (packaged checkpoints, sweep/zoo/assets.py), ``random:<model_type>``
+Sources: ``asset:<name>`` (packaged checkpoints, sweep/zoo/assets.py), ``gguf:<file>`` (a GGUF decoder,
+converted once into the cache, sweep/zoo/smollm2_gguf.py), ``random:<model_type>``
 (randomly initialised from ``model.config_overrides``; tests), or anything ``from_pretrained`` takes
 (a hub id, a local folder). Weights load as safetensors only and remote code is never trusted.
 """
@@ -26,6 +27,14 @@ def resolve_source(source: str, key: str, cache_dir: Path) -> str | None:
     scheme, _, name = source.partition(":")
     if scheme == "asset":
         return str(CHECKPOINTS.get(name)(key, cache_dir))
+    if scheme == "gguf":  # the cache folder is keyed by the file's identity: an edited file converts again
+        from sweep.zoo.smollm2_gguf import convert_gguf
+
+        path = Path(name).expanduser().resolve()
+        stat = path.stat() if path.is_file() else None
+        identity = f"{path}|{stat.st_size}|{stat.st_mtime_ns}" if stat else str(path)
+        folder = cache_dir / "zoo" / f"gguf-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
+        return str(convert_gguf(path, folder, key, source))
     if scheme == "random":
         return None
     return source
@@ -75,6 +84,12 @@ def load_tokenizer(model: ModelConfig, cache_dir: Path):
         raise ConfigError(key, f"cannot load a tokenizer from it: {str(e).splitlines()[0]}", source) from None
     if FAMILIES.get(model.family).needs_pad_token and tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token  # decoders have no pad token; padding is masked anyway
+    if model.family == "decoder":
+        # explicit, whatever the checkpoint's tokenizer_config says (GGUF/chat tokenizers often pad left):
+        # our loaders pad on the right (PadCollator), and the `last` pooler finds the last real token
+        # either way; this makes anything that calls the tokenizer with padding=True pad as training did,
+        # so a row's position ids are the same batched or alone
+        tokenizer.padding_side = "right"
     return tokenizer
 
 
