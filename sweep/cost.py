@@ -33,6 +33,7 @@ log = logging.getLogger("sweep")
 
 MEASURE_SECONDS = 0.3  # per process and shape: short beside any training, long enough to find a quiet moment
 
+
 @dataclass(frozen=True)
 class CostEstimate:
     steps: int  # optimizer steps

@@ -65,7 +65,8 @@ def convert_gguf(gguf_path: Path, target: Path, key: str = "model.source", sourc
         tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
         quantized = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
     except Exception as e:  # a GGUF transformers maps but cannot load (missing tensors, odd shapes)
-        raise ConfigError(key, f"transformers cannot load the GGUF file {gguf_path}: {type(e).__name__}: {_first_line(e)}", source) from None
+        message = f"transformers cannot load the GGUF file {gguf_path}: {type(e).__name__}: {_first_line(e)}"
+        raise ConfigError(key, message, source) from None
     config = quantized.config.to_dict()
     config.pop("quantization_config", None)
     config.pop("_name_or_path", None)
