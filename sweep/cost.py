@@ -78,6 +78,12 @@ def positions_per_row(dataset) -> float | None:
     return None
 
 
+def virtual_tokens(backbone) -> int:
+    """Positions a PEFT prompt-learning wrapper prepends to every row (0 for anything else)."""
+    configs = getattr(backbone, "peft_config", None) or {}
+    return sum(getattr(config, "num_virtual_tokens", None) or 0 for config in configs.values())
+
+
 @functools.cache
 def matmul_flops_per_second(precision: str, device: str, rows: int, width: int) -> float:
     """Measured once per process and shape: forward and backward of one ``width x width`` linear layer on
@@ -132,6 +138,8 @@ def estimate(built, precision: str, device: str) -> CostEstimate | None:
         return None
     plan = ValidationPlan.for_budget(len(train), cfg.max_epochs, cfg.max_steps, cfg.val_check_interval)
     rows_per_step = len(train.dataset) / max(len(train), 1)
+    if not built.strategy.frozen_features:  # prompt tuning: its virtual tokens go through every block too
+        per_row, per_val_row = per_row + virtual_tokens(built.model.backbone), per_val_row + virtual_tokens(built.model.backbone)
     positions = plan.total_steps * rows_per_step * per_row
     total, trainable, above = parameter_counts(built.model)
     full_step = 6 * total * rows_per_step * per_row  # every matmul parameter trains, gradients through all
