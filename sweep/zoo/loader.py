@@ -65,6 +65,9 @@ def source_fingerprint(model: ModelConfig, seed: int) -> str:
     parts = [model.source, json.dumps(model.config_overrides, sort_keys=True, default=str)]
     if scheme == "random":
         parts.append(f"seed={seed}")
+    elif scheme == "gguf":  # a file edited under the same name is another model
+        path = Path(model.source.partition(":")[2]).expanduser()
+        parts.append(str(path.stat().st_mtime_ns) if path.is_file() else "missing")
     else:
         parts.append(folder_fingerprint(model.source))
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
