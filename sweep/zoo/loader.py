@@ -85,14 +85,15 @@ def load_tokenizer(model: ModelConfig, cache_dir: Path):
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
     except (OSError, ValueError) as e:
         raise ConfigError(key, f"cannot load a tokenizer from it: {str(e).splitlines()[0]}", source) from None
-    if FAMILIES.get(model.family).needs_pad_token and tokenizer.pad_token is None:
+    family = FAMILIES.get(model.family)
+    if family.needs_pad_token and tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token  # decoders have no pad token; padding is masked anyway
-    if model.family == "decoder":
+    if family.padding_side is not None:
         # explicit, whatever the checkpoint's tokenizer_config says (GGUF/chat tokenizers often pad left):
         # our loaders pad on the right (PadCollator), and the `last` pooler finds the last real token
         # either way; this makes anything that calls the tokenizer with padding=True pad as training did,
         # so a row's position ids are the same batched or alone
-        tokenizer.padding_side = "right"
+        tokenizer.padding_side = family.padding_side
     return tokenizer
 
 
