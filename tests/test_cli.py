@@ -75,7 +75,7 @@ def test_single_run_on_a_user_csv(tmp_path, cache_dir):
     assert "mlflow ui --backend-store-uri" in result.stdout
     # the cost estimate, logged before training (sweep/cost.py), and how it compared
     assert run.data.metrics["estimate.optimizer_steps"] == run.data.metrics["optimizer_steps"] == 3
-    assert run.data.metrics["estimate.measured_over_estimated"] > 0 and "][sweep][INFO] estimate: 3 steps over" in result.stderr
+    assert run.data.metrics["estimate.measured_over_estimated"] > 0 and "][sweep][INFO] estimate: 3 steps over" in result.stdout
 
 
 def test_a_failing_job_is_recorded_and_the_grid_goes_on(tmp_path, cache_dir):

@@ -36,7 +36,7 @@ def run(workdir: Path, args, strategy: str, extra: list[str]) -> None:
     result = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"{strategy}: {result.stderr[-3000:]}")
-    estimate = next((line for line in result.stderr.splitlines() if "estimate:" in line), "(no estimate line)")
+    estimate = next((line for line in (result.stdout + result.stderr).splitlines() if "estimate:" in line), "(no estimate line)")
     print(f"{strategy}: {time.perf_counter() - start:.0f} s wall; {estimate.split('[INFO] ')[-1]}", flush=True)
 
 
