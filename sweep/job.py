@@ -143,6 +143,8 @@ def prepare(cfg: DictConfig):
 
 
 def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, context: JobContext) -> JobOutcome:
+    from sweep.cost import log_estimate
+    from sweep.hardware import resolve_precision
     from sweep.tracking.job_run import JobRun
     from sweep.tracking.kept_models import should_save, try_save_model
     from sweep.tracking.orphans import close_orphans
@@ -179,7 +181,12 @@ def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, 
             root.model.name, job.strategy.name, root.task.name, built.sizes["train"], built.sizes["val"], built.sizes["test"],
             f"{built.trainable_params:,}", f"{built.total_params:,}", 100 * built.trainable_share,
         )  # fmt: skip
+        estimate = log_estimate(built, resolve_precision(root.trainer.precision, root.trainer.accelerator), root.trainer.accelerator)
+        if estimate is not None:  # before training: a run stopped early still says what it would have cost
+            run.log_metrics(estimate.metrics())
         result = train(built, tracking_uri=uri, run_id=run.run_id, callbacks=[pruning] if pruning else [])
+        if estimate is not None and estimate.seconds > 0:
+            result.metrics["estimate.measured_over_estimated"] = result.metrics["train_time_s"] / estimate.seconds
         run.log_metrics(result.metrics, step=result.steps)
         outcome = finished_outcome(result, built, run.run_id)
         if should_save(job, binding, outcome):  # tracking.save_model (sweep/tracking/kept_models.py)

@@ -73,6 +73,9 @@ def test_single_run_on_a_user_csv(tmp_path, cache_dir):
     assert run.info.status == "FINISHED" and run.data.tags["task"] == "csv"
     assert run.data.metrics["data_val_rows"] == 12 and run.data.metrics["data_train_rows"] == 96
     assert "mlflow ui --backend-store-uri" in result.stdout
+    # the cost estimate, logged before training (sweep/cost.py), and how it compared
+    assert run.data.metrics["estimate.optimizer_steps"] == run.data.metrics["optimizer_steps"] == 3
+    assert run.data.metrics["estimate.measured_over_estimated"] > 0 and "][sweep][INFO] estimate: 3 steps over" in result.stdout
 
 
 def test_a_failing_job_is_recorded_and_the_grid_goes_on(tmp_path, cache_dir):
@@ -123,7 +126,10 @@ def test_augmented_run_finishes_and_records_its_augment_config(tmp_path, cache_d
 
 
 BAD_INPUT = [
-    (["model=nope"], "error: model=nope: unknown; choose from minilm_l3, minilm_l6, saved, tiny_bert, tiny_gpt2, tiny_llama, tiny_t5\n"),
+    (
+        ["model=nope"],
+        "error: model=nope: unknown; choose from minilm_l3, minilm_l6, saved, smollm2_135m, tiny_bert, tiny_gpt2, tiny_llama, tiny_t5\n",
+    ),
     (["task=nope"], "error: task=nope: unknown; choose from csv, multi, rotten_subjectivity, rotten_tomatoes\n"),
     (["strategy=nope"], "error: strategy=nope: unknown; choose from distill, feature, full, lora, partial, prompt\n"),
     (["-m", "strategy=full,nope"], "error: strategy=nope: unknown; choose from distill, feature, full, lora, partial, prompt\n"),
@@ -173,7 +179,7 @@ def test_help_lists_the_config_groups(tmp_path):
     result = run_cli("--help", cwd=tmp_path, timeout=60)
     assert result.returncode == 0
     for line in (
-        "model: minilm_l3, minilm_l6, saved, tiny_bert",
+        "model: minilm_l3, minilm_l6, saved, smollm2_135m, tiny_bert",
         "strategy: distill, feature, full, lora, partial, prompt",
         "task: csv, multi, rotten_subjectivity, rotten_tomatoes",
     ):

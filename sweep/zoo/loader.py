@@ -1,6 +1,7 @@
 """Load a tokenizer or an image processor, and a backbone, from ``model.source``, for any model family.
 
-Sources: ``asset:<name>`` (packaged checkpoints, sweep/zoo/assets.py), ``random:<model_type>``
+Sources: ``asset:<name>`` (packaged checkpoints, sweep/zoo/assets.py), ``gguf:<file>`` (a GGUF decoder,
+converted once into the cache, sweep/zoo/smollm2_gguf.py), ``random:<model_type>``
 (randomly initialised from ``model.config_overrides``; tests), or anything ``from_pretrained`` takes
 (a hub id, a local folder). Weights load as safetensors only and remote code is never trusted.
 """
@@ -26,6 +27,14 @@ def resolve_source(source: str, key: str, cache_dir: Path) -> str | None:
     scheme, _, name = source.partition(":")
     if scheme == "asset":
         return str(CHECKPOINTS.get(name)(key, cache_dir))
+    if scheme == "gguf":  # the cache folder is keyed by the file's identity: an edited file converts again
+        from sweep.zoo.smollm2_gguf import convert_gguf
+
+        path = Path(name).expanduser().resolve()
+        stat = path.stat() if path.is_file() else None
+        identity = f"{path}|{stat.st_size}|{stat.st_mtime_ns}" if stat else str(path)
+        folder = cache_dir / "zoo" / f"gguf-{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
+        return str(convert_gguf(path, folder, key, source))
     if scheme == "random":
         return None
     return source
@@ -56,6 +65,9 @@ def source_fingerprint(model: ModelConfig, seed: int) -> str:
     parts = [model.source, json.dumps(model.config_overrides, sort_keys=True, default=str)]
     if scheme == "random":
         parts.append(f"seed={seed}")
+    elif scheme == "gguf":  # a file edited under the same name is another model
+        path = Path(model.source.partition(":")[2]).expanduser()
+        parts.append(str(path.stat().st_mtime_ns) if path.is_file() else "missing")
     else:
         parts.append(folder_fingerprint(model.source))
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
@@ -73,8 +85,15 @@ def load_tokenizer(model: ModelConfig, cache_dir: Path):
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
     except (OSError, ValueError) as e:
         raise ConfigError(key, f"cannot load a tokenizer from it: {str(e).splitlines()[0]}", source) from None
-    if FAMILIES.get(model.family).needs_pad_token and tokenizer.pad_token is None:
+    family = FAMILIES.get(model.family)
+    if family.needs_pad_token and tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token  # decoders have no pad token; padding is masked anyway
+    if family.padding_side is not None:
+        # explicit, whatever the checkpoint's tokenizer_config says (GGUF/chat tokenizers often pad left):
+        # our loaders pad on the right (PadCollator), and the `last` pooler finds the last real token
+        # either way; this makes anything that calls the tokenizer with padding=True pad as training did,
+        # so a row's position ids are the same batched or alone
+        tokenizer.padding_side = family.padding_side
     return tokenizer
 
 
