@@ -7,7 +7,6 @@ recorded; 1 training failed (the run says why); 130 / 143 interrupted, the run e
 
 from __future__ import annotations
 
-import os
 import sys
 
 import hydra

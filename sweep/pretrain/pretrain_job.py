@@ -138,7 +138,7 @@ def build_loaders(root: PretrainRoot, objective, tokenizer) -> tuple[dict, dict,
 def run_pretrain(cfg: DictConfig) -> str:
     """Pre-train; returns the run id. ConfigError on bad input (nothing recorded); other errors re-raised
     after the run recorded them."""
-    from sweep.job import JobContext, state_of, describe
+    from sweep.job import JobContext, describe, state_of
     from sweep.tracking.job_run import JobRun
     from sweep.tracking.orphans import close_orphans
     from sweep.tracking.store import client_and_experiment, ui_hint
@@ -163,8 +163,10 @@ def run_pretrain(cfg: DictConfig) -> str:
 
     run = JobRun.open(client, experiment_id, name, tags, job_container(cfg), context.parent_run_id)
     try:
-        run.log_metrics({**{f"data_{k}_rows": v for k, v in prepared.sizes.items()}, **{f"prepare_{k}": v for k, v in prepared.timings.items()},
-                         "params_total": sum(p.numel() for p in prepared.model.parameters()), "fresh_tensors": prepared.fresh_weights})  # fmt: skip
+        sizes = {f"data_{key}_rows": value for key, value in prepared.sizes.items()}
+        timings = {f"prepare_{key}": value for key, value in prepared.timings.items()}
+        params = sum(p.numel() for p in prepared.model.parameters())
+        run.log_metrics({**sizes, **timings, "params_total": params, "fresh_tensors": prepared.fresh_weights})
         from sweep.pretrain.pretrain_training import fit
 
         result = fit(prepared, uri, run.run_id)
