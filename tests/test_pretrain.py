@@ -131,6 +131,11 @@ def test_pretrain_cli_keeps_a_backbone_that_sweep_run_loads_by_run_and_by_zoo_na
     assert f"source: runs:/{run_id}/model" in zoo.read_text()
     meta = json.loads(Path(client.download_artifacts(run_id, "model/sweep_model.json", str(tmp_path))).read_text())
     assert meta["headless"] is True and meta["objective"] == "mlm" and meta["backbone"] == "full"
+    from sweep.errors import ConfigError
+    from sweep.zoo.saved import load_saved_classifier
+
+    with pytest.raises(ConfigError, match="without a classification head"):  # e.g. as a teacher: it has no logits to give
+        load_saved_classifier(f"runs:/{run_id}/model", f"sqlite:///{tmp_path / 'outputs' / 'mlflow.db'}", cache_dir)
 
     # by its zoo name (whose source is runs:/<id>/model): evaluated as loaded and kept, so its backbone can be
     # compared with the pre-trained one; and fine-tuned a few steps
