@@ -87,6 +87,7 @@ def main() -> None:
     parser.add_argument("--mlm-epochs", type=int, default=1)
     parser.add_argument("--mlm-train-size", type=int, default=None, help="rows of the training split MLM reads (default: all 11,738)")
     parser.add_argument("--t5-finetune-epochs", type=int, default=5)
+    parser.add_argument("--mlm-lr", type=float, default=1e-4)
     parser.add_argument("--only", choices=["b", "c"], default=None)
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default: a fresh temporary one)")
     args = parser.parse_args()
@@ -99,7 +100,7 @@ def main() -> None:
         finetune = [f"trainer.max_epochs={args.t5_finetune_epochs}", "optim.lr=3e-4"]
         rows += figure(cwd, "(b) T5 span", pretrain, "bench_t5_span", "t5_small_scratch", finetune, args.seeds)
     if args.only in (None, "c"):
-        pretrain = ["model=minilm_l6", "pretrain.objective=mlm", f"trainer.max_epochs={args.mlm_epochs}", "optim.lr=5e-5"]
+        pretrain = ["model=minilm_l6", "pretrain.objective=mlm", f"trainer.max_epochs={args.mlm_epochs}", f"optim.lr={args.mlm_lr}"]
         if args.mlm_train_size:  # a prefix of the split: the first 2,000 are the rows fine-tuning uses (task-adaptive)
             pretrain.append(f"task.train_size={args.mlm_train_size}")
         rows += figure(cwd, "(c) MiniLM-L6 MLM", pretrain, "bench_minilm_mlm", "minilm_l6", ["strategy=full"], args.seeds)
