@@ -31,8 +31,11 @@ def check_group_choices(argv: list[str]) -> None:
     from hydra.core.override_parser.types import ChoiceSweep
     from hydra.errors import HydraException
 
+    from sweep.pretrain.zoo_names import zoo_dir
+
     args, _ = get_args_parser().parse_known_args(argv)
-    roots = [CONF] + ([Path(args.config_dir)] if args.config_dir else [])
+    # the zoo: model names that sweep.pretrain saved (pretrain.save_as), on Hydra's searchpath too
+    roots = [CONF, zoo_dir()] + ([Path(args.config_dir)] if args.config_dir else [])
     try:
         overrides = OverridesParser.create().parse_overrides(args.overrides)
     except HydraException:

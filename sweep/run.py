@@ -49,9 +49,12 @@ def main(cfg: DictConfig):
             sys.exit(1)
 
 
-def cli() -> None:
+def cli(app=None) -> None:
     """The command: Hydra's app, with bad config-group choices and composition errors in one line (exit
-    2), and Ctrl-C / SIGTERM ending every run this process still has open (exit 128 + signal)."""
+    2), and Ctrl-C / SIGTERM ending every run this process still has open (exit 128 + signal).
+    ``app``: another Hydra app on conf/ with the same conventions (sweep.pretrain); default ``main``."""
+    import warnings
+
     from hydra.errors import HydraException, MissingConfigException
 
     from sweep.errors import ConfigError
@@ -65,9 +68,12 @@ def cli() -> None:
         print(f"error: {mask_secrets(str(error))}", file=sys.stderr)
         sys.exit(2)
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra's composition errors reach us instead of a multi-line report
+    # the zoo folder of pre-trained model names (hydra.searchpath, sweep/pretrain/zoo_names.py) exists only
+    # once something was saved there: its absence is normal, not worth Hydra's warning on every start
+    warnings.filterwarnings("ignore", message="provider=hydra.searchpath in main")
     try:
         with interruptible():
-            main()
+            (app or main)()
     except Interrupted as interrupted:
         ended = _end_open_runs("interrupted", str(interrupted))
         terminate_children()

@@ -80,26 +80,34 @@ def should_save(job, binding, outcome) -> bool:
 def save_model(run, built) -> None:
     """Write the job's trained model as the run's ``model`` artifact; tag and time it."""
     from sweep.data.pipelines import pipeline_for
-    from sweep.zoo.saved import ARTIFACT_PATH, METADATA_FILE, write_model
+    from sweep.zoo.saved import write_model
 
     root = built.job.root
+    model = root.model
+    base = {"name": model.name, "source": model.source, "tokenizer": model.tokenizer, "config_overrides": dict(model.config_overrides)}
+    metadata = {
+        "strategy": built.job.strategy.name,
+        "base": base,
+        "family": model.family,
+        "label_names": list(built.label_names),
+        "task": root.task.name,
+        "seed": root.seed,
+        "vocab_size": pipeline_for(model.family).backbone_options(built.tokenizer).get("vocab_size"),  # None: images
+        "run_id": run.run_id,
+    }
+    upload_model(run, lambda folder: write_model(folder, built.model, built.tokenizer, metadata))
+
+
+def upload_model(run, write) -> None:
+    """``write(folder)`` a model, then upload it as the run's ``model`` artifact; tag and time it.
+    Shared with sweep.pretrain, which keeps a backbone the same way."""
+    from sweep.zoo.saved import ARTIFACT_PATH, METADATA_FILE
+
     start = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="sweep-model-"))
     try:
         folder = tmp / ARTIFACT_PATH
-        model = root.model
-        base = {"name": model.name, "source": model.source, "tokenizer": model.tokenizer, "config_overrides": dict(model.config_overrides)}
-        metadata = {
-            "strategy": built.job.strategy.name,
-            "base": base,
-            "family": model.family,
-            "label_names": list(built.label_names),
-            "task": root.task.name,
-            "seed": root.seed,
-            "vocab_size": pipeline_for(model.family).backbone_options(built.tokenizer).get("vocab_size"),  # None: images
-            "run_id": run.run_id,
-        }
-        write_model(folder, built.model, built.tokenizer, metadata)
+        write(folder)
         size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
         # the metadata last: a model is complete once it is there and the run is tagged (see fetch), so an
         # upload cut short (a signal, a network error) never passes for a model

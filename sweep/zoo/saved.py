@@ -6,7 +6,9 @@ A run keeps what it trained, and only that:
 - backbone ``adapter`` (lora, prompt): PEFT's ``save_pretrained`` of the wrapped backbone; the base is
   rebuilt from its source (``base`` in the metadata);
 - backbone ``base`` (feature, or anything that left the backbone frozen): nothing; the base is rebuilt.
-Always: ``head.safetensors`` (every tensor of the SequenceClassifier outside its backbone: with several
+A pre-trained backbone (``python -m sweep.pretrain``) is kept as ``full`` with ``"headless": true`` in the
+metadata and no head file: a job on it makes a fresh head for its task (``classifier_from_run``).
+Otherwise always: ``head.safetensors`` (every tensor of the SequenceClassifier outside its backbone: with several
 heads one day, the same file still round-trips), the tokenizer as the run used it, and ``sweep_model.json``
 (what the loader needs: family, pooling, hidden size, labels, the base source, its config overrides, ...).
 
@@ -38,6 +40,7 @@ METADATA_FILE = "sweep_model.json"
 HEAD_FILE = "head.safetensors"
 FORMAT_VERSION = 1
 SCHEME = "runs:/"
+HEADLESS = "headless"  # metadata: a pre-trained backbone without a classification head
 KEY = "model.source"
 
 
@@ -66,7 +69,7 @@ def write_model(folder: Path, model, tokenizer, metadata: dict) -> dict:
     ``metadata`` gives what the model itself cannot tell: strategy, base (source, tokenizer,
     config_overrides, name), family, label_names, seed, vocab_size. The rest is read from the model.
     """
-    from safetensors.torch import save_file, save_model
+    from safetensors.torch import save_file
 
     folder.mkdir(parents=True, exist_ok=True)
     kind = backbone_kind(model)
@@ -74,11 +77,7 @@ def write_model(folder: Path, model, tokenizer, metadata: dict) -> dict:
         model.backbone.save_pretrained(folder, safe_serialization=True)
         (folder / "README.md").unlink(missing_ok=True)  # PEFT's empty model card template
     elif kind == "full":
-        # the weights under the names the model has in memory: transformers 5's save_pretrained writes some
-        # families under their old checkpoint names (ViT: encoder.layer.N.attention.attention.query), which
-        # only its own from_pretrained maps back; safetensors' save_model also writes tied weights once
-        model.backbone.config.save_pretrained(folder)
-        save_model(model.backbone, str(folder / "model.safetensors"))
+        write_weights(folder, model.backbone)
     save_file(head_state(model), str(folder / HEAD_FILE))
     tokenizer.save_pretrained(folder)
     full = {
@@ -90,6 +89,31 @@ def write_model(folder: Path, model, tokenizer, metadata: dict) -> dict:
         "num_labels": len(metadata["label_names"]),
         "dropout": model.dropout.p,
     }
+    (folder / METADATA_FILE).write_text(json.dumps(full, indent=2, default=str))
+    return full
+
+
+def write_weights(folder: Path, backbone) -> None:
+    """config.json and model.safetensors of a plain backbone, under the names its tensors have in memory:
+    transformers 5's save_pretrained writes some families under their old checkpoint names (ViT:
+    encoder.layer.N.attention.attention.query), which only its own from_pretrained maps back, and
+    _full_backbone loads strictly; safetensors' save_model also writes tied weights once."""
+    from safetensors.torch import save_model
+
+    backbone.config.save_pretrained(folder)
+    save_model(backbone, str(folder / "model.safetensors"))
+
+
+def write_backbone(folder: Path, backbone, tokenizer, metadata: dict) -> dict:
+    """Write a pre-trained backbone (as the family's ``take_backbone`` sees it) without a head.
+
+    ``metadata`` as for ``write_model`` (objective instead of strategy, no label_names), plus pooling,
+    hidden_size and dropout: what a classifier built on it later starts from.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    write_weights(folder, backbone)
+    tokenizer.save_pretrained(folder)  # or the image processor
+    full = {"format": FORMAT_VERSION, **metadata, "backbone": "full", HEADLESS: True, "label_names": [], "num_labels": 0}
     (folder / METADATA_FILE).write_text(json.dumps(full, indent=2, default=str))
     return full
 
@@ -144,13 +168,17 @@ def fetch(source: str, tracking_uri: str, cache_dir: Path) -> Path:
     return target
 
 
-def load_saved_classifier(source: str, tracking_uri: str, cache_dir: Path):
+def load_saved_classifier(source: str, tracking_uri: str, cache_dir: Path, headless_ok: bool = False):
     """Load a kept model: ``runs:/<run_id>/model`` -> (SequenceClassifier in eval mode, tokenizer, metadata).
 
     The classifier is built as the run built it, with the run's head loaded (its labels are
     ``metadata["label_names"]``). Raises ConfigError (naming ``model.source``) if the run or its model is gone.
+    A pre-trained backbone (no head) loads only where the caller makes a head (``headless_ok``): a
+    random one-label placeholder is in its place, never a teacher's.
     """
     folder = fetch(source, tracking_uri, Path(cache_dir))
+    if not headless_ok and json.loads((folder / METADATA_FILE).read_text()).get(HEADLESS):
+        raise ConfigError(KEY, "a pre-trained backbone without a classification head: fine-tune it first", source)
     return load_folder(folder, tracking_uri, Path(cache_dir), source)
 
 
@@ -168,7 +196,11 @@ def load_folder(folder: Path, tracking_uri: str | None, cache_dir: Path, source:
     tokenizer = pipeline_for(metadata["family"]).saved_processor(folder)  # a tokenizer, or an image processor
     with torch.random.fork_rng(devices=[]):  # initialising what is then loaded leaves the caller's random state alone
         backbone = _backbone(folder, metadata, tracking_uri, cache_dir)
-        model = SequenceClassifier(backbone, metadata["hidden_size"], metadata["num_labels"], metadata["pooling"], metadata["dropout"])
+        # a headless backbone gets a one-label placeholder head: classifier_from_run replaces it
+        num_labels = max(metadata["num_labels"], 1)
+        model = SequenceClassifier(backbone, metadata["hidden_size"], num_labels, metadata["pooling"], metadata["dropout"])
+    if metadata.get(HEADLESS):
+        return model.eval(), tokenizer, metadata
     missing, unexpected = model.load_state_dict(load_file(str(folder / HEAD_FILE)), strict=False)
     wrong = [key for key in missing if not key.startswith("backbone.")] + list(unexpected)
     if wrong:
@@ -216,7 +248,7 @@ def _base_backbone(metadata: dict, tracking_uri: str | None, cache_dir: Path):
     if is_saved_source(base["source"]):
         if tracking_uri is None:
             raise ConfigError(KEY, "its base is a kept model: loading it needs the tracking store", base["source"])
-        return load_saved_classifier(base["source"], tracking_uri, cache_dir)[0].backbone
+        return load_saved_classifier(base["source"], tracking_uri, cache_dir, headless_ok=True)[0].backbone
     config = ModelConfig(
         name=base.get("name") or "base", source=base["source"], tokenizer=base.get("tokenizer"), family=metadata["family"],
         config_overrides=dict(base.get("config_overrides") or {}),
@@ -241,7 +273,7 @@ def classifier_from_run(job, label_names: list[str], cache_dir: Path):
 
     root = job.root
     uri = tracking_uri(root.tracking.uri, root.paths.output_dir)
-    model, tokenizer, metadata = load_saved_classifier(root.model.source, uri, cache_dir)
+    model, tokenizer, metadata = load_saved_classifier(root.model.source, uri, cache_dir, headless_ok=True)
     check_family(metadata["family"], root.model.source, root.task, job.strategy.name)  # the config check could not know it
     root.model.family, root.model.pooling = metadata["family"], metadata["pooling"]
     if isinstance(model.backbone, PeftModel) and root.trainer.fit and job.strategy.name != "feature":
@@ -252,7 +284,8 @@ def classifier_from_run(job, label_names: list[str], cache_dir: Path):
         )
     pl.seed_everything(root.seed, verbose=False)
     if list(label_names) != list(metadata["label_names"]):
-        log.info("labels %s differ from the saved model's %s: a fresh head", label_names, metadata["label_names"])
+        saved = "a pre-trained backbone" if metadata.get(HEADLESS) else f"the saved model's {metadata['label_names']}"
+        log.info("labels %s: a fresh head on %s", label_names, saved)
         model.head = nn.Linear(metadata["hidden_size"], len(label_names))
     model.dropout.p = root.model.dropout
     return model, tokenizer
