@@ -298,6 +298,15 @@ def check_modality(model: ModelConfig, task: TaskConfig, strategy: str) -> None:
 
 def check_family(family_name: str, model_name: str, task: TaskConfig, strategy: str) -> None:
     """The family reads the task's rows and can run the strategy."""
+    check_reads(family_name, model_name, task)
+    family = FAMILIES.get(family_name)
+    if strategy in family.refuses:
+        allowed = ", ".join(sorted(set(_strategy_names()) - set(family.refuses)))
+        raise ConfigError("strategy", f"family {family_name} cannot run it: {family.refuses[strategy]} (allowed: {allowed})", strategy)
+
+
+def check_reads(family_name: str, model_name: str, task: TaskConfig) -> None:
+    """The family reads what the task's rows are (text or images); also for sweep.pretrain."""
     family = FAMILIES.get(family_name)
     if family.modality != task.modality:
         readers = [name for name in FAMILIES.names() if FAMILIES.get(name).modality == task.modality]
@@ -307,9 +316,6 @@ def check_family(family_name: str, model_name: str, task: TaskConfig, strategy: 
             f"choose a model of family {' or '.join(readers)}",
             model_name,
         )
-    if strategy in family.refuses:
-        allowed = ", ".join(sorted(set(_strategy_names()) - set(family.refuses)))
-        raise ConfigError("strategy", f"family {family_name} cannot run it: {family.refuses[strategy]} (allowed: {allowed})", strategy)
 
 
 def _strategy_names() -> list[str]:

@@ -78,19 +78,20 @@ def test_span_collator_strips_specials_pads_and_shifts_the_decoder_inputs():
 
 
 # ------------------------------------------------------------------------------------ every objective
-CASES = [("mlm", "tiny_bert"), ("clm", "tiny_gpt2"), ("clm", "tiny_llama"), ("span", "tiny_t5")]
+CASES = [("mlm", "tiny_bert"), ("clm", "tiny_gpt2"), ("clm", "tiny_llama"), ("span", "tiny_t5"), ("image_classification", "tiny_vit")]
+TASK_OF = {"tiny_vit": ["task=digits"]}  # an image model pre-trains on labelled images
 
 
 @pytest.mark.parametrize("objective,model", CASES)
 def test_each_objective_trains_a_few_steps_with_a_finite_loss_and_its_backbone_round_trips(objective, model, tmp_path, cache_dir):
+    from sweep.data.pipelines import pipeline_for
     from sweep.models.families import FAMILIES
     from sweep.pretrain.pretrain_job import prepare
     from sweep.pretrain.pretrain_training import fit
     from sweep.zoo.saved import load_folder, write_backbone
 
-    cfg = compose_pretrain(
-        f"model={model}", f"pretrain.objective={objective}", f"paths.output_dir={tmp_path}", f"paths.cache_dir={cache_dir}", *PRETRAIN_DATA
-    )
+    paths = [f"paths.output_dir={tmp_path}", f"paths.cache_dir={cache_dir}"]
+    cfg = compose_pretrain(f"model={model}", f"pretrain.objective={objective}", *TASK_OF.get(model, []), *paths, *PRETRAIN_DATA)
     prepared, _ = prepare(cfg)
     result = fit(prepared)
     assert result.steps == 3 and np.isfinite(result.monitored) and np.isfinite(result.at_best["val/perplexity"])
@@ -99,10 +100,15 @@ def test_each_objective_trains_a_few_steps_with_a_finite_loss_and_its_backbone_r
     family = FAMILIES.get(prepared.root.model.family)
     backbone = family.take_backbone(prepared.model.base_model)
     meta = {"objective": objective, "base": {}, "family": prepared.root.model.family, "pooling": family.pooling}
-    meta.update(hidden_size=backbone.config.hidden_size, dropout=0.1, seed=0, vocab_size=len(prepared.tokenizer))
+    vocab_size = pipeline_for(prepared.root.model.family).backbone_options(prepared.tokenizer).get("vocab_size")
+    meta.update(hidden_size=backbone.config.hidden_size, dropout=0.1, seed=0, vocab_size=vocab_size)
     write_backbone(tmp_path / "kept", backbone, prepared.tokenizer, meta)
-    loaded, tokenizer, metadata = load_folder(tmp_path / "kept", None, cache_dir)
-    assert metadata["headless"] is True and len(tokenizer) == len(prepared.tokenizer)
+    loaded, processor, metadata = load_folder(tmp_path / "kept", None, cache_dir)
+    assert metadata["headless"] is True
+    if vocab_size is None:  # an image processor
+        assert processor.to_dict() == prepared.tokenizer.to_dict()
+    else:
+        assert len(processor) == len(prepared.tokenizer)
     expected = backbone.state_dict()
     assert set(loaded.backbone.state_dict()) == set(expected)
     for key, value in loaded.backbone.state_dict().items():
@@ -164,7 +170,12 @@ def test_pretrain_cli_keeps_a_backbone_that_sweep_run_loads_by_run_and_by_zoo_na
             ["pretrain.objective=clm", "model=minilm_l6"],
             "error: pretrain.objective=clm: model.family=encoder (model minilm_l6) supports: mlm\n",
         ),
-        (["pretrain.objective=nope"], "error: pretrain.objective=nope: unknown name; known: clm, mlm, span\n"),
+        (["pretrain.objective=nope"], "error: pretrain.objective=nope: unknown name; known: clm, image_classification, mlm, span\n"),
+        (
+            ["pretrain.objective=image_classification", "model=tiny_vit"],
+            "error: model=tiny_vit: model tiny_vit (family vision) reads image, task rotten_tomatoes has text rows; "
+            "choose a model of family decoder or encoder or encoder_decoder\n",
+        ),
         (
             ["pretrain.objective=mlm", "model=tiny_t5"],
             "error: pretrain.objective=mlm: model.family=encoder_decoder (model tiny_t5) supports: span\n",

@@ -25,10 +25,10 @@ log = logging.getLogger("sweep")
 class PretrainObjective:
     families: tuple[str, ...]  # model.family values it supports
     auto_class: str  # the transformers Auto class of the model it trains
-    collator: Callable[[Any, Any, int], Callable]  # (tokenizer, PretrainConfig, seed) -> rows -> batch
+    collator: Callable[[Any, Any, int], Callable] | None  # (tokenizer, PretrainConfig, seed) -> rows -> batch; None: images
     shift_labels: bool = False  # causal: the logits at t predict the label at t + 1
     prepare_tokenizer: Callable[[Any], Any] = lambda tokenizer: tokenizer
-    modality: str = "text"  # how its rows are made (sweep/pretrain/pretrain_job.py)
+    modality: str = "text"  # how its model and rows are made: PREPARERS in sweep/pretrain/pretrain_job.py
 
 
 OBJECTIVES: Registry[PretrainObjective] = Registry("pretrain.objective")
@@ -94,3 +94,6 @@ OBJECTIVES.register("span")(
 
 def objectives_of(family: str) -> list[str]:
     return [name for name in OBJECTIVES if family in OBJECTIVES.get(name).families]
+
+
+from sweep.pretrain import image_objectives  # noqa: E402, F401  (registers image_classification; needs OBJECTIVES)

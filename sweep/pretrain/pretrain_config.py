@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 
 from sweep.errors import ConfigError, require
 from sweep.groups import CONF
-from sweep.schema import ModelConfig, OptimConfig, PathsConfig, TaskConfig, TrackingConfig, TrainerConfig, job_container, typed
+from sweep.schema import ModelConfig, OptimConfig, PathsConfig, TaskConfig, TrackingConfig, TrainerConfig, check_reads, job_container, typed
 
 ZOO_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")  # a file name Hydra can choose: model=<name>
 MONITORS = ("val/loss", "val/perplexity", "val/acc")
@@ -23,7 +23,9 @@ MONITORS = ("val/loss", "val/perplexity", "val/acc")
 
 @dataclass
 class PretrainConfig:
-    objective: str = "mlm"  # mlm (encoder) | clm (decoder) | span (encoder_decoder): sweep/pretrain/lm_objectives.py
+    # mlm (encoder) | clm (decoder) | span (encoder_decoder): sweep/pretrain/lm_objectives.py
+    # | image_classification (vision: supervised, on an image task's labels): sweep/pretrain/image_objectives.py
+    objective: str = "mlm"
     mask_probability: float = 0.15  # mlm: share of tokens chosen for prediction
     noise_density: float = 0.15  # span: share of tokens corrupted
     mean_span_length: float = 3.0  # span: mean length of a corrupted span
@@ -63,6 +65,7 @@ def validate_pretrain(cfg: DictConfig) -> PretrainRoot:
         raise ConfigError(
             "pretrain.objective", f"model.family={family} (model {root.model.name}) supports: {allowed}", root.pretrain.objective
         )
+    check_reads(family, root.model.name, root.task)  # a vision model on a text task, or the reverse
     if root.model.source.startswith("runs:/"):  # a kept classifier's backbone: not wired yet (see README)
         raise ConfigError("model.source", "pre-training starts from asset:, random:, a folder or a hub id", root.model.source)
     require(root.trainer.monitor in MONITORS, "trainer.monitor", root.trainer.monitor, f"must be one of {', '.join(MONITORS)}")

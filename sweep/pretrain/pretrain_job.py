@@ -45,13 +45,21 @@ def prepare(cfg: DictConfig) -> tuple[Prepared, str]:
     quiet_libraries()
     objective = OBJECTIVES.get(root.pretrain.objective)
     timings: dict[str, float] = {}
+    make_model, make_loaders = preparers()[objective.modality]
     start = time.perf_counter()
-    model, tokenizer, fresh = build_model(root, objective)
+    model, tokenizer, fresh = make_model(root, objective)
     timings["load_model_s"] = time.perf_counter() - start
     start = time.perf_counter()
-    loaders, sizes, hits = build_loaders(root, objective, tokenizer)
+    loaders, sizes, hits = make_loaders(root, objective, tokenizer)
     timings.update(tokenize_s=time.perf_counter() - start, token_cache_hits=hits)
     return Prepared(root, objective, model, tokenizer, loaders, sizes, timings, fresh), uri
+
+
+def preparers() -> dict:
+    """modality -> (build the objective's model and its processor, build its loaders)."""
+    from sweep.pretrain.image_objectives import build_image_loaders, build_image_model
+
+    return {"text": (build_model, build_loaders), "image": (build_image_model, build_image_loaders)}
 
 
 def build_model(root: PretrainRoot, objective):
@@ -110,13 +118,11 @@ def build_loaders(root: PretrainRoot, objective, tokenizer) -> tuple[dict, dict,
     from sweep.data.tasks import load_splits
     from sweep.data.tokens import tokenize, tokenizer_fingerprint
 
-    if objective.modality != "text":  # the vision hook: an image objective brings its own rows
-        raise NotImplementedError(f"pre-training rows of modality {objective.modality}")
     splits = load_splits(root.task)
     tokenizer_id = tokenizer_fingerprint(tokenizer)
     tokenized, hits = {}, 0
     for name in ("train", "val"):
-        texts = getattr(splits, name).texts
+        texts = getattr(splits, name).inputs
         tokenized[name], hit = tokenize(
             texts, np.zeros(len(texts), np.int64), tokenizer, root.task.max_length, Path(root.paths.cache_dir), tokenizer_id
         )
@@ -197,6 +203,7 @@ def run_pretrain(cfg: DictConfig) -> str:
 
 def keep(run, prepared: Prepared) -> None:
     """The trained backbone as the run's ``model`` artifact (sweep/zoo/saved.py, headless)."""
+    from sweep.data.pipelines import pipeline_for
     from sweep.models.families import FAMILIES
     from sweep.tracking.kept_models import upload_model
     from sweep.zoo.saved import write_backbone
@@ -212,7 +219,7 @@ def keep(run, prepared: Prepared) -> None:
         "family": model.family,
         "task": root.task.name,
         "seed": root.seed,
-        "vocab_size": len(prepared.tokenizer),
+        "vocab_size": pipeline_for(model.family).backbone_options(prepared.tokenizer).get("vocab_size"),  # None: images
         "run_id": run.run_id,
         "pooling": model.pooling or family.pooling,
         "hidden_size": backbone.config.hidden_size,
