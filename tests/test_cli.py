@@ -123,7 +123,11 @@ def test_augmented_run_finishes_and_records_its_augment_config(tmp_path, cache_d
 
 
 BAD_INPUT = [
-    (["model=nope"], "error: model=nope: unknown; choose from minilm_l3, minilm_l6, saved, tiny_bert, tiny_gpt2, tiny_llama, tiny_t5\n"),
+    (
+        ["model=nope"],
+        "error: model=nope: unknown; choose from minilm_l3, minilm_l6, saved, t5_small_scratch, tiny_bert, tiny_gpt2, tiny_llama, "
+        "tiny_t5\n",
+    ),
     (["task=nope"], "error: task=nope: unknown; choose from csv, multi, rotten_subjectivity, rotten_tomatoes\n"),
     (["strategy=nope"], "error: strategy=nope: unknown; choose from distill, feature, full, lora, partial, prompt\n"),
     (["-m", "strategy=full,nope"], "error: strategy=nope: unknown; choose from distill, feature, full, lora, partial, prompt\n"),
@@ -173,7 +177,7 @@ def test_help_lists_the_config_groups(tmp_path):
     result = run_cli("--help", cwd=tmp_path, timeout=60)
     assert result.returncode == 0
     for line in (
-        "model: minilm_l3, minilm_l6, saved, tiny_bert",
+        "model: minilm_l3, minilm_l6, saved, t5_small_scratch, tiny_bert",
         "strategy: distill, feature, full, lora, partial, prompt",
         "task: csv, multi, rotten_subjectivity, rotten_tomatoes",
     ):
