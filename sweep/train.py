@@ -94,27 +94,18 @@ def objective_for(built: Built):
     return Classification(len(built.label_names))
 
 
-def train(built: Built, tracking_uri: str | None = None, run_id: str | None = None, callbacks: list | None = None) -> TrainResult:
+def make_trainer(cfg, train_batches: int, tracking_uri: str | None, run_id: str | None, callbacks: list | None = None):
+    """The Lightning Trainer of a fit (also sweep.pretrain's): validations on the plan, best weights restored,
+    early stopping, peak memory, the resolved precision, logging into the job's open run.
+    Returns (trainer, validation schedule, best-weights callback, peak memory callback, precision)."""
     from sweep.hardware import resolve_precision
 
-    quiet_libraries()
-    root = built.job.root
-    cfg = root.trainer
-    module = SequenceClassificationModule(
-        built.model,
-        objective=objective_for(built),
-        param_groups=param_groups(built.model, root.optim),
-        schedule=Schedule(root.optim.lr, root.optim.warmup_ratio, root.optim.scheduler),
-    )
-    schedule = ValidationSchedule(
-        ValidationPlan.for_budget(len(built.loaders["train"]), cfg.max_epochs, cfg.max_steps, cfg.val_check_interval)
-    )
+    schedule = ValidationSchedule(ValidationPlan.for_budget(train_batches, cfg.max_epochs, cfg.max_steps, cfg.val_check_interval))
     best = RestoreBestWeights(cfg.monitor, cfg.mode, restore=cfg.restore_best)
     memory = PeakMemory()
     all_callbacks = [schedule, best, memory, *(callbacks or [])]
     if cfg.early_stopping_patience is not None:
         all_callbacks.append(EarlyStopping(cfg.monitor, mode=cfg.mode, patience=cfg.early_stopping_patience))
-    logger = RunLogger(tracking_uri=tracking_uri, run_id=run_id) if run_id else False
     precision = resolve_precision(cfg.precision, cfg.accelerator)
     trainer = pl.Trainer(
         max_epochs=cfg.max_epochs,
@@ -125,13 +116,27 @@ def train(built: Built, tracking_uri: str | None = None, run_id: str | None = No
         devices=cfg.devices,
         gradient_clip_val=cfg.gradient_clip_val or None,
         log_every_n_steps=cfg.log_every_n_steps,
-        logger=logger,
+        logger=RunLogger(tracking_uri=tracking_uri, run_id=run_id) if run_id else False,
         callbacks=all_callbacks,
         enable_checkpointing=False,
         enable_model_summary=False,
         enable_progress_bar=interactive(),
         num_sanity_val_steps=0,
     )
+    return trainer, schedule, best, memory, precision
+
+
+def train(built: Built, tracking_uri: str | None = None, run_id: str | None = None, callbacks: list | None = None) -> TrainResult:
+    quiet_libraries()
+    root = built.job.root
+    cfg = root.trainer
+    module = SequenceClassificationModule(
+        built.model,
+        objective=objective_for(built),
+        param_groups=param_groups(built.model, root.optim),
+        schedule=Schedule(root.optim.lr, root.optim.warmup_ratio, root.optim.scheduler),
+    )
+    trainer, _, best, memory, precision = make_trainer(cfg, len(built.loaders["train"]), tracking_uri, run_id, callbacks)
     start = time.perf_counter()
     if cfg.fit:
         trainer.fit(module, built.loaders["train"], built.loaders["val"])

@@ -9,21 +9,14 @@ from __future__ import annotations
 
 import time
 
-import pytorch_lightning as pl
-from pytorch_lightning.callbacks import EarlyStopping
-
-from lightning_modules.callbacks import RestoreBestWeights
 from lightning_modules.language_modeling import LanguageModelingModule
 from lightning_modules.schedule import Schedule
-from lightning_modules.validation import ValidationPlan, ValidationSchedule
-from sweep.console import interactive, quiet_libraries
+from sweep.console import quiet_libraries
 from sweep.optim import param_groups
-from sweep.train import PeakMemory, RunLogger, TrainResult, precision_arguments
+from sweep.train import TrainResult, make_trainer
 
 
 def fit(prepared, tracking_uri: str | None = None, run_id: str | None = None) -> TrainResult:
-    from sweep.hardware import resolve_precision
-
     quiet_libraries()
     root = prepared.root
     cfg, optim = root.trainer, root.optim
@@ -33,28 +26,7 @@ def fit(prepared, tracking_uri: str | None = None, run_id: str | None = None) ->
         schedule=Schedule(optim.lr, optim.warmup_ratio, optim.scheduler),
         shift_labels=prepared.objective.shift_labels,
     )
-    plan = ValidationPlan.for_budget(len(prepared.loaders["train"]), cfg.max_epochs, cfg.max_steps, cfg.val_check_interval)
-    schedule, best, memory = ValidationSchedule(plan), RestoreBestWeights(cfg.monitor, cfg.mode, restore=cfg.restore_best), PeakMemory()
-    callbacks = [schedule, best, memory]
-    if cfg.early_stopping_patience is not None:
-        callbacks.append(EarlyStopping(cfg.monitor, mode=cfg.mode, patience=cfg.early_stopping_patience))
-    precision = resolve_precision(cfg.precision, cfg.accelerator)
-    trainer = pl.Trainer(
-        max_epochs=cfg.max_epochs,
-        max_steps=cfg.max_steps,
-        **schedule.trainer_arguments(),
-        **precision_arguments(precision, cfg.accelerator),
-        accelerator=cfg.accelerator,
-        devices=cfg.devices,
-        gradient_clip_val=cfg.gradient_clip_val or None,
-        log_every_n_steps=cfg.log_every_n_steps,
-        logger=RunLogger(tracking_uri=tracking_uri, run_id=run_id) if run_id else False,
-        callbacks=callbacks,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        enable_progress_bar=interactive(),
-        num_sanity_val_steps=0,
-    )
+    trainer, _, best, memory, precision = make_trainer(cfg, len(prepared.loaders["train"]), tracking_uri, run_id)
     start = time.perf_counter()
     trainer.fit(module, prepared.loaders["train"], prepared.loaders["val"])
     train_time = time.perf_counter() - start

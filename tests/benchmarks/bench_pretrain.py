@@ -17,39 +17,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def cpu() -> str:
-    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    name = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "unknown CPU")
-    flags = next((set(line.split(":", 1)[1].split()) for line in text.splitlines() if line.startswith("flags")), set())
-    wanted = [flag for flag in ("avx512_bf16", "amx_bf16", "amx_tile") if flag in flags]
-    return f"{name}, {os.cpu_count()} cores, {', '.join(wanted) or 'no avx512_bf16/amx'}"
-
-
-def cli(module: str, *args: str, cwd: Path) -> str:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True)
-    print(f"  {module} {' '.join(args)}: rc {done.returncode}, {time.perf_counter() - start:.0f}s", flush=True)
-    if done.returncode != 0:
-        sys.exit(f"failed:\n{done.stderr[-3000:]}")
-    return done.stdout
-
-
-def runs(cwd: Path) -> list:
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=f"sqlite:///{cwd / 'outputs' / 'mlflow.db'}")
-    return client.search_runs([client.get_experiment_by_name("sweep").experiment_id], max_results=1000)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import cli, cpu, runs  # noqa: E402  (a script beside its helpers)
 
 
 def mean_sd(values: list[float]) -> str:

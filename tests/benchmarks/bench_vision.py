@@ -14,40 +14,14 @@ Everything through the real CLIs; results read back from the MLflow store. Not a
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import cli, cpu, runs  # noqa: E402  (a script beside its helpers)
+
 STRATEGIES = ("full", "partial", "lora", "feature")
-
-
-def cpu() -> str:
-    sys.path.insert(0, str(ROOT))
-    from sweep.hardware import BF16_CPU_FLAGS, cpu_flags, cpu_name
-
-    extras = [flag for flag in BF16_CPU_FLAGS if flag in cpu_flags()]
-    return f"{cpu_name()}, {os.cpu_count()} cores, {', '.join(extras) or 'no avx512_bf16/amx'}"
-
-
-def cli(module: str, *args: str, cwd: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True)
-    print(f"  {module} {' '.join(args)}: rc {done.returncode}, {time.perf_counter() - start:.0f}s", flush=True)
-    if done.returncode != 0:
-        sys.exit(f"failed:\n{done.stderr[-3000:]}")
-
-
-def runs(cwd: Path) -> list:
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=f"sqlite:///{cwd / 'outputs' / 'mlflow.db'}")
-    return client.search_runs([client.get_experiment_by_name("sweep").experiment_id], max_results=1000)
 
 
 def main() -> None:
