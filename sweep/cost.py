@@ -66,15 +66,19 @@ class CostEstimate:
         )
 
 
-def positions_per_row(dataset) -> float | None:
-    """Mean positions a row puts through the model: its token count, 1 for pooled features; None when
-    the dataset does not tell (images, a dataset type this does not know): then nothing is estimated."""
+def positions_per_row(dataset, backbone=None) -> float | None:
+    """Mean positions a row puts through the model: its token count; a ViT's patches + CLS for an image;
+    1 for pooled features; None when the dataset does not tell (a dataset type this does not know)."""
     split = getattr(dataset, "split", None)
     lengths = getattr(split, "lengths", None)
     if lengths is not None:
         return float(lengths.mean()) if len(lengths) else 0.0
     if hasattr(dataset, "features"):  # FeatureDataset: the head sees one pooled vector per row
         return 1.0
+    config = getattr(backbone, "config", None)
+    if getattr(split, "pixels", None) is not None and hasattr(config, "patch_size"):  # images (sweep/data/images.py)
+        height, width = split.pixels.shape[-2:]
+        return float((height // config.patch_size) * (width // config.patch_size) + 1)
     return None
 
 
@@ -133,7 +137,8 @@ def estimate(built, precision: str, device: str) -> CostEstimate | None:
 
     cfg = built.job.root.trainer
     train, val = built.loaders["train"], built.loaders["val"]
-    per_row, per_val_row = positions_per_row(train.dataset), positions_per_row(val.dataset)
+    backbone = built.model.backbone
+    per_row, per_val_row = positions_per_row(train.dataset, backbone), positions_per_row(val.dataset, backbone)
     if per_row is None or per_val_row is None:
         return None
     plan = ValidationPlan.for_budget(len(train), cfg.max_epochs, cfg.max_steps, cfg.val_check_interval)

@@ -38,7 +38,17 @@ def test_estimate_follows_the_strategy(job_config, strategy):
 def test_no_estimate_when_rows_do_not_say_their_length():
     from sweep.cost import positions_per_row
 
-    class Images:  # a dataset of pixel_values: no token lengths
+    class Unknown:  # a dataset type the estimate does not know
         pass
 
-    assert positions_per_row(Images()) is None
+    assert positions_per_row(Unknown()) is None
+
+
+def test_an_image_row_is_a_vits_patches_and_its_cls_token(job_config):
+    from sweep.build import build
+    from sweep.cost import estimate
+
+    built = build(job_config("model=tiny_vit", "task=digits", "task.train_size=64", "task.val_size=32", "task.test_size=32"))
+    result = estimate(built, "32-true", "cpu")
+    steps = len(built.loaders["train"])  # 1 epoch, 28x28 images in 7x7 patches: 16 + CLS
+    assert result.train_positions == 64 * 17 and result.steps == steps
