@@ -70,9 +70,7 @@ def report(args, cwd: Path) -> None:
     metrics = pretrain.data.metrics
     summary = f"val/acc {metrics.get('best_val/acc', float('nan')):.4f}, {metrics.get('train_time_s', float('nan')):.0f} s"
     print(f"\npre-training: vit_small on fashion_mnist, {args.pretrain_epochs} epochs: {summary}\n")
-    print(
-        "| task | strategy | from scratch: test acc | pre-trained on Fashion-MNIST: test acc | difference of means | s/epoch scratch / pre-trained |"
-    )
+    print("| task | strategy | test acc from scratch | pre-trained on Fashion-MNIST | mean difference | s/epoch (scratch / pre-trained) |")
     print("|---|---|---|---|---|---|")
     for task in ("mnist", "digits"):
         for strategy in (*STRATEGIES, "prompt"):
