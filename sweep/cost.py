@@ -60,7 +60,8 @@ class CostEstimate:
 
     def describe(self) -> str:
         return (
-            f"{self.steps} steps over {self.train_positions:,} positions (tokens; patches + CLS for images): {self.train_flops:.2e} training FLOPs "
+            f"{self.steps} steps over {self.train_positions:,} positions (tokens, or patches + CLS): "
+            f"{self.train_flops:.2e} training FLOPs "
             f"+ {self.eval_flops:.2e} validation FLOPs at {self.flops_per_s / 1e9:.0f} GFLOP/s (measured layer) "
             f"= about {self.seconds:.0f} s (optimistic); full fine-tuning would take ~{self.full_step_seconds:.2f} s per step"
         )
