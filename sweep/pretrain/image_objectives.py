@@ -54,7 +54,9 @@ def build_image_model(root, objective):
 
 
 def build_image_loaders(root, objective, processor):
-    """Training and validation batches of the task's labelled images (pixel_values, labels)."""
+    """Training and validation batches of the task's labelled images (pixel_values, labels); the training
+    images augmented as ``augment`` says (augment=images: shifts and crops)."""
+    from sweep.data.augment import AUGMENTERS
     from sweep.data.pipelines import pipeline_for
     from sweep.data.tasks import load_splits
 
@@ -62,8 +64,9 @@ def build_image_loaders(root, objective, processor):
     splits = load_splits(root.task)
     train, _ = pipeline.encode(splits.train, processor, root.task, None, "")
     val, _ = pipeline.encode(splits.val, processor, root.task, None, "")
+    augmenter = AUGMENTERS.get(root.augment.name).make(root.augment, processor, train, root.seed, root.task.max_length)
     loaders = {
-        "train": pipeline.train_loader(train, processor, optim.batch_size, root.seed),
+        "train": pipeline.train_loader(train, processor, optim.batch_size, root.seed, augmenter=augmenter),
         "val": pipeline.eval_loader(val, processor, optim.eval_batch_size),
     }
     return loaders, {"train": len(train), "val": len(val)}, 0

@@ -13,6 +13,7 @@ from typing import Optional
 
 from omegaconf import DictConfig
 
+from sweep.data.augment import AugmentConfig, check_augment
 from sweep.errors import ConfigError, require
 from sweep.groups import CONF
 from sweep.schema import ModelConfig, OptimConfig, PathsConfig, TaskConfig, TrackingConfig, TrainerConfig, check_reads, job_container, typed
@@ -51,6 +52,7 @@ class PretrainRoot:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
 def validate_pretrain(cfg: DictConfig) -> PretrainRoot:
@@ -66,6 +68,14 @@ def validate_pretrain(cfg: DictConfig) -> PretrainRoot:
             "pretrain.objective", f"model.family={family} (model {root.model.name}) supports: {allowed}", root.pretrain.objective
         )
     check_reads(family, root.model.name, root.task)  # a vision model on a text task, or the reverse
+    check_augment(root.augment, root.pretrain.objective, False, root.task.modality)
+    if objective.modality == "text":  # masking and span corruption are the text objectives' own noise
+        require(
+            root.augment.name == "none",
+            "augment",
+            root.augment.name,
+            f"pretrain.objective={root.pretrain.objective} corrupts its text itself: use augment=none",
+        )
     if root.model.source.startswith("runs:/"):  # a kept classifier's backbone: not wired yet (see README)
         raise ConfigError("model.source", "pre-training starts from asset:, random:, a folder or a hub id", root.model.source)
     require(root.trainer.monitor in MONITORS, "trainer.monitor", root.trainer.monitor, f"must be one of {', '.join(MONITORS)}")
