@@ -180,6 +180,7 @@ def test_pretrain_cli_keeps_a_backbone_that_sweep_run_loads_by_run_and_by_zoo_na
             ["pretrain.objective=mlm", "model=tiny_t5"],
             "error: pretrain.objective=mlm: model.family=encoder_decoder (model tiny_t5) supports: span\n",
         ),
+        (["augment=tokens"], "error: augment=tokens: pretrain.objective=mlm corrupts its text itself: use augment=none\n"),
         (["pretrain.save_as=minilm_l6"], "error: pretrain.save_as=minilm_l6: is a model of conf/model/ already: choose another name\n"),
         (["model=nope"], None),
     ],
