@@ -3,8 +3,9 @@
     python tests/benchmarks/bench_vision.py [--pretrain-epochs 3] [--epochs 3] [--seeds 42 1 2] [--dir DIR]
 
 ``vit_small`` (6 blocks, hidden 192, 28x28 grey in 7x7 patches) pre-trained by supervised image
-classification on Fashion-MNIST (10,000 training images; ``python -m sweep.pretrain
-pretrain.objective=image_classification pretrain.save_as=vit_small_fmnist``), then fine-tuned with every
+classification on Fashion-MNIST (all 58,000 training images: conf/pretrain.yaml reads the whole training
+split; ``python -m sweep.pretrain pretrain.objective=image_classification pretrain.save_as=vit_small_fmnist``),
+then fine-tuned with every
 strategy a ViT runs (full, partial, lora, feature; prompt tuning is refused for ViTs) on ``mnist``
 (3,500 train / 500 val / 1,000 test) and ``digits`` (1,197 / 300 / 300, 8x8 resized to 28x28), against
 the same model fine-tuned from its random initialisation on the same data, same lr and epochs; each
