@@ -69,3 +69,16 @@ def save_classifier(folder: Path, labels: list[str], cache_dir: Path) -> Path:
     BertForSequenceClassification(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_tracking_uri():
+    """A test that trains in-process leaves MLFLOW_TRACKING_URI set: Lightning's MLFlowLogger calls
+    ``mlflow.set_tracking_uri``, which (MLflow 3) also exports it to the environment. Subprocesses of later
+    tests (CLI runs started without run_cli) would then log into that test's store, not their own."""
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    yield
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
