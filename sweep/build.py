@@ -85,9 +85,10 @@ def build(job: JobConfig, tracking_uri: str | None = None) -> Built:
     if is_saved_source(root.model.source):  # runs:/<id>/model: a kept model, with its head (sweep/zoo/saved.py)
         model, processor = classifier_from_run(job, splits.label_names, cache_dir)
     else:
-        processor = pipeline_for(root.model.family).load_processor(root.model, cache_dir)
+        inputs = pipeline_for(root.model.family)
+        processor = inputs.load_processor(root.model, cache_dir)
         pl.seed_everything(root.seed, verbose=False)
-        backbone = load_backbone(root.model, cache_dir, **pipeline_for(root.model.family).backbone_options(processor))
+        backbone = load_backbone(root.model, cache_dir, **inputs.backbone_options(processor))
         pooling = root.model.pooling or FAMILIES.get(root.model.family).pooling
         model = SequenceClassifier(backbone, backbone.config.hidden_size, splits.num_labels, pooling, root.model.dropout)
     pipeline = pipeline_for(root.model.family)  # after a kept model set the family

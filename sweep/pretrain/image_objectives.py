@@ -30,7 +30,9 @@ def build_image_model(root, objective):
 
     model_cfg, cache_dir = root.model, Path(root.paths.cache_dir)
     processor = pipeline_for(model_cfg.family).load_processor(model_cfg, cache_dir)
-    labels = load_splits(root.task).label_names  # cheap: images are read once, then cached by the OS
+    # the task's declared labels (every image task lists them); reading the images only for their names
+    # would read them twice: build_image_loaders reads them for the rows
+    labels = list(root.task.labels) if root.task.labels is not None else load_splits(root.task).label_names
     auto = getattr(transformers, objective.auto_class)
     path = resolve_source(model_cfg.source, "model.source", cache_dir)
     names = {"num_labels": len(labels), "id2label": dict(enumerate(labels)), "label2id": {name: i for i, name in enumerate(labels)}}
