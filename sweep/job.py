@@ -22,6 +22,7 @@ from sweep.errors import ConfigError
 from sweep.outcome import JobOutcome, is_reported
 from sweep.schema import JobConfig, job_container, validate
 from sweep.signals import Interrupted
+from sweep.slurm_jobs import current_job_id
 
 log = logging.getLogger("sweep")
 
@@ -58,6 +59,8 @@ def base_tags(model: str, strategy: str, task: str, source: str, context: JobCon
     tags = {"model": model, "strategy": strategy, "task": task, "model.source": source, "process": f"{socket.gethostname()}:{os.getpid()}"}
     if context.job_number is not None:
         tags["sweep.job"] = str(context.job_number)
+    if current_job_id() is not None:
+        tags["slurm.job"] = current_job_id()
     return tags
 
 
@@ -116,7 +119,10 @@ def run_job(cfg: DictConfig, context: JobContext | None = None) -> JobOutcome:
     try:
         job, uri, binding, built = prepare(cfg)
     except BaseException as error:
-        if context.multirun or not isinstance(error, ConfigError):  # a single run's bad input records nothing
+        # a single run's bad input records nothing; a store that does not answer cannot record (MLflow
+        # would retry for minutes before the job could say so)
+        store_down = isinstance(error, ConfigError) and error.key == "tracking.uri"
+        if (context.multirun or not isinstance(error, ConfigError)) and not store_down:
             record_unopened(cfg, context, error)
         raise
     return train_and_record(job, uri, binding, built, cfg, context)

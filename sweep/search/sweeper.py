@@ -36,6 +36,9 @@ class OptunaSweeper(Sweeper):
     def setup(self, *, hydra_context, task_function, config: DictConfig) -> None:
         self.hydra_context, self.config = hydra_context, config
         self.launcher = Plugins.instance().instantiate_launcher(hydra_context=hydra_context, task_function=task_function, config=config)
+        from sweep.slurm_jobs import use_squeue_without_sacct
+
+        use_squeue_without_sacct(str(config.hydra.launcher.get("_target_", "")))
 
     def sweep(self, arguments: List[str]) -> Any:
         """Bad input exits 2 before anything is recorded. Otherwise this worker joins the study's parent
@@ -121,7 +124,15 @@ class OptunaSweeper(Sweeper):
         return study
 
     def _launch(self, overrides: list[str], number: int) -> JobOutcome:
-        result = self.launcher.launch([overrides], initial_job_idx=number)[0]
+        from sweep.slurm_jobs import ended_by_cluster
+
+        try:
+            result = self.launcher.launch([overrides], initial_job_idx=number)[0]
+        except Exception as error:  # submitit: the job ended without a result
+            state = ended_by_cluster(error)
+            if state is None:
+                raise
+            return JobOutcome("interrupted", error=f"its SLURM job ended without a result ({state}): cancelled, preempted or node lost")
         if result.status == JobStatus.COMPLETED and isinstance(result.return_value, JobOutcome):
             return result.return_value
         error = result._return_value  # the exception that escaped the job

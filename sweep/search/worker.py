@@ -22,6 +22,7 @@ from sweep.search.space import describe_params
 from sweep.search.storage import file_of
 from sweep.secrets import mask_secrets
 from sweep.signals import Interrupted, deferred, signal_received
+from sweep.slurm_jobs import SLURM_JOB_ATTR, cancel
 
 log = logging.getLogger("sweep")
 BUDGET, GRID_DONE, INTERRUPTED = "budget", "grid exhausted", "interrupted"
@@ -86,6 +87,8 @@ class Worker:
         except Interrupted:
             self.stop.set(INTERRUPTED)
             log.warning("interrupted: ending the %d trial(s) in flight and returning them to the budget", len(self.heartbeat.claimed()))
+            for trial_id in self.heartbeat.claimed():  # trials on a cluster end with their jobs: cancel those first
+                cancel(self.storage.get_trial(trial_id).user_attrs.get(SLURM_JOB_ATTR))
             deadline = time.monotonic() + SLOT_GRACE_S  # signals are ignored from here on (sweep/signals.py)
             for thread in threads:
                 thread.join(max(0.0, deadline - time.monotonic()))
@@ -264,9 +267,10 @@ class Worker:
             return
         finally:
             self.heartbeat.release(trial._trial_id)
-        run_id = self.storage.get_trial(trial._trial_id).user_attrs.get("mlflow_run_id")
-        if run_id:
-            self.close_run(run_id, state, reason)
+        attrs = self.storage.get_trial(trial._trial_id).user_attrs
+        cancel(attrs.get(SLURM_JOB_ATTR))  # a SLURM job still running it (its sweeper died) would run on for nothing
+        if attrs.get("mlflow_run_id"):
+            self.close_run(attrs["mlflow_run_id"], state, reason)
 
     def returned_by_optuna(self, study, trial) -> None:
         """Optuna's heartbeat check failed ``trial`` (already FAIL, unmarked: not counted); end its run."""

@@ -57,7 +57,10 @@ def jobs_launched(sweep_dir: Path, since: float) -> int:
 class MlflowSweepCallback(Callback):
     @exit_on_error
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        from sweep.slurm_jobs import use_squeue_without_sacct
+
         self.parent_run_id = None
+        use_squeue_without_sacct(str(config.hydra.launcher.get("_target_", "")))
         if config.get("search") is not None:  # a search: the sweeper owns the study's parent
             return
         from sweep.console import quiet_libraries
