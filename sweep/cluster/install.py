@@ -42,29 +42,26 @@ def describe(missing: dict[str, str]) -> str:
     return "; ".join(f"{', '.join(commands)} (Debian package {package})" for package, commands in sorted(by_package.items()))
 
 
-def check_python() -> None:
-    absent = missing_python()
-    if absent:
-        raise ClusterError(
-            f"missing Python packages: {', '.join(absent)} (sweep's dependencies); install them with: "
-            f"{sys.executable} -m pip install -e . (in the sweep checkout)",
-            exit_code=2,
-        )
+def python_message(absent: list[str]) -> str:
+    return f"missing Python packages: {', '.join(absent)} (sweep's dependencies); install them with: {sys.executable} -m pip install -e ."
 
 
 def ensure(requires: dict[str, str], log: Path, say=print) -> None:
     """Install the missing Debian packages (root only), or raise a ClusterError (exit 2) naming them."""
-    check_python()
-    missing = missing_commands(requires)
-    root = os.geteuid() == 0
-    if not root:
+    missing, absent = missing_commands(requires), missing_python()
+    if os.geteuid() != 0:
         lines = [f"python -m sweep.cluster needs root: {WHY_ROOT}."]
         if missing:
             packages = sorted(set(missing.values()))
             lines.append(f"Missing too: {describe(missing)}.")
             lines.append(f"As root, `python -m sweep.cluster up` installs them, or: sudo sh -c '{_apt_command(packages)}'")
+        if absent:
+            message = python_message(absent)
+            lines.append(f"{message[0].upper()}{message[1:]}.")
         lines.append("Run it as root (e.g. sudo -E env PATH=$PATH python -m sweep.cluster up).")
         raise ClusterError("\n".join(lines), exit_code=2)
+    if absent:
+        raise ClusterError(python_message(absent), exit_code=2)
     if not missing:
         return
     packages = sorted(set(missing.values()))
@@ -73,8 +70,9 @@ def ensure(requires: dict[str, str], log: Path, say=print) -> None:
                            "(SLURM 22.05, munge, PostgreSQL 15) with its package manager", exit_code=2)  # fmt: skip
     say(f"installing Debian packages: {' '.join(packages)} (apt-get; log {log})")
     env = {**os.environ, **APT_ENV}
-    run(["apt-get", "update"], log, "apt-get update", env=env, timeout=600)
-    run(["apt-get", "install", "-y", "--no-install-recommends", *packages], log, "apt-get install", env=env, timeout=1200)
+    wait_for_lock = ["-o", "DPkg::Lock::Timeout=300"]  # another apt (an upgrade, another session) holds it for a while
+    run(["apt-get", *wait_for_lock, "update"], log, "apt-get update", env=env, timeout=900)
+    run(["apt-get", *wait_for_lock, "install", "-y", "--no-install-recommends", *packages], log, "apt-get install", env=env, timeout=1500)
     still = missing_commands(requires)
     if still:
         raise ClusterError(f"apt-get installed {' '.join(packages)} but these are still missing: {describe(still)}", exit_code=2)
