@@ -120,7 +120,7 @@ def tail(path: Path, lines: int = 15) -> str:
 def run(command: Sequence[str], log: Path, what: str, user: str | None = None, env: dict | None = None, timeout: float = 120) -> None:
     """Run a command to its end (a daemon that forks away, initdb, pg_ctl), its output appended to ``log``;
     a failure raises a ClusterError that shows the log's last lines. ``user``: run as that user (runuser)."""
-    argv = ["runuser", "-u", user, "--", *command] if user else list(command)
+    argv = ["/usr/sbin/runuser", "-u", user, "--", *command] if user else list(command)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         out.write(f"\n$ {' '.join(argv)}\n".encode())
@@ -145,8 +145,9 @@ def chown(path: Path, user: str, mode: int) -> None:
     path.chmod(mode)
 
 
-def reachable_by(path: Path, user: str) -> Path | None:
+def reachable_by(path: Path, user: str | None = None) -> Path | None:
     """The first folder above ``path`` that ``user`` cannot pass through (no x bit for it); None if all pass.
+    ``user`` None: any account that owns none of them (munge and postgres before their packages exist).
 
     munged and PostgreSQL run as their own users and must reach their folders under the cluster root:
     a root under /root (mode 0700) fails there, so we say so before starting anything.
@@ -154,14 +155,16 @@ def reachable_by(path: Path, user: str) -> Path | None:
     import grp
     import pwd
 
-    account = pwd.getpwnam(user)
-    groups = {account.pw_gid} | {g.gr_gid for g in grp.getgrall() if user in g.gr_mem}
+    uid, groups = -1, set()
+    if user is not None:
+        account = pwd.getpwnam(user)
+        uid, groups = account.pw_uid, {account.pw_gid} | {g.gr_gid for g in grp.getgrall() if user in g.gr_mem}
     for folder in [*reversed(path.parents), path]:
         try:
             info = folder.stat()
         except OSError:
             return None  # not made yet: we make it, with our own modes
-        if info.st_uid == account.pw_uid:
+        if info.st_uid == uid:
             bit = 0o100
         elif info.st_gid in groups:
             bit = 0o010

@@ -4,11 +4,12 @@
 ``cluster.tracking_uri`` (the MLflow server), ``cluster.partition`` (SLURM), ``cluster.root`` (its folder).
 SLURM's clients (sbatch, squeue, submitit) need no SLURM_CONF: ``up`` links /etc/slurm/slurm.conf.
 Skips when not root; fails (does not skip) when ``up`` fails, so CI never passes on a broken cluster.
-Set SWEEP_CLUSTER_ROOT to share one running cluster between checkouts.
+Set SWEEP_CLUSTER_ROOT to share one running cluster between checkouts (see cluster_root).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -20,7 +21,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def cluster_root() -> Path:
-    return Path(os.environ.get("SWEEP_CLUSTER_ROOT") or ROOT / "outputs" / "cluster").resolve()
+    """SWEEP_CLUSTER_ROOT, else outputs/cluster of this checkout, unless munge and postgres cannot reach it
+    (a checkout under /root, mode 0700): then a folder of its own under /var/tmp."""
+    from sweep.cluster.processes import reachable_by
+
+    if os.environ.get("SWEEP_CLUSTER_ROOT"):
+        return Path(os.environ["SWEEP_CLUSTER_ROOT"]).resolve()
+    if not reachable_by(ROOT / "outputs"):
+        return ROOT / "outputs" / "cluster"
+    return Path("/var/tmp") / f"sweep-cluster-{hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]}"
 
 
 def cluster_cli(*args: str, timeout: float = 1800, user: str | None = None, python: str = sys.executable) -> subprocess.CompletedProcess:

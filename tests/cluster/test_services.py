@@ -195,3 +195,14 @@ def test_down_stops_everything_and_a_later_up_keeps_the_data(cluster):
     assert up.returncode == 0, up.stdout + up.stderr
     assert MlflowClient(cluster.tracking_uri).get_experiment_by_name(name) is not None
     assert cluster_root() == cluster.root
+
+
+def test_help_answers_at_once_without_heavy_imports():
+    """No cluster needed: --help and the CLI's modules use the standard library only."""
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "sweep.cluster", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=30)
+    assert done.returncode == 0 and "--pg-port" in done.stdout and "SWEEP_CLUSTER_PG_PORT" in done.stdout
+    assert time.monotonic() - started < 5  # ~0.1 s here; loose for a loaded machine
+    check = "import sys, sweep.cluster.__main__; print(sorted({'mlflow', 'optuna', 'psycopg', 'sqlalchemy'} & set(sys.modules)))"
+    imported = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, cwd=ROOT, timeout=30)
+    assert imported.stdout.strip() == "[]", imported.stderr
