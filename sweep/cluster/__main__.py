@@ -23,7 +23,8 @@ As root, `up` installs the missing Debian packages (munge slurmctld slurmd slurm
 and links /etc/slurm/slurm.conf to ROOT/slurm/slurm.conf when that path is free, so sbatch, squeue,
 scancel and submitit reach this cluster without SLURM_CONF.
 
-Settings: a flag, else its environment variable, else what the last `up` in ROOT used, else the default."""
+Settings (for `up`): a flag, else its environment variable, else what the last `up` in ROOT used, else
+the default. `status` and `down` describe the cluster as the last `up` in ROOT started it."""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     flags = {name: getattr(args, name, None) for name in SETTINGS}
     started = time.monotonic()
     try:
-        cluster = Cluster(root=getattr(args, "root", None), **flags)
+        cluster = Cluster(root=getattr(args, "root", None), running=args.command != "up", **flags)
         if args.command == "status":
             states = cluster.status()
             for state in states:

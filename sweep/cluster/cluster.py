@@ -28,8 +28,8 @@ SERVICES: tuple[type[Service], ...] = (Munge, SlurmController, SlurmNode, Postgr
 
 class Cluster:
     def __init__(self, settings: ClusterSettings | None = None, **flags):
-        """``flags``: ``root`` and the ports of ClusterSettings.resolve; unset ones come from the environment,
-        then from the last ``up`` in that root, then the defaults."""
+        """``flags``: ``root``, ``running`` and the ports of ClusterSettings.resolve; unset ones come from the
+        environment, then from the last ``up`` in that root, then the defaults."""
         self.settings = settings or ClusterSettings.resolve(**flags)
         self.services = [cls(self.settings) for cls in SERVICES]
 
@@ -72,6 +72,7 @@ class Cluster:
         requires = {command: package for service in self.services for command, package in service.requires.items()}
         install.ensure(requires, self.root / "install.log", say)
         self._check_folders()
+        self._check_unchanged()
         self._check_ports()
         self.settings.save()
         for service in self.services:
@@ -120,6 +121,15 @@ class Cluster:
                         f"put the cluster elsewhere with --root DIR (e.g. /var/tmp/sweep-cluster), or allow it: chmod o+x {blocked}",
                         exit_code=2,
                     )
+
+    def _check_unchanged(self) -> None:
+        """A running cluster keeps its ports: a different one asked for would print URLs nothing serves."""
+        if not any(service.running() for service in self.services):
+            return
+        saved = ClusterSettings.saved(self.root)
+        changed = [f"{SETTINGS[name].flag} {saved[name]}" for name in saved if getattr(self.settings, name) != saved[name]]
+        if changed:
+            raise ClusterError(f"the cluster in {self.root} runs with {', '.join(changed)}: run `down` first to change it", exit_code=2)
 
     def _check_ports(self) -> None:
         """Every port of a service that does not run yet must be free: name the port and the flag to change it."""

@@ -47,13 +47,15 @@ class ClusterSettings:
     partition: str = "local"
 
     @classmethod
-    def resolve(cls, root: str | Path | None = None, **flags: int | None) -> ClusterSettings:
-        """Flags (None: not given) over environment variables over the saved file over the defaults."""
+    def resolve(cls, root: str | Path | None = None, running: bool = False, **flags: int | None) -> ClusterSettings:
+        """Flags (None: not given) over environment variables over the saved file over the defaults.
+        ``running``: describe the cluster as the last ``up`` started it (``status``, ``down``): saved first."""
         root = Path(root or os.environ.get(ROOT_ENV) or DEFAULT_ROOT).resolve()
-        saved = cls._saved(root)
+        saved = cls.saved(root)
         values = {}
         for name, setting in SETTINGS.items():
-            value = flags.get(name)
+            value = saved.get(name) if running else None
+            value = flags.get(name) if value is None else value
             if value is None and os.environ.get(setting.env):
                 try:
                     value = int(os.environ[setting.env])
@@ -65,7 +67,8 @@ class ClusterSettings:
         return cls(root=root, **values)
 
     @staticmethod
-    def _saved(root: Path) -> dict:
+    def saved(root: Path) -> dict:
+        """What the last ``up`` in ``root`` used (empty before the first)."""
         try:
             return {k: v for k, v in json.loads((root / "cluster.json").read_text()).items() if k in SETTINGS}
         except (OSError, ValueError):

@@ -54,6 +54,6 @@ def cluster():
     up = cluster_cli("up", "--root", str(root))
     if up.returncode != 0:
         pytest.fail(f"`python -m sweep.cluster up` failed (exit {up.returncode}):\n{up.stdout}\n{up.stderr}")
-    yield Cluster(root=root)
+    yield Cluster(root=root, running=True)  # its URLs as `up` saved them
     if not was_running:
         cluster_cli("down", "--root", str(root), timeout=300)
