@@ -35,7 +35,7 @@ class MlflowServer(Service):
 
     def start(self) -> None:
         (self.folder / "artifacts").mkdir(parents=True, exist_ok=True)
-        mlflow_schema(self.settings.mlflow_store_url, self.folder / "db-upgrade.log")
+        mlflow_schema(self.settings.mlflow_store_url, self.folder / "db-upgrade.log", self.folder / "schema.stamp")
         command = [
             sys.executable, "-m", "mlflow", "server",
             "--backend-store-uri", self.settings.mlflow_store_url,

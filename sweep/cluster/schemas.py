@@ -11,9 +11,30 @@ from sweep.cluster.errors import ClusterError
 from sweep.cluster.processes import run
 
 
-def mlflow_schema(url: str, log: Path) -> None:
-    """Create or upgrade MLflow's tables (``mlflow db upgrade`` handles an empty database too)."""
+def mlflow_schema(url: str, log: Path, stamp: Path) -> None:
+    """Create or upgrade MLflow's tables (``mlflow db upgrade`` handles an empty database too).
+
+    Skipped when ``stamp`` says this MLflow version already upgraded the database to the revision it
+    still has: the upgrade command costs 4-10 s of imports, on every restart of the server otherwise.
+    """
+    from importlib.metadata import version
+
+    current = f"mlflow {version('mlflow')} revision {_alembic_revision(url)}"
+    if stamp.exists() and stamp.read_text().strip() == current:
+        return
     run([sys.executable, "-m", "mlflow", "db", "upgrade", url], log, "mlflow db upgrade", timeout=300)
+    stamp.write_text(f"mlflow {version('mlflow')} revision {_alembic_revision(url)}\n")
+
+
+def _alembic_revision(url: str) -> str | None:
+    """The schema revision MLflow's migrations recorded in the database; None for an empty database."""
+    import psycopg
+
+    with psycopg.connect(url, connect_timeout=5) as connection:
+        if connection.execute("SELECT to_regclass('alembic_version')").fetchone()[0] is None:
+            return None
+        row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    return row[0] if row else None
 
 
 def optuna_schema(url: str) -> None:
