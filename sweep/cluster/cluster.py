@@ -79,11 +79,11 @@ class Cluster:
             if service.running():
                 service.ensure()
                 say(f"{service.name:<10} kept (pid {service.pid()})")
-                continue
-            started = time.monotonic()
-            service.start()
-            say(f"{service.name:<10} started in {time.monotonic() - started:.1f} s")
-            if isinstance(service, Postgres):
+            else:
+                started = time.monotonic()
+                service.start()
+                say(f"{service.name:<10} started in {time.monotonic() - started:.1f} s")
+            if isinstance(service, Postgres):  # also when kept: an earlier `up` may have stopped before it
                 optuna_schema(self.storage_url)
         failing = [(service, service.check()) for service in self.services]
         failing = [f"{service.name}: {why}" for service, why in failing if why]

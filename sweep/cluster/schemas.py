@@ -30,15 +30,24 @@ def _alembic_revision(url: str) -> str | None:
     """The schema revision MLflow's migrations recorded in the database; None for an empty database."""
     import psycopg
 
+    if not _has_table(url, "alembic_version"):
+        return None
     with psycopg.connect(url, connect_timeout=5) as connection:
-        if connection.execute("SELECT to_regclass('alembic_version')").fetchone()[0] is None:
-            return None
         row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
     return row[0] if row else None
 
 
+def _has_table(url: str, table: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(url, connect_timeout=5) as connection:
+        return connection.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is not None
+
+
 def optuna_schema(url: str) -> None:
-    """Create Optuna's tables (RDBStorage does on first use; a second call only checks their version)."""
+    """Create Optuna's tables (RDBStorage does on first use), unless they exist."""
+    if _has_table(url, "version_info"):
+        return
     import optuna
 
     try:
