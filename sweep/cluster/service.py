@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from sweep.cluster.processes import alive, tree_rss_mb
+from sweep.cluster.processes import alive, read_pid, tree_rss_mb
 from sweep.cluster.settings import ClusterSettings
 
 
@@ -89,7 +89,5 @@ class Service:
         return State(self.name, pid is not None, self.where(), pid, tree_rss_mb(pid) if pid else None)
 
     def _pid_from(self, pid_file: Path) -> int | None:
-        from sweep.cluster.processes import read_pid
-
         pid = read_pid(pid_file)
         return pid if alive(pid, self.command_word) else None
