@@ -1,0 +1,141 @@
+"""Searches through real SLURM (sweep.cluster's single node), on a PostgreSQL study, recorded on an
+MLflow server: every trial is a SLURM job, two at a time; a cancelled job's trial returns to the budget."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.test_search_cli import HOPELESS, L3_SMALL
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
+
+def names() -> tuple[str, str]:
+    tag = uuid.uuid4().hex[:8]
+    return f"slurm-{tag}", f"slurm-test-{tag}"
+
+
+def on_cluster(cluster, study: str, experiment: str) -> list[str]:
+    return [
+        "-m", "search=optuna", "cluster=local_slurm", "search.n_jobs=2",
+        f"search.storage={cluster.storage_url}", f"search.study_name={study}",
+        f"tracking.uri={cluster.tracking_uri}", f"tracking.experiment={experiment}",
+    ]  # fmt: skip
+
+
+def load(cluster, study: str):
+    import optuna
+
+    return optuna.load_study(study_name=study, storage=cluster.storage_url)
+
+
+def runs_of(cluster, experiment: str):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=cluster.tracking_uri)
+    found = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([found.experiment_id], max_results=1000)
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    return parents, children
+
+
+def counted(study):
+    from sweep.search.liveness import counts
+
+    return [t for t in study.trials if counts(t)]
+
+
+def test_a_search_runs_its_trials_as_slurm_jobs_two_at_a_time(cluster, tmp_path, cache_dir):
+    import optuna
+
+    study_name, experiment = names()
+    args = [*on_cluster(cluster, study_name, experiment), "search.n_trials=6", *L3_SMALL, *HOPELESS, "trainer.early_stopping_patience=null"]
+    started = time.monotonic()
+    result = run_cli(*args, cwd=tmp_path, cache=cache_dir, timeout=900)
+    took = time.monotonic() - started
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    print(f"6 trials, 2 SLURM jobs at a time: {took:.0f} s")
+
+    study = load(cluster, study_name)
+    assert len(counted(study)) == 6 == len(study.trials)
+    states = [t.state for t in study.trials]
+    assert optuna.trial.TrialState.PRUNED in states and optuna.trial.TrialState.COMPLETE in states, states
+    jobs = [t.user_attrs["slurm_job_id"] for t in study.trials]
+    assert len(set(jobs)) == 6, jobs  # one SLURM job per trial
+
+    parents, children = runs_of(cluster, experiment)
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert len(children) == 6 and {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
+    assert sorted(r.data.tags["slurm.job"] for r in children) == sorted(jobs)
+    assert {r.data.tags["state"] for r in children} == {"finished", "pruned"}
+    # two at a time: some trials overlapped in time
+    spans = sorted((r.info.start_time, r.info.end_time) for r in children)
+    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:])), spans
+
+
+def test_a_cancelled_trial_returns_to_the_budget(cluster, tmp_path, cache_dir):
+    """scancel of a running trial's job: its trial fails without counting, the search runs another in
+    its place, and running the same command again (resume) finds the budget met exactly."""
+    import optuna
+
+    study_name, experiment = names()
+    args = [*on_cluster(cluster, study_name, experiment), "search.n_trials=3", "search.pruner=none", *L3_SMALL, "trainer.max_epochs=4"]
+    sweeper = subprocess.Popen(
+        [sys.executable, "-m", "sweep.run", *args, f"paths.cache_dir={cache_dir}"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        cancelled = None
+        deadline = time.monotonic() + 300
+        while cancelled is None and time.monotonic() < deadline and sweeper.poll() is None:
+            time.sleep(2)
+            try:
+                study = load(cluster, study_name)
+            except KeyError:  # not created yet
+                continue
+            for trial in study.get_trials(states=[optuna.trial.TrialState.RUNNING]):
+                if "mlflow_run_id" in trial.user_attrs:  # its job is training
+                    cancelled = trial
+                    subprocess.run(["scancel", trial.user_attrs["slurm_job_id"]], check=True)
+                    break
+        assert cancelled is not None, "no trial started training"
+        out, _ = sweeper.communicate(timeout=900)
+    finally:
+        if sweeper.poll() is None:
+            sweeper.kill()
+    assert sweeper.returncode == 0, out[-4000:]
+
+    study = load(cluster, study_name)
+    assert len(counted(study)) == 3
+    returned = study.trials[cancelled.number]
+    assert returned.state == optuna.trial.TrialState.FAIL and "returns to the budget" in returned.user_attrs["error"]
+    assert len(study.trials) == 4
+    parents, children = runs_of(cluster, experiment)
+    by_trial = {int(r.data.tags["optuna.trial"]): r for r in children}
+    assert by_trial[cancelled.number].info.status in ("KILLED", "FAILED")
+    assert not [r for r in children + parents if r.info.status == "RUNNING"]
+
+    again = run_cli(*args, cwd=tmp_path, cache=cache_dir, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert len(load(cluster, study_name).trials) == 4  # nothing more ran: the budget was met
+
+
+def test_an_unreachable_storage_fails_before_anything_is_submitted(cluster, tmp_path):
+    study_name, experiment = names()
+    args = on_cluster(cluster, study_name, experiment)
+    args = [a.replace(cluster.storage_url, "postgresql://sweep:secret@127.0.0.1:1/optuna") for a in args]
+    before = subprocess.run(["squeue", "--noheader", "--format=%i"], capture_output=True, text=True).stdout.split()
+    result = run_cli(*args, "search.n_trials=2", cwd=tmp_path, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: search.storage") and "cannot connect" in line and "secret" not in result.stderr + result.stdout
+    after = subprocess.run(["squeue", "--noheader", "--format=%i"], capture_output=True, text=True).stdout.split()
+    assert set(after) <= set(before)  # nothing was submitted
+    assert not list(tmp_path.rglob(".submitit"))
