@@ -171,6 +171,7 @@ def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, 
     try:  # from here on the run always ends: finished, pruned, failed or interrupted
         if binding is not None:  # lets a sweeper find and close the run if this process dies
             binding.trial.set_user_attr("mlflow_run_id", run.run_id)
+        run.log_data(root.task, built.sizes)
         run.log_metrics(
             {
                 "params_total": built.total_params,

@@ -33,4 +33,19 @@ def open_study(plan: SearchPlan, storage):
             "search.metrics", f"study {plan.study_name} optimises {stored}; use another search.study_name", list(search.metrics)
         )
     study.set_user_attr("metrics", list(search.metrics))
+    name_objectives(study, list(search.metrics))
     return study
+
+
+def name_objectives(study, metrics: list[str]) -> None:
+    """optuna-dashboard and Optuna's plots show these names instead of "Objective 0". A resumed study
+    has them already (its metrics were checked above): only a new one, or one from before, is written."""
+    import warnings
+
+    import optuna
+
+    if study.metric_names == metrics:
+        return
+    with warnings.catch_warnings():  # set_metric_names is marked experimental since Optuna 3.2
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(metrics)

@@ -88,6 +88,7 @@ class OptunaSweeper(Sweeper):
         from sweep.tracking.comparison import print_comparison
         from sweep.tracking.kept_models import keep_best_models
         from sweep.tracking.search_runs import SearchTracking
+        from sweep.tracking.ui import save_runs_view
 
         search = plan.search
         worker: list = []  # Optuna's heartbeat check calls back into the worker made below
@@ -98,6 +99,7 @@ class OptunaSweeper(Sweeper):
         )
         study = open_study(plan, storage)  # a study of other directions or metrics fails here, before MLflow
         self.tracking = tracking = SearchTracking.join(self.config, plan.study_name, mask_secrets(plan.storage_url), search.grace_period)
+        save_runs_view(tracking.client, tracking.experiment_id, plan.monitor, plan.mode, list(search.metrics))
         # only the best trial keeps its model (tracking.save_model=auto): the others' are removed as trials are told
         keep_best = None
         if plan.save_model == "auto":  # always: every trial keeps its model; never: none has one

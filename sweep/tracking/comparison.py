@@ -63,15 +63,18 @@ def to_markdown(table: pd.DataFrame) -> str:
 
 
 def print_comparison(client, experiment_id: str, parent_run_id: str, uri: str, monitor: str, mode: str, lost: int = 0) -> pd.DataFrame:
-    """Log the table on the parent run (comparison.md, comparison.csv) and print it with the UI command."""
+    """Log the table on the parent run (comparison.md, comparison.csv, and its description in the UI)
+    and print it with the UI command."""
     from sweep.secrets import mask_secrets
+    from sweep.tracking.search_runs import shared
     from sweep.tracking.store import ui_hint
+    from sweep.tracking.ui import NOTE_TAG, note
 
     table = comparison(client, experiment_id, parent_run_id, monitor, mode)
     markdown = mask_secrets(to_markdown(table))
-    if lost:
-        markdown += f"\n\n{lost} job(s) left no run at all (their process died before recording anything)"
-    client.log_text(parent_run_id, markdown + "\n", "comparison.md")
+    after = f"\n\n{lost} job(s) left no run at all (their process died before recording anything)" if lost else ""
+    client.log_text(parent_run_id, markdown + after + "\n", "comparison.md")
     client.log_text(parent_run_id, table.to_csv(index=False), "comparison.csv")
-    print(f"\n{markdown}\n\n{ui_hint(uri)}", flush=True)
+    shared(client.set_tag, parent_run_id, NOTE_TAG, note(markdown) + after)  # a search's workers each end with it
+    print(f"\n{markdown}{after}\n\n{ui_hint(uri, experiment_id)}", flush=True)
     return table

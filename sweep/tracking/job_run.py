@@ -65,6 +65,12 @@ class JobRun:
         if batch:
             self.client.log_batch(self.run_id, metrics=batch)
 
+    def log_data(self, task, sizes: dict[str, int]) -> None:
+        """The job's data set (sweep/tracking/datasets.py): the runs list's Dataset column."""
+        from sweep.tracking.datasets import data_input
+
+        self.client.log_inputs(self.run_id, datasets=[data_input(task, sizes)])
+
     def set_tags(self, tags: dict[str, Any]) -> None:
         from mlflow.entities import RunTag
 

@@ -57,10 +57,12 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
 
 
 def client_and_experiment(uri: str, experiment: str, output_dir: str):
-    """An MlflowClient and the experiment id, creating the experiment (and a fresh store) if needed."""
+    """An MlflowClient and the experiment id, creating the experiment (and a fresh store) if needed,
+    marked as model training (sweep/tracking/ui.py)."""
     from mlflow.tracking import MlflowClient
 
     from sweep.locks import file_lock
+    from sweep.tracking.ui import EXPERIMENT_TAGS, mark_training
 
     # several processes creating one fresh sqlite store at once crash ("table ... already exists"):
     # the first creates it under a lock, the others wait and find it made
@@ -68,18 +70,22 @@ def client_and_experiment(uri: str, experiment: str, output_dir: str):
         client = MlflowClient(tracking_uri=uri)
         client.search_experiments(max_results=1)  # creates the tables of a fresh store
     found = client.get_experiment_by_name(experiment)
-    if found is not None:
-        return client, found.experiment_id
-    try:
-        return client, client.create_experiment(experiment, artifact_location=artifact_root(uri, output_dir))
-    except Exception:  # created meanwhile by another process
-        found = client.get_experiment_by_name(experiment)
-        if found is None:
-            raise
-        return client, found.experiment_id
+    if found is None:
+        try:
+            return client, client.create_experiment(experiment, artifact_location=artifact_root(uri, output_dir), tags=EXPERIMENT_TAGS)
+        except Exception:  # created meanwhile by another process
+            found = client.get_experiment_by_name(experiment)
+            if found is None:
+                raise
+    mark_training(client, found)  # one made before we marked ours, or by someone else
+    return client, found.experiment_id
 
 
-def ui_hint(uri: str) -> str:
+def ui_hint(uri: str, experiment_id: str | None = None) -> str:
+    """How to look at the runs; with the experiment, a link to its runs list as model training in our view."""
+    from sweep.tracking.ui import runs_link
+
     if uri.startswith(("http://", "https://")):
-        return f"Compare the runs in the MLflow UI: {uri}"
-    return f"Compare the runs in the MLflow UI:\n  mlflow ui --backend-store-uri {mask_secrets(uri)}"
+        return f"Compare the runs in the MLflow UI: {mask_secrets(runs_link(uri, experiment_id) if experiment_id else uri)}"
+    hint = f"Compare the runs in the MLflow UI:\n  mlflow ui --backend-store-uri {mask_secrets(uri)}"
+    return hint + (f"\n  then open {runs_link('http://127.0.0.1:5000', experiment_id)}" if experiment_id else "")

@@ -71,6 +71,7 @@ class MlflowSweepCallback(Callback):
         from sweep.tracking.job_run import JobRun
         from sweep.tracking.orphans import close_orphans
         from sweep.tracking.store import check_reachable, client_and_experiment, tracking_uri
+        from sweep.tracking.ui import save_runs_view
 
         # errors shared by every job fail once, here, before anything is recorded
         try:
@@ -84,6 +85,7 @@ class MlflowSweepCallback(Callback):
         quiet_libraries()
         client, experiment_id = client_and_experiment(uri, root.tracking.experiment, root.paths.output_dir)
         close_orphans(client, experiment_id)
+        save_runs_view(client, experiment_id, root.trainer.monitor, root.trainer.mode)
         self.started = time.time() - 1.0  # file times may be a little behind the clock
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
