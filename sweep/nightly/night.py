@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 
 from sweep.errors import ConfigError
 from sweep.nightly.matrix import NightlyConfig, check_same_matrix, nightly_config, top_up
+from sweep.search.plan import SearchPlan
 
 log = logging.getLogger("sweep")
 EXPERIMENT = "experiment=nightly"
@@ -33,6 +34,7 @@ class Night:
     metric: str  # the objective compared night to night: search.metrics[0]
     direction: str
     search_overrides: list[str]  # what `python -m sweep.run -m` gets
+    plan: SearchPlan  # the sweeper's plan of the night's search, built (and checked) as the sweeper builds it
 
     @property
     def cells(self) -> list[tuple[str, str]]:
@@ -40,13 +42,10 @@ class Night:
 
 
 def compose(overrides: list[str]) -> DictConfig:
+    """The config as Hydra composes it for the search (inside ``resolve``'s one Hydra context)."""
     from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
 
-    from sweep.groups import CONF
-
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return hydra_compose("config", overrides=overrides, return_hydra_config=True)
+    return hydra_compose("config", overrides=overrides, return_hydra_config=True)
 
 
 def roots() -> list[Path]:
@@ -58,6 +57,15 @@ def roots() -> list[Path]:
 
 def resolve(user: list[str]) -> Night:
     """The night the command names, fully checked; touches no store."""
+    from hydra import initialize_config_dir
+
+    from sweep.groups import CONF
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return _resolve(user)
+
+
+def _resolve(user: list[str]) -> Night:
     from sweep.groups import check_group_choices
     from sweep.schema import validate
     from sweep.search.plan import plan_search
@@ -93,7 +101,7 @@ def resolve(user: list[str]) -> Night:
     search = plan.search
     return Night(
         nightly, date, name, plan.storage_url, tracking_uri(root.tracking.uri, root.paths.output_dir), root.tracking.experiment,
-        search.metrics[0], search.directions[0], search_overrides,
+        search.metrics[0], search.directions[0], search_overrides, plan,
     )  # fmt: skip
 
 
@@ -105,13 +113,12 @@ def prepare(night: Night) -> tuple[int, int]:
     import optuna
 
     from sweep.search.liveness import budget_lock, budget_used
-    from sweep.search.plan import plan_search
     from sweep.search.storage import file_of, open_storage
     from sweep.search.study import open_study
 
     optuna.logging.set_verbosity(logging.WARNING)  # "A new study created ...": said in our own line
     warnings.filterwarnings("ignore", message=r".*is an experimental feature.*")  # TPE's group=True (sweep/search/samplers.py)
-    plan = plan_search(compose(night.search_overrides), [arg for arg in night.search_overrides if not arg.startswith("hydra")])
+    plan = night.plan
     storage = open_storage(plan.storage_url)
     with budget_lock(file_of(plan.storage_url)):  # local files: no worker asks while the queue is topped up
         study = open_study(plan, storage)
