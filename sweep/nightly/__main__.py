@@ -72,6 +72,8 @@ def main(argv: list[str]) -> int:
     )
     from sweep.nightly.launch import run_search
 
+    # another node can join the night with this very command: it shares the study's budget and queue
+    print(f"search: python -m sweep.run -m {mask_secrets(' '.join(night.search_overrides))}", flush=True)
     code = run_search(night.search_overrides)
     if code != 0:
         print(f"nightly {night.study_name}: the search exited {code}; no regression report", file=sys.stderr)

@@ -87,7 +87,8 @@ def _resolve(user: list[str]) -> Night:
     date = nightly.night()
     name = nightly.study_name(date)
     derived = [f"nightly.date={date}", f"search.study_name={name}", f"search.n_trials={nightly.n_trials}"]
-    search_overrides = [EXPERIMENT, *user, *derived]
+    kept = [arg for arg in user if arg.split("=", 1)[0].lstrip("+~") != "nightly.date"]  # resolved in `derived`
+    search_overrides = [EXPERIMENT, *kept, *derived]
     config = compose(search_overrides)
     root = validate(config).root
     for model, strategy in nightly.cells:  # a cell the family cannot run, or a model that cannot read the task
