@@ -235,6 +235,7 @@ class RootConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     search: Optional[Dict[str, Any]] = None  # the sweeper's settings; jobs ignore them
+    nightly: Optional[Dict[str, Any]] = None  # experiment=nightly's matrix (sweep/nightly/matrix.py); jobs ignore it
     trial: Optional[TrialConfig] = None
 
 

@@ -93,7 +93,7 @@ def test_pruning_across_processes_and_best_yaml(tmp_path, cache_dir):
     # best.yaml reproduces the best trial as a single run
     best = study.best_trial
     folder = tmp_path / "outputs" / "optuna" / study.study_name
-    shown = run_cli("--config-dir", str(folder), "+experiment=best", "--cfg", "job", cwd=tmp_path)
+    shown = run_cli("--config-dir", str(folder), "experiment=best", "--cfg", "job", cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     import yaml
 

@@ -53,9 +53,12 @@ def is_dead(trial, grace_period: float, storage, now: float | None = None) -> bo
 
 
 def counts(trial) -> bool:
-    """Whether a trial uses the budget: running, complete, pruned, or failed by its own doing."""
+    """Whether a trial uses the budget: running, complete, pruned, or failed by its own doing (an
+    enqueued trial still WAITING does not: it is a point to run, sweep/nightly/matrix.py)."""
     import optuna
 
+    if trial.state == optuna.trial.TrialState.WAITING:
+        return False
     if trial.state != optuna.trial.TrialState.FAIL:
         return True
     return bool(trial.system_attrs.get(FAILED_BY_TRIAL)) and RETURNED not in trial.system_attrs

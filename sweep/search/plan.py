@@ -72,7 +72,15 @@ def plan_search(config: DictConfig, arguments: list[str]) -> SearchPlan:
 
     overrides = OverridesParser.create().parse_overrides(arguments)
     choices: list[Param] = []
-    base = {key: param_from_dict(key, spec, "search.space") for key, spec in search.space.items()}
+    base = {}
+    for key, spec in search.space.items():
+        param = param_from_dict(key, spec, "search.space")
+        # a choice over a config group in YAML (search.space.model: {choices: [...]}, experiment=nightly)
+        # is chosen first, as its sweep spelling is: the strategy's own space depends on it
+        if param.kind == "categorical" and "." not in key:
+            choices.append(param)
+        else:
+            base[key] = param
     passthrough = []
     for override in overrides:
         if not override.is_sweep_override():

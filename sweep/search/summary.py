@@ -14,7 +14,7 @@ from sweep.search.space import describe_params
 from sweep.search.worker import NORMAL_ENDS
 
 log = logging.getLogger("sweep")
-SKIPPED_KEYS = ("trial", "search", "hydra")
+SKIPPED_KEYS = ("trial", "search", "hydra", "experiment", "nightly")  # best.yaml is itself an experiment
 
 
 def trial_steps(trial) -> int:
@@ -108,7 +108,7 @@ def end_of_search(plan: SearchPlan, study, tracking, config: DictConfig, stop_re
         text = best_yaml(best[0], groups, plan)
         (out / "experiment" / "best.yaml").write_text(text)
         (files / "best.yaml").write_text(text)
-        lines.append(f"reproduce the best trial: python -m sweep.run --config-dir {out} +experiment=best")
+        lines.append(f"reproduce the best trial: python -m sweep.run --config-dir {out} experiment=best")
         write_plots(study, files)
     if stop_reason not in NORMAL_ENDS:
         lines.append(f"stopped: {stop_reason}")

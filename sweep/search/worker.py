@@ -267,14 +267,22 @@ class Worker:
             return
         finally:
             self.heartbeat.release(trial._trial_id)
-        attrs = self.storage.get_trial(trial._trial_id).user_attrs
-        cancel(attrs.get(SLURM_JOB_ATTR))  # a SLURM job still running it (its sweeper died) would run on for nothing
-        if attrs.get("mlflow_run_id"):
-            self.close_run(attrs["mlflow_run_id"], state, reason)
+        frozen = self.storage.get_trial(trial._trial_id)
+        self.enqueue_again(frozen)
+        cancel(frozen.user_attrs.get(SLURM_JOB_ATTR))  # a SLURM job still running it (its sweeper died) would run on for nothing
+        if frozen.user_attrs.get("mlflow_run_id"):
+            self.close_run(frozen.user_attrs["mlflow_run_id"], state, reason)
+
+    def enqueue_again(self, frozen) -> None:
+        """An enqueued point (a nightly cell, sweep/nightly/matrix.py) returns with its budget: the next ask runs it."""
+        fixed = frozen.system_attrs.get("fixed_params")
+        if fixed:
+            self.study.enqueue_trial(fixed, skip_if_exists=False)
 
     def returned_by_optuna(self, study, trial) -> None:
         """Optuna's heartbeat check failed ``trial`` (already FAIL, unmarked: not counted); end its run."""
         log.warning("trial %d: its worker stopped beating; failed, and its budget returned", trial.number)
+        self.enqueue_again(trial)
         if trial.user_attrs.get("mlflow_run_id"):
             self.close_run(trial.user_attrs["mlflow_run_id"], "failed", "its worker stopped beating (the trial returned to the budget)")
 

@@ -77,6 +77,7 @@ def test_only_failures_of_the_trials_own_making_use_the_budget():
         return SimpleNamespace(state=s, system_attrs=attrs)
 
     assert counts(trial(state.COMPLETE)) and counts(trial(state.PRUNED)) and counts(trial(state.RUNNING))
+    assert not counts(trial(state.WAITING))  # enqueued, not yet asked (a nightly cell): a point to run, not a run
     assert counts(trial(state.FAIL, **{FAILED_BY_TRIAL: True}))  # its job raised, its loss was NaN
     assert not counts(trial(state.FAIL))  # interrupted, a dead worker's, failed by Optuna's heartbeat, a surplus ask
     assert not counts(trial(state.FAIL, **{FAILED_BY_TRIAL: True, RETURNED: "interrupted"}))  # a return outranks a race

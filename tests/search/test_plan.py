@@ -37,6 +37,14 @@ def test_choices_over_groups_and_strategy_spaces(tmp_path):
     assert "strategies" in p.study_name and "models" in p.study_name
 
 
+def test_choices_over_groups_in_yaml_are_chosen_first(tmp_path):
+    """search.space.model: {choices: [...]} (experiment=nightly) means what model=a,b means: the
+    strategy, chosen first, brings its own space, and an enqueued {model, strategy} fixes both."""
+    p = plan(f"paths.output_dir={tmp_path}", "experiment=nightly", "nightly.models=[tiny_bert,tiny_gpt2]", "nightly.strategies=[full,lora]")
+    assert [(param.key, param.choices) for param in p.choices] == [("model", ("tiny_bert", "tiny_gpt2")), ("strategy", ("full", "lora"))]
+    assert set(p.base) == {"optim.lr", "optim.warmup_ratio"} and p.searches_strategy
+
+
 def test_pruners_start_at_the_first_validation(tmp_path):
     """Regression: hyperband and successive halving had min_resource=1, passed by every report."""
     from sweep.search.pruners import pruner_for
