@@ -182,6 +182,7 @@ class SearchConfig:
     max_failure_rate: float = 0.5  # stop when more of the finished trials than this failed
     sampler_options: Dict[str, Any] = field(default_factory=dict)  # passed to the Optuna sampler
     pruner_options: Dict[str, Any] = field(default_factory=dict)  # passed to the Optuna pruner
+    prune_within: List[str] = field(default_factory=list)  # params that group trials: the pruner compares within a group
     heartbeat_interval: int = 30  # seconds between a running trial's heartbeats
     grace_period: int = 600  # a trial of another host without a heartbeat for this long is dead
     space: Dict[str, Any] = field(default_factory=dict)  # key -> {low, high, log, step} or {choices}

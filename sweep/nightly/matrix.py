@@ -116,8 +116,12 @@ def top_up(study, config: NightlyConfig) -> int:
         if trial.state == optuna.trial.TrialState.WAITING or counts(trial):
             have[cell_of(trial)] += 1
     added = 0
-    for model, strategy in config.cells:
-        for _ in range(config.trials_per_cell - have[(model, strategy)]):
-            study.enqueue_trial({"model": model, "strategy": strategy}, skip_if_exists=False)
-            added += 1
+    # round by round (every cell's first trial, then every cell's second, ...): a night cut short still has
+    # a result in every cell, and a cell's later trials start once its first has completed, which gives
+    # pruning within a cell (search.prune_within) something to compare with
+    for round_ in range(config.trials_per_cell):
+        for model, strategy in config.cells:
+            if have[(model, strategy)] <= round_:
+                study.enqueue_trial({"model": model, "strategy": strategy}, skip_if_exists=False)
+                added += 1
     return added

@@ -101,6 +101,11 @@ def plan_search(config: DictConfig, arguments: list[str]) -> SearchPlan:
         if unknown:
             raise ConfigError(key, f"unknown strategies {unknown}; known: {', '.join(STRATEGIES.names())}", names)
 
+    grouped = [key for key in search.prune_within if key not in {p.key for p in choices}]
+    if grouped:  # grouping by a value every trial shares, or by a float, would never group anything
+        raise ConfigError("search.prune_within", f"{grouped} are not searched choices; searched: {[p.key for p in choices]}",
+                          list(search.prune_within))  # fmt: skip
+
     launcher = str(OmegaConf.select(config, "hydra.launcher._target_", default=""))
     if search.n_jobs > 1 and launcher.endswith("BasicLauncher"):
         raise ConfigError(

@@ -25,7 +25,42 @@ FIRST_REPORT = "sweep:first_report"  # study user attr: fixed when the study is 
 
 def pruner_for(search, first_report: int):
     """The study's pruner; None for multi-objective studies, which Optuna cannot prune."""
-    return None if search.multi_objective else PRUNERS.get(search.pruner)(dict(search.pruner_options), first_report)
+    if search.multi_objective:
+        return None
+    pruner = PRUNERS.get(search.pruner)(dict(search.pruner_options), first_report)
+    return within_groups(pruner, list(search.prune_within)) if search.prune_within else pruner
+
+
+def within_groups(pruner, keys: list[str]):
+    """``pruner``, comparing a trial only with the trials of equal ``keys`` params (``search.prune_within``).
+
+    Why: a nightly study searches several models and strategies at once (sweep/nightly/); compared with
+    all of them, every trial of a weaker model would be pruned, and the night would report its cell as
+    missing. Optuna's pruners read the other trials through ``study.get_trials``; they get a view of
+    the study that lists the trial's group only (Optuna's own HyperbandPruner narrows a study the same way).
+    """
+    import optuna
+
+    class GroupView(optuna.study.Study):
+        def __init__(self, study, group: tuple):
+            super().__init__(study_name=study.study_name, storage=study._storage, sampler=study.sampler, pruner=study.pruner)
+            self.group = group
+
+        def get_trials(self, deepcopy: bool = True, states=None):
+            return [t for t in super().get_trials(deepcopy=deepcopy, states=states) if group_of(t) == self.group]
+
+        @property
+        def trials(self):
+            return self.get_trials()
+
+    def group_of(trial) -> tuple:
+        return tuple(trial.params.get(key) for key in keys)
+
+    class WithinGroups(optuna.pruners.BasePruner):
+        def prune(self, study, trial) -> bool:
+            return pruner.prune(GroupView(study, group_of(trial)), trial)
+
+    return WithinGroups()
 
 
 @PRUNERS.register("median")

@@ -283,6 +283,7 @@ class Worker:
         """Optuna's heartbeat check failed ``trial`` (already FAIL, unmarked: not counted); end its run."""
         log.warning("trial %d: its worker stopped beating; failed, and its budget returned", trial.number)
         self.enqueue_again(trial)
+        cancel(trial.user_attrs.get(SLURM_JOB_ATTR))
         if trial.user_attrs.get("mlflow_run_id"):
             self.close_run(trial.user_attrs["mlflow_run_id"], "failed", "its worker stopped beating (the trial returned to the budget)")
 
