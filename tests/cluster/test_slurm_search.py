@@ -139,3 +139,59 @@ def test_an_unreachable_storage_fails_before_anything_is_submitted(cluster, tmp_
     after = subprocess.run(["squeue", "--noheader", "--format=%i"], capture_output=True, text=True).stdout.split()
     assert set(after) <= set(before)  # nothing was submitted
     assert not list(tmp_path.rglob(".submitit"))
+
+
+def squeue_ids() -> set[str]:
+    listed = subprocess.run(["squeue", "--noheader", "--array", "--format=%i"], capture_output=True, text=True, check=True)
+    return set(listed.stdout.split())
+
+
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGKILL"])
+def test_a_stopped_sweeper_leaves_no_job_running_and_no_budget_lost(cluster, tmp_path, cache_dir, signum):
+    """SIGTERM: the sweeper cancels its trials' jobs and returns their trials before it exits (143).
+    SIGKILL: it cannot; the jobs are cancelled and the trials returned by the next start, which then
+    completes the budget exactly."""
+    import signal
+
+    import optuna
+
+    study_name, experiment = names()
+    args = [*on_cluster(cluster, study_name, experiment), "search.n_trials=3", "search.pruner=none", *L3_SMALL, "trainer.max_epochs=6"]
+    sweeper = subprocess.Popen([sys.executable, "-m", "sweep.run", *args, f"paths.cache_dir={cache_dir}"],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        training: list = []
+        deadline = time.monotonic() + 300
+        while len(training) < 2 and time.monotonic() < deadline and sweeper.poll() is None:
+            time.sleep(2)
+            try:
+                running = load(cluster, study_name).get_trials(states=[optuna.trial.TrialState.RUNNING])
+            except KeyError:
+                continue
+            training = [t for t in running if "mlflow_run_id" in t.user_attrs]
+        assert len(training) == 2, "two trials never trained at once"
+        jobs = {t.user_attrs["slurm_job_id"] for t in training}
+        sweeper.send_signal(getattr(signal, signum))
+        out, _ = sweeper.communicate(timeout=120)
+    finally:
+        if sweeper.poll() is None:
+            sweeper.kill()
+    if signum == "SIGTERM":
+        assert sweeper.returncode == 143, out[-3000:]
+        time.sleep(3)
+        assert not jobs & squeue_ids()  # cancelled by the sweeper
+        study = load(cluster, study_name)
+        assert not study.get_trials(states=[optuna.trial.TrialState.RUNNING])
+        assert len(counted(study)) == 0 + sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    else:
+        assert jobs <= squeue_ids()  # nobody cancelled them: they run on
+
+    resumed = run_cli(*args, cwd=tmp_path, cache=cache_dir, timeout=900)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert not jobs & squeue_ids()
+    study = load(cluster, study_name)
+    assert len(counted(study)) == 3 and not study.get_trials(states=[optuna.trial.TrialState.RUNNING])
+    returned = [t for t in study.trials if t.user_attrs.get("slurm_job_id") in jobs and t.state == optuna.trial.TrialState.FAIL]
+    assert len(returned) == 2 and all("returns to the budget" in t.user_attrs["error"] for t in returned)
+    parents, children = runs_of(cluster, experiment)
+    assert not [r for r in parents + children if r.info.status == "RUNNING"]

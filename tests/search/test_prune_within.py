@@ -51,9 +51,8 @@ def test_within_its_group_a_worse_trial_is_still_pruned(study):
 
 
 def test_grouping_by_an_unsearched_key_is_refused(tmp_path):
-    from tests.conftest import compose
-
     from sweep.search.plan import plan_search
+    from tests.conftest import compose
 
     config = compose("search=optuna", "search.prune_within=[task]", f"paths.output_dir={tmp_path}")
     with pytest.raises(ConfigError, match="search.prune_within"):
