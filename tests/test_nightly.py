@@ -332,3 +332,12 @@ def test_an_interrupted_night_resumes_without_enqueuing_twice(tmp_path, cache_di
     assert {cell: len(trials) for cell, trials in found.items()} == {("minilm_l3", "full"): 1, ("tiny_bert", "full"): 1}
     assert all(t.state == optuna.trial.TrialState.COMPLETE for trials in found.values() for t in trials)
     assert not study.get_trials(states=[optuna.trial.TrialState.WAITING]) and len(study.trials) == 3
+
+
+def test_searched_parameters_pass_through_to_the_search(tmp_path, cache_dir):
+    """``key=choice(a,b)`` means a searched parameter to the search; the night itself composes without it."""
+    from sweep.nightly.night import resolve
+
+    night = resolve([*TINY_NIGHT, "search.space.optim.lr=choice(1e-4,1e-9)", f"paths.output_dir={tmp_path}"])
+    assert "search.space.optim.lr=choice(1e-4,1e-9)" in night.search_overrides
+    assert list(night.plan.base["optim.lr"].choices) == [1e-4, 1e-9]  # the sweeper reads it as the space of optim.lr

@@ -42,10 +42,14 @@ class Night:
 
 
 def compose(overrides: list[str]) -> DictConfig:
-    """The config as Hydra composes it for the search (inside ``resolve``'s one Hydra context)."""
+    """The config as Hydra composes it for the search (inside ``resolve``'s one Hydra context): without the
+    sweep overrides (``key=choice(a,b)``, ``key=a,b``), which the sweeper turns into searched parameters."""
     from hydra import compose as hydra_compose
+    from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    return hydra_compose("config", overrides=overrides, return_hydra_config=True)
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    plain = [override.input_line for override in parsed if not override.is_sweep_override()]
+    return hydra_compose("config", overrides=plain, return_hydra_config=True)
 
 
 def roots() -> list[Path]:
