@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from tests.test_nightly import FROZEN_FULL
-from tests.test_search_cli import HOPELESS
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+LOSS = ["search.metrics=[val/loss]", "search.directions=[minimize]"]
+LEARNING_FULL = "+search.strategy_spaces.full={optim.lr:{low:1e-4,high:2e-4,log:true}}"
 L3_ROWS = ["task.train_size=192", "task.val_size=64", "task.test_size=32", "optim.batch_size=16", "trainer.max_epochs=2"]
 
 
@@ -39,10 +40,13 @@ def test_two_nights_on_slurm_postgresql_and_an_mlflow_server(cluster, tmp_path, 
         "cluster=local_slurm", "search.n_jobs=2", f"search.storage={cluster.storage_url}", f"tracking.uri={cluster.tracking_uri}",
         f"tracking.experiment={experiment}", f"nightly.study_prefix={prefix}", "nightly.models=[minilm_l3]", *L3_ROWS,
     ]  # fmt: skip
-    # night 1: half the trials cannot learn (lr 1e-9), compared across the night's cells: the pruner stops them
+    # night 1: full fine-tuning learns (its own lr range), partial cannot (the base range: lr 1e-9); compared
+    # across the night's cells on val/loss, the pruner stops the partial trials that start after a full one ended
     started = time.monotonic()
     first = nightly(*on_cluster, "nightly.strategies=[full,partial]", "nightly.trials_per_cell=3", "nightly.date=2026-11-27",
-                    "search.prune_within=[]", *HOPELESS, "trainer.early_stopping_patience=null", cwd=tmp_path, cache=cache_dir)  # fmt: skip
+                    *LOSS, "search.prune_within=[]", "search.sampler=random", "+search.pruner_options.n_startup_trials=1",
+                    "search.space.optim.lr=choice(1e-9)", LEARNING_FULL, "trainer.early_stopping_patience=null",
+                    cwd=tmp_path, cache=cache_dir)  # fmt: skip
     took = time.monotonic() - started
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     print(f"night 1 on SLURM, 6 trials 2 at a time: {took:.0f} s")
@@ -67,7 +71,7 @@ def test_two_nights_on_slurm_postgresql_and_an_mlflow_server(cluster, tmp_path, 
 
     # night 2: full fine-tuning cannot move its weights any more: a real regression, flagged, exit 3
     second = nightly(*on_cluster, "nightly.strategies=[full,partial]", "nightly.trials_per_cell=1", "nightly.date=2026-11-28",
-                     "search.metrics=[val/loss]", "search.directions=[minimize]", FROZEN_FULL, cwd=tmp_path, cache=cache_dir)  # fmt: skip
+                     *LOSS, FROZEN_FULL, cwd=tmp_path, cache=cache_dir)  # fmt: skip
     assert second.returncode == 3, second.stdout[-3000:] + second.stderr[-3000:]
     assert "minilm_l3/full (REGRESSION)" in second.stderr
     runs = client.search_runs([experiment_id], filter_string=f"tags.`optuna.study` = '{prefix}-2026-11-28'", max_results=100)
