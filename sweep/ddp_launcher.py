@@ -36,8 +36,10 @@ JOB_VARIABLE = "SWEEP_DDP_JOB"  # the child ranks' job: its resolved config, as 
 # what a launch sets in this process (Lightning's launcher: the rendezvous; _set_num_threads_if_needed: threads)
 LAUNCH_VARIABLES = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE", "OMP_NUM_THREADS")
 # after rank 0's job ended: how long the children get to end theirs. They end with it when it finished or
-# was pruned (every rank stops at the same step); after a failure of rank 0 alone they would wait in a collective
-EXIT_WAIT_S, FAILED_WAIT_S = 60.0, 10.0
+# was pruned (every rank stops at the same step); after a failure or an interrupt of rank 0 they may wait in a
+# collective forever (Lightning's SIGTERM handler in them even starts one). They record nothing: stopping
+# them loses nothing.
+EXIT_WAIT_S, FAILED_WAIT_S = 60.0, 3.0
 
 
 class FollowerLauncher(_SubprocessScriptLauncher):
@@ -79,7 +81,7 @@ class FollowerLauncher(_SubprocessScriptLauncher):
                 self._stop_children()
                 return
 
-    def _stop_children(self, timeout: float = 10.0) -> None:
+    def _stop_children(self, timeout: float = 2.0) -> None:
         for proc in self.procs:
             if proc.poll() is None:
                 proc.terminate()
