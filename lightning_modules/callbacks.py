@@ -25,7 +25,9 @@ class RestoreBestWeights(pl.Callback):
         if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
             return
         value = float(trainer.callback_metrics[self.monitor])
-        if self.best is None or (value > self.best if self.mode == "max" else value < self.best):
+        improved = self.best is None or (value > self.best if self.mode == "max" else value < self.best)
+        # under DDP, rank 0's decision for all: the ranks keep the weights of the same step
+        if trainer.strategy.broadcast(improved, src=0):
             self.best, self.best_step = value, trainer.global_step
             self.at_best = {key: float(v) for key, v in trainer.callback_metrics.items() if key.startswith("val/")}
             if self.restore:

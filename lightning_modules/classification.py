@@ -39,12 +39,23 @@ class SequenceClassificationModule(pl.LightningModule):
             # fail the run now rather than train on garbage; the sweeper records the trial as failed
             raise FloatingPointError(f"training loss is {loss.item()} at step {self.global_step}")
         self.objective.update(logits.detach(), batch, stage)
-        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=batch["labels"].size(0))
+        # sync_dist: under DDP the mean over the ranks (each its own training batches; val/test: every rank
+        # the whole split), one value on all of them; a no-op in one process
+        self.log(
+            f"{stage}/loss",
+            loss,
+            on_step=stage == "train",
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=batch["labels"].size(0),
+            sync_dist=True,
+        )
         return loss
 
     def log_metrics(self, stage: str) -> None:
         """At the end of each epoch or evaluation: the objective's metrics since the last one."""
-        self.log_dict(self.objective.compute(stage), prog_bar=stage != "train")
+        # torchmetrics already synced them across DDP ranks (the same on all): averaging identical values keeps them
+        self.log_dict(self.objective.compute(stage), prog_bar=stage != "train", sync_dist=True)
         self.objective.reset(stage)
 
     def on_train_epoch_end(self) -> None:

@@ -129,14 +129,27 @@ class MultiTask(Objective):
 
     def compute(self, stage: str) -> dict[str, torch.Tensor]:
         out, per_metric = {}, {}
+        seen = self.seen_anywhere(stage)
         for index, name in enumerate(self.task_names):
-            if not self.seen[stage][index]:  # e.g. a short training epoch that drew no row of it
+            if not seen[index]:  # e.g. a short training epoch that drew no row of it
                 continue
             for metric, value in self.metrics[f"{stage}_"][index].compute().items():
                 out[f"{stage}/{name}/{metric}"] = value
                 per_metric.setdefault(metric, []).append(value)
         out.update({f"{stage}/{metric}": torch.stack(values).mean() for metric, values in per_metric.items()})
         return out
+
+    def seen_anywhere(self, stage: str) -> list[bool]:
+        """Sub-tasks seen by any DDP rank (each trains on its own batches): every rank then computes, and
+        syncs, the same metrics; a rank skipping one would leave the others waiting in its sync."""
+        seen = self.seen[stage]
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            flags = torch.tensor(seen, dtype=torch.int32)  # gloo and NCCL both reduce it where it is: CPU for gloo
+            if torch.distributed.get_backend() == "nccl":
+                flags = flags.cuda()
+            torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
+            seen = [bool(flag) for flag in flags.tolist()]
+        return seen
 
     def reset(self, stage: str) -> None:
         for metrics in self.metrics[f"{stage}_"]:

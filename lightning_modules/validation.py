@@ -56,6 +56,11 @@ class ValidationSchedule(pl.Callback):
     def __init__(self, plan: ValidationPlan):
         self.plan = plan
 
+    def replan(self, trainer: pl.Trainer, plan: ValidationPlan) -> None:
+        """A new plan before the fit starts: under DDP each rank runs only its share of the batches."""
+        self.plan = plan
+        trainer.val_check_interval = plan.steps[0]
+
     def trainer_arguments(self) -> dict:
         return {"val_check_interval": self.plan.steps[0], "check_val_every_n_epoch": None}
 

@@ -115,6 +115,12 @@ def record_unopened(cfg: DictConfig, context: JobContext, error: BaseException) 
 
 def run_job(cfg: DictConfig, context: JobContext | None = None) -> JobOutcome:
     """Run one job; raises ConfigError on bad input, re-raises other errors after recording them."""
+    from sweep.distributed import is_rank_zero
+
+    if not is_rank_zero():  # a DDP rank that SLURM or torchrun started: rank 0 records, this one trains beside it
+        from sweep.follower import follow
+
+        return follow(cfg)
     context = context or JobContext.from_hydra()
     try:
         job, uri, binding, built = prepare(cfg)

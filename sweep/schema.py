@@ -25,6 +25,7 @@ PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed")  # auto: sweep/hardwa
 DIRECTIONS = ("maximize", "minimize")
 SAMPLINGS = ("proportional", "temperature")  # how a multi-task epoch draws rows across sub-tasks
 SAVE_MODEL = ("auto", "always", "never")  # sweep/tracking/kept_models.py
+TRAINER_STRATEGIES = ("auto", "ddp", "ddp_find_unused_parameters_true")  # Lightning's names; DDP: sweep/distributed.py
 
 
 def one_of(key: str, value: Any, allowed: tuple) -> None:
@@ -129,6 +130,10 @@ class TrainerConfig:
     precision: str = "auto"  # bf16-mixed where the CPU or GPU computes bf16 natively, else 32-true
     accelerator: str = "auto"
     devices: Any = "auto"
+    # auto: DDP when there are several devices. Spawned ranks (ddp_spawn, ddp_fork) cannot hand back the trained
+    # model, nor be followed by sweep/follower.py; ddp starts them as followers of rank 0 (sweep/ddp_launcher.py)
+    strategy: str = "auto"
+    num_nodes: int = 1  # DDP across nodes (SLURM: --nodes): every node runs trainer.devices processes
     gradient_clip_val: Optional[float] = 1.0  # max gradient norm; null or 0 = no clipping
     log_every_n_steps: int = 10
     restore_best: bool = True  # test with the weights of the best validation, not the last ones
@@ -142,6 +147,8 @@ class TrainerConfig:
         require(p is None or p >= 1, "trainer.early_stopping_patience", p, "must be >= 1 or null")
         one_of("trainer.mode", self.mode, ("max", "min"))
         one_of("trainer.precision", self.precision, PRECISIONS)
+        one_of("trainer.strategy", self.strategy, TRAINER_STRATEGIES)
+        require(self.num_nodes >= 1, "trainer.num_nodes", self.num_nodes, "must be >= 1")
         clip = self.gradient_clip_val
         require(clip is None or clip >= 0, "trainer.gradient_clip_val", clip, "must be >= 0 (or null: no clipping)")
         require(self.log_every_n_steps >= 1, "trainer.log_every_n_steps", self.log_every_n_steps, "must be >= 1")

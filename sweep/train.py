@@ -114,6 +114,11 @@ def make_trainer(cfg, train_batches: int, tracking_uri: str | None, run_id: str 
         **precision_arguments(precision, cfg.accelerator),
         accelerator=cfg.accelerator,
         devices=cfg.devices,
+        strategy=cfg.strategy,
+        num_nodes=cfg.num_nodes,
+        # our samplers group rows by length or yield whole batches, which Lightning's distributed sampler
+        # would undo; under DDP sweep.data.shards gives each rank its share of the batches instead
+        use_distributed_sampler=False,
         gradient_clip_val=cfg.gradient_clip_val or None,
         log_every_n_steps=cfg.log_every_n_steps,
         logger=RunLogger(tracking_uri=tracking_uri, run_id=run_id) if run_id else False,
@@ -136,24 +141,42 @@ def train(built: Built, tracking_uri: str | None = None, run_id: str | None = No
         param_groups=param_groups(built.model, root.optim),
         schedule=Schedule(root.optim.lr, root.optim.warmup_ratio, root.optim.scheduler),
     )
-    trainer, _, best, memory, precision = make_trainer(cfg, len(built.loaders["train"]), tracking_uri, run_id, callbacks)
-    start = time.perf_counter()
-    if cfg.fit:
-        trainer.fit(module, built.loaders["train"], built.loaders["val"])
-    else:  # evaluate only (a kept model): one validation stands for the best step, then the test
-        trainer.validate(module, built.loaders["val"], verbose=False)
-    train_time = time.perf_counter() - start
-    if best.best is None:
-        raise RuntimeError(f"trainer.monitor={cfg.monitor} was never logged; logged: {', '.join(sorted(trainer.callback_metrics))}")
+    trainer, schedule, best, memory, precision = make_trainer(cfg, len(built.loaders["train"]), tracking_uri, run_id, callbacks)
+    from sweep.ddp_launcher import ranks_of
 
-    metrics = {f"best_{cfg.monitor}": best.best, "train_time_s": train_time, "optimizer_steps": trainer.global_step}
-    metrics["warmup_steps"] = module.warmup_steps
-    # read before testing: Lightning clears callback_metrics when trainer.test starts
-    last = {
-        key.removesuffix("_epoch"): float(value) for key, value in trainer.callback_metrics.items() if key.startswith(("train/", "val/"))
-    }
-    if built.loaders["test"] is not None:
-        tested = trainer.test(module, built.loaders["test"], verbose=False)[0]
-        metrics.update({key: float(value) for key, value in tested.items()})
+    with ranks_of(trainer, root) as place:  # under DDP: the other ranks started (from rank 0), cleaned up after
+        train_loader = built.loaders["train"]
+        if place.distributed:
+            train_loader = shard_training(train_loader, place, schedule, trainer, cfg)
+        start = time.perf_counter()
+        if cfg.fit:
+            trainer.fit(module, train_loader, built.loaders["val"])
+        else:  # evaluate only (a kept model): one validation stands for the best step, then the test
+            trainer.validate(module, built.loaders["val"], verbose=False)
+        train_time = time.perf_counter() - start
+        if best.best is None:
+            raise RuntimeError(f"trainer.monitor={cfg.monitor} was never logged; logged: {', '.join(sorted(trainer.callback_metrics))}")
+
+        metrics = {f"best_{cfg.monitor}": best.best, "train_time_s": train_time, "optimizer_steps": trainer.global_step}
+        metrics["warmup_steps"] = module.warmup_steps
+        metrics["world_size"] = trainer.world_size  # processes that trained it (DDP ranks)
+        # read before testing: Lightning clears callback_metrics when trainer.test starts
+        logged = trainer.callback_metrics
+        last = {key.removesuffix("_epoch"): float(value) for key, value in logged.items() if key.startswith(("train/", "val/"))}
+        if built.loaders["test"] is not None:
+            tested = trainer.test(module, built.loaders["test"], verbose=False)[0]
+            metrics.update({key: float(value) for key, value in tested.items()})
     metrics.update(memory.metrics())
     return TrainResult(best.best, best.best_step, trainer.global_step, precision, metrics=metrics, last=last, at_best=best.at_best)
+
+
+def shard_training(loader, place, schedule: ValidationSchedule, trainer: pl.Trainer, cfg):
+    """This DDP rank's share of the training batches (sweep/data/shards.py), and the validation plan of
+    that many batches an epoch: every rank validates, and stops, at the same steps."""
+    from sweep.data.shards import sharded
+
+    share = sharded(loader, place.rank, place.world_size)
+    if len(share) == 0:
+        raise ValueError(f"{len(loader)} training batch(es) cannot be shared by {place.world_size} processes: lower optim.batch_size")
+    schedule.replan(trainer, ValidationPlan.for_budget(len(share), cfg.max_epochs, cfg.max_steps, cfg.val_check_interval))
+    return share
