@@ -195,3 +195,22 @@ def test_a_stopped_sweeper_leaves_no_job_running_and_no_budget_lost(cluster, tmp
     assert len(returned) == 2 and all("returns to the budget" in t.user_attrs["error"] for t in returned)
     parents, children = runs_of(cluster, experiment)
     assert not [r for r in parents + children if r.info.status == "RUNNING"]
+
+
+def test_a_ddp_trial_runs_as_two_slurm_tasks_with_one_trial_and_one_run(cluster, tmp_path, cache_dir):
+    """submitit's tasks_per_node=2: srun starts both ranks; rank 0 owns the trial and the run, rank 1 follows."""
+    import optuna
+
+    study_name, experiment = names()
+    ddp = ["hydra.launcher.tasks_per_node=2", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp"]
+    args = [*on_cluster(cluster, study_name, experiment), "search.n_jobs=1", "search.n_trials=1", "model=tiny_bert",
+            "task.train_size=128", "task.val_size=32", "task.test_size=32", *ddp]  # fmt: skip
+    result = run_cli(*args, cwd=tmp_path, cache=cache_dir, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    (trial,) = load(cluster, study_name).trials
+    assert trial.state == optuna.trial.TrialState.COMPLETE
+    parents, children = runs_of(cluster, experiment)
+    (run,) = children
+    assert run.info.status == "FINISHED" and run.data.metrics["world_size"] == 2
+    assert run.data.tags["slurm.job"] == trial.user_attrs["slurm_job_id"]
+    assert len([p for p in tmp_path.rglob(".hydra") if p.is_dir()]) == 1  # one job folder, not one per rank
