@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from tests.conftest import run_cli
-from tests.test_search_cli import HOPELESS, L3_SMALL
+from tests.test_search_cli import L3_SMALL
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -52,41 +52,13 @@ def counted(study):
     return [t for t in study.trials if counts(t)]
 
 
-def test_a_search_runs_its_trials_as_slurm_jobs_two_at_a_time(cluster, tmp_path, cache_dir):
-    import optuna
-
-    study_name, experiment = names()
-    args = [*on_cluster(cluster, study_name, experiment), "search.n_trials=6", *L3_SMALL, *HOPELESS, "trainer.early_stopping_patience=null"]
-    started = time.monotonic()
-    result = run_cli(*args, cwd=tmp_path, cache=cache_dir, timeout=900)
-    took = time.monotonic() - started
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    print(f"6 trials, 2 SLURM jobs at a time: {took:.0f} s")
-
-    study = load(cluster, study_name)
-    assert len(counted(study)) == 6 == len(study.trials)
-    states = [t.state for t in study.trials]
-    assert optuna.trial.TrialState.PRUNED in states and optuna.trial.TrialState.COMPLETE in states, states
-    jobs = [t.user_attrs["slurm_job_id"] for t in study.trials]
-    assert len(set(jobs)) == 6, jobs  # one SLURM job per trial
-
-    parents, children = runs_of(cluster, experiment)
-    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
-    assert len(children) == 6 and {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
-    assert sorted(r.data.tags["slurm.job"] for r in children) == sorted(jobs)
-    assert {r.data.tags["state"] for r in children} == {"finished", "pruned"}
-    # two at a time: some trials overlapped in time
-    spans = sorted((r.info.start_time, r.info.end_time) for r in children)
-    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:])), spans
-
-
 def test_a_cancelled_trial_returns_to_the_budget(cluster, tmp_path, cache_dir):
     """scancel of a running trial's job: its trial fails without counting, the search runs another in
     its place, and running the same command again (resume) finds the budget met exactly."""
     import optuna
 
     study_name, experiment = names()
-    args = [*on_cluster(cluster, study_name, experiment), "search.n_trials=3", "search.pruner=none", *L3_SMALL, "trainer.max_epochs=4"]
+    args = [*on_cluster(cluster, study_name, experiment), "search.n_trials=3", "search.pruner=none", *L3_SMALL, "trainer.max_epochs=3"]
     sweeper = subprocess.Popen(
         [sys.executable, "-m", "sweep.run", *args, f"paths.cache_dir={cache_dir}"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -146,19 +118,12 @@ def squeue_ids() -> set[str]:
     return set(listed.stdout.split())
 
 
-@pytest.mark.parametrize("signum", ["SIGTERM", "SIGKILL"])
-def test_a_stopped_sweeper_leaves_no_job_running_and_no_budget_lost(cluster, tmp_path, cache_dir, signum):
-    """SIGTERM: the sweeper cancels its trials' jobs and returns their trials before it exits (143).
-    SIGKILL: it cannot; the jobs are cancelled and the trials returned by the next start, which then
-    completes the budget exactly."""
-    import signal
-
+def start_and_stop(args: list[str], cluster, study_name: str, cwd, cache_dir, signum) -> tuple[set, str, int]:
+    """Start the search, send ``signum`` once two of its trials train; their SLURM jobs, its output, its exit code."""
     import optuna
 
-    study_name, experiment = names()
-    args = [*on_cluster(cluster, study_name, experiment), "search.n_trials=3", "search.pruner=none", *L3_SMALL, "trainer.max_epochs=6"]
     sweeper = subprocess.Popen([sys.executable, "-m", "sweep.run", *args, f"paths.cache_dir={cache_dir}"],
-                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+                               cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:
         training: list = []
         deadline = time.monotonic() + 300
@@ -170,29 +135,43 @@ def test_a_stopped_sweeper_leaves_no_job_running_and_no_budget_lost(cluster, tmp
                 continue
             training = [t for t in running if "mlflow_run_id" in t.user_attrs]
         assert len(training) == 2, "two trials never trained at once"
-        jobs = {t.user_attrs["slurm_job_id"] for t in training}
-        sweeper.send_signal(getattr(signal, signum))
+        sweeper.send_signal(signum)
         out, _ = sweeper.communicate(timeout=120)
     finally:
         if sweeper.poll() is None:
             sweeper.kill()
-    if signum == "SIGTERM":
-        assert sweeper.returncode == 143, out[-3000:]
-        time.sleep(3)
-        assert not jobs & squeue_ids()  # cancelled by the sweeper
-        study = load(cluster, study_name)
-        assert not study.get_trials(states=[optuna.trial.TrialState.RUNNING])
-        assert len(counted(study)) == 0 + sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
-    else:
-        assert jobs <= squeue_ids()  # nobody cancelled them: they run on
+    return {t.user_attrs["slurm_job_id"] for t in training}, out, sweeper.returncode
+
+
+def test_a_stopped_sweeper_leaves_no_job_running_and_no_budget_lost(cluster, tmp_path, cache_dir):
+    """SIGTERM: the sweeper cancels its trials' jobs and returns their trials before it exits (143).
+    SIGKILL (the same command started again): it cannot; the jobs run on until the next start fails their
+    trials, cancels the jobs and returns the budget, then completes the budget exactly."""
+    import signal
+
+    import optuna
+
+    study_name, experiment = names()
+    args = [*on_cluster(cluster, study_name, experiment), "search.n_trials=3", "search.pruner=none", *L3_SMALL, "trainer.max_epochs=3"]
+    terminated, out, code = start_and_stop(args, cluster, study_name, tmp_path, cache_dir, signal.SIGTERM)
+    assert code == 143, out[-3000:]
+    time.sleep(3)
+    assert not terminated & squeue_ids()  # cancelled by the sweeper
+    study = load(cluster, study_name)
+    assert not study.get_trials(states=[optuna.trial.TrialState.RUNNING])
+    assert len(counted(study)) == sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)  # none lost
+
+    killed, out, code = start_and_stop(args, cluster, study_name, tmp_path, cache_dir, signal.SIGKILL)
+    assert code == -9 and killed <= squeue_ids()  # nobody cancelled them: they run on
 
     resumed = run_cli(*args, cwd=tmp_path, cache=cache_dir, timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert not jobs & squeue_ids()
+    assert not killed & squeue_ids()
     study = load(cluster, study_name)
     assert len(counted(study)) == 3 and not study.get_trials(states=[optuna.trial.TrialState.RUNNING])
-    returned = [t for t in study.trials if t.user_attrs.get("slurm_job_id") in jobs and t.state == optuna.trial.TrialState.FAIL]
-    assert len(returned) == 2 and all("returns to the budget" in t.user_attrs["error"] for t in returned)
+    for jobs in (terminated, killed):
+        returned = [t for t in study.trials if t.user_attrs.get("slurm_job_id") in jobs and t.state == optuna.trial.TrialState.FAIL]
+        assert len(returned) == 2 and all("returns to the budget" in t.user_attrs["error"] for t in returned)
     parents, children = runs_of(cluster, experiment)
     assert not [r for r in parents + children if r.info.status == "RUNNING"]
 
