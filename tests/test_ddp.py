@@ -114,16 +114,19 @@ def test_a_single_ddp_run_keeps_one_model_that_evaluates_alike_on_one_and_two_pr
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(200)
-@pytest.mark.parametrize("strategy", ["partial", "lora", "feature", "prompt"])
-def test_every_strategy_trains_under_ddp(tmp_path, cache_dir, strategy):
-    args = [*TINY, *DDP, f"strategy={strategy}", "trainer.max_epochs=1", "tracking.save_model=never"]  # feature: 10 by default
-    result = run_cli(*args, cwd=tmp_path, cache=cache_dir, timeout=180)
+@pytest.mark.timeout(400)
+def test_every_strategy_trains_under_ddp(tmp_path, cache_dir):
+    """One grid, a job per strategy (full: the tests above), each job two processes in turn in one sweeper."""
+    strategies = ["partial", "lora", "feature", "prompt"]
+    args = ["-m", f"strategy={','.join(strategies)}", *TINY, *DDP, "trainer.max_epochs=1", "tracking.save_model=never"]  # feature: 10
+    result = run_cli(*args, cwd=tmp_path, cache=cache_dir, timeout=380)
     assert result.returncode == 0, result.stderr[-3000:]
-    _, runs, _ = mlflow_runs(tmp_path)
-    assert len(runs) == 1 and runs[0].info.status == "FINISHED" and runs[0].data.tags["strategy"] == strategy
-    assert runs[0].data.metrics["world_size"] == 2 and runs[0].data.metrics["optimizer_steps"] == 4
-    assert len(job_folders(tmp_path)) == 1 and no_follower_left(tmp_path)
+    _, _, runs = mlflow_runs(tmp_path)
+    assert sorted(r.data.tags["strategy"] for r in runs) == sorted(strategies)
+    for run in runs:
+        assert run.info.status == "FINISHED", run.data.tags.get("error")
+        assert run.data.metrics["world_size"] == 2 and run.data.metrics["optimizer_steps"] == 4, run.data.tags["strategy"]
+    assert len(job_folders(tmp_path)) == len(strategies) and no_follower_left(tmp_path)
 
 
 @pytest.mark.slow
