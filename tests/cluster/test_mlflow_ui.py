@@ -10,12 +10,8 @@ import html
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -37,45 +33,6 @@ def chromium() -> str:
         for command in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):
             subprocess.run(command, check=True, capture_output=True, env=env, timeout=900)
     return CHROMIUM
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def mlflow_server(tmp_path):
-    """A real tracking server on a free local port: sqlite backend, artifacts proxied under tmp_path."""
-    port = free_port()
-    (tmp_path / "server").mkdir()
-    log = (tmp_path / "mlflow-server.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{tmp_path / 'server' / 'mlflow.db'}",
-         "--artifacts-destination", str(tmp_path / "server" / "artifacts")],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=2).close()
-                break
-            except OSError:
-                assert server.poll() is None, (tmp_path / "mlflow-server.log").read_text()[-3000:]
-                assert time.monotonic() < deadline, "the MLflow server did not answer within 180 s"
-                time.sleep(1)
-        yield url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)  # its uvicorn workers too
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
 
 
 def render(chromium: str, url: str, profile: Path, *extra: str) -> str:
@@ -104,15 +61,18 @@ def cells(dom: str, column: str) -> list[str]:
     return [html.unescape(re.sub(r"<[^>]+>", "", value)).strip() for value in re.findall(pattern, dom)]
 
 
-def test_the_printed_link_opens_the_runs_of_a_grid(tmp_path, cache_dir, chromium, mlflow_server):
+def test_the_printed_link_opens_the_runs_of_a_grid(tmp_path, cache_dir, chromium, cluster):
+    """On the cluster's MLflow server (PostgreSQL backend store, artifacts served over HTTP)."""
     from mlflow.tracking import MlflowClient
 
+    mlflow_server, name = cluster.tracking_uri, f"ui-{uuid.uuid4().hex[:8]}"
     result = run_cli(
-        "-m", "strategy=full,lora", "model=tiny_bert", *TINY_DATA, f"tracking.uri={mlflow_server}", cwd=tmp_path, cache=cache_dir
+        "-m", "strategy=full,lora", "model=tiny_bert", *TINY_DATA, f"tracking.uri={mlflow_server}", f"tracking.experiment={name}",
+        cwd=tmp_path, cache=cache_dir,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     client = MlflowClient(mlflow_server)
-    experiment = client.get_experiment_by_name("sweep")
+    experiment = client.get_experiment_by_name(name)
     link = re.search(r"Compare the runs in the MLflow UI: (\S+)", result.stdout).group(1)
     assert link == f"{mlflow_server}/#/experiments/{experiment.experiment_id}/runs?workflowType=machine_learning&viewStateShareKey=sweep"
 
