@@ -272,3 +272,13 @@ def test_bad_search_input_exits_and_touches_nothing(tmp_path):
         assert message in result.stderr and "hunter2" not in result.stderr + result.stdout
     assert not (tmp_path / "outputs" / "optuna").exists()
     assert not (tmp_path / "outputs" / "mlflow.db").exists()
+
+
+def test_a_search_whose_mlflow_server_does_not_answer_stops_at_once(tmp_path):
+    """Before: the sweeper opened the study, then MLflow retried for four minutes and ended in a traceback."""
+    started = time.monotonic()
+    result = run_cli("-m", "search=optuna", "model=tiny_bert", "tracking.uri=http://127.0.0.1:1", cwd=tmp_path, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    line = "error: tracking.uri=http://127.0.0.1:1: the MLflow server does not answer ([Errno 111] Connection refused)"
+    assert result.stderr.strip() == line
+    assert time.monotonic() - started < 30 and not (tmp_path / "outputs").exists()

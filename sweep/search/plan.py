@@ -55,6 +55,8 @@ def plan_search(config: DictConfig, arguments: list[str]) -> SearchPlan:
     from sweep.search.samplers import SAMPLERS
     from sweep.search.storage import check_reachable, storage_url
     from sweep.strategies import STRATEGIES
+    from sweep.tracking.store import check_reachable as check_tracking
+    from sweep.tracking.store import tracking_uri
 
     root = validate(config).root
     search = search_config(root.search)
@@ -124,6 +126,7 @@ def plan_search(config: DictConfig, arguments: list[str]) -> SearchPlan:
     name = search.study_name or derived_study_name(root, passthrough, choices, base, strategy_spaces, search)
     url = storage_url(search.storage, name, root.paths.output_dir)
     check_reachable(url)
+    check_tracking(tracking_uri(root.tracking.uri, root.paths.output_dir))  # before the study or any run is touched
     validations = max(1, round(root.trainer.max_epochs / root.trainer.val_check_interval))  # as ValidationPlan counts them
     first_report = round(1000 / validations)
     plan = SearchPlan(

@@ -42,6 +42,7 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
         except OSError as e:
             raise ConfigError("tracking.uri", f"cannot create the folder of the sqlite store: {e.strerror}", shown) from None
     elif scheme in ("http", "https"):
+        bound_http_retries()
         try:
             urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout).close()
         except urllib.error.HTTPError:
@@ -54,6 +55,18 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
     elif scheme == "file" or "://" not in uri:
         if os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() != "true":
             raise ConfigError("tracking.uri", "MLflow 3 refuses file stores; use sqlite:///<path>.db or an http:// server", shown)
+
+
+# MLflow retries a request 7 times over about 4 minutes (backoff factor 2, 120 s timeouts): a server that
+# went away mid-run left a job printing urllib3 warnings for minutes before it could fail. About 30 s of
+# retries (1+2+4+8+16 s) still ride out a server restart; the user's own settings win.
+HTTP_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "5", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+
+
+def bound_http_retries() -> None:
+    """For this process and the jobs it starts (joblib workers, SLURM jobs inherit the environment)."""
+    for key, value in HTTP_RETRIES.items():
+        os.environ.setdefault(key, value)
 
 
 def client_and_experiment(uri: str, experiment: str, output_dir: str):
