@@ -162,8 +162,9 @@ def maximise(spectrum: Spectrum, y: np.ndarray) -> ClassEvidence:
     beta = target.best_beta(t)
     alpha, n, tiny = t * beta, target.n, np.finfo(np.float64).tiny
     best = (float(np.max(values)), alpha, beta, GRID)  # should the updates leave the grid
-    iteration = 0
-    for iteration in range(1, MAX_ITERATIONS + 1):
+    iterations = 0
+    while iterations < MAX_ITERATIONS:
+        iterations += 1
         gamma, m2, residual = target.posterior(alpha / beta)
         new_alpha = gamma / max(m2, tiny)  # d evidence / d alpha = 0
         new_beta = (n - gamma) / max(residual, tiny)  # d evidence / d beta = 0
@@ -177,4 +178,4 @@ def maximise(spectrum: Spectrum, y: np.ndarray) -> ClassEvidence:
                 best = (value, alpha, beta, INTERIOR)
             break
     value, alpha, beta, optimum = max([best, *target.edges()], key=lambda item: item[0])
-    return ClassEvidence(float(value) / n, float(alpha), float(beta), optimum, iteration)
+    return ClassEvidence(float(value) / n, float(alpha), float(beta), optimum, iterations)
