@@ -67,6 +67,7 @@ def test_select_ranks_records_and_shares_the_feature_cache_with_strategy_feature
     rows = table_rows(first.stdout)
     assert [row[0] for row in rows] == ["1", "2", "3"] and sorted(row[1] for row in rows) == sorted(CANDIDATES)
     assert all(row[-1] == "no" for row in rows)  # computed
+    assert all(f"{model}: computing features" in first.stderr for model in CANDIDATES)
     logme = [float(row[2]) for row in rows]
     assert logme == sorted(logme, reverse=True)  # ranked by logme, best first
     assert "weighted Kendall tau: not computed: 0 of 3 candidates have fine-tuned results" in first.stdout
@@ -111,6 +112,7 @@ def test_select_ranks_records_and_shares_the_feature_cache_with_strategy_feature
     assert again.returncode == 0, again.stderr[-3000:]
     rows_again = table_rows(again.stdout)
     assert all(row[-1] == "yes" for row in rows_again)
+    assert "computing features" not in again.stderr  # no backbone loaded at all
     assert [row[:5] for row in rows_again] == [row[:5] for row in rows]  # same ranking, same scores
     assert len(select_runs(tmp_path)[1]) == 2
 
