@@ -1,7 +1,7 @@
 """H-score (Bao et al., ICIP 2019, "An Information-Theoretic Approach to Transferability in Task Transfer
 Learning"): tr(cov(f)^-1 cov(E[f | y])), how much of the features' spread lies between the classes
 rather than within them. Higher: the classes' means stand further apart, measured in the features' own
-covariance. Bounded by the number of classes minus 1.
+covariance. With the sample covariance it is at most (classes - 1), reached by any features when N <= D.
 
 Regularised: cov(f) is scikit-learn's Ledoit-Wolf shrinkage estimate, as Ibrahim, Ponomareva and Mazumder
 propose ("Newer is not always better: rethinking transferability metrics, their peculiarities, stability
