@@ -1,0 +1,40 @@
+"""Entry point: ``python -m sweep.select task=... candidates=[a,b,c] [scores=[logme,hscore,knn]]``, a Hydra
+app on conf/select.yaml.
+
+Only Hydra is imported up front: ``--help``, ``--cfg job`` and config errors answer in about a second.
+Exit codes as sweep.run's: 0 done (the ranking printed and recorded); 2 bad input, nothing recorded;
+1 a failure while featurising or recording (the traceback shows); 130 / 143 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+
+@hydra.main(version_base="1.3", config_path="../../conf", config_name="select")
+def main(cfg: DictConfig) -> None:
+    from sweep.errors import ConfigError
+    from sweep.memory import released
+    from sweep.secrets import mask_secrets
+    from sweep.select.select_job import run_select
+    from sweep.signals import interruptible
+
+    with interruptible(), released():
+        try:
+            run_select(cfg)
+        except ConfigError as error:
+            print(f"error: {mask_secrets(str(error))}", file=sys.stderr)
+            sys.exit(2)
+
+
+def cli() -> None:
+    from sweep.run import cli as run_cli
+
+    run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,129 @@
+"""The config of ``python -m sweep.select`` (conf/select.yaml), checked whole before anything loads.
+
+Each candidate becomes the config of a ``strategy=feature`` job on the same task (sweep.schema.validate):
+the same compose-time checks (a model that reads images on a text task, a family that refuses the
+strategy), the same ModelConfig, so the features are those such a job computes and caches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from omegaconf import DictConfig, OmegaConf
+
+from sweep.errors import ConfigError, require
+from sweep.schema import JobConfig, PathsConfig, TaskConfig, TrackingConfig, job_container, typed
+
+MODES = ("max", "min")
+
+
+@dataclass
+class SelectConfig:
+    max_rows: Optional[int] = None  # sets task.train_size (the features are then a feature job's with that size)
+    batch_size: int = 128
+    metric: str = "best_val/acc"  # of the fine-tuned runs, for the weighted Kendall tau
+    mode: str = "max"
+
+    def __post_init__(self) -> None:
+        require(self.max_rows is None or self.max_rows >= 4, "select.max_rows", self.max_rows, "must be >= 4 (or null)")
+        require(self.batch_size >= 1, "select.batch_size", self.batch_size, "must be >= 1")
+        require(bool(self.metric.strip()), "select.metric", self.metric, "must name a metric of the fine-tuned runs")
+        require(self.mode in MODES, "select.mode", self.mode, f"must be one of {', '.join(MODES)}")
+
+
+@dataclass
+class SelectRoot:
+    seed: int = 42
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    candidates: List[str] = field(default_factory=list)
+    scores: List[str] = field(default_factory=lambda: ["logme", "hscore", "knn"])
+    select: SelectConfig = field(default_factory=SelectConfig)
+
+
+@dataclass
+class Plan:
+    root: SelectRoot
+    jobs: dict[str, JobConfig]  # candidate -> its strategy=feature job, in the order given
+
+
+def validate_select(cfg: DictConfig) -> Plan:
+    """Raises ConfigError naming the first bad key: scores, candidates, task, select.*."""
+    from sweep.select.scores import SCORES
+
+    plain = job_container(cfg)
+    root: SelectRoot = typed(SelectRoot, plain)
+    require(len(root.scores) >= 1, "scores", list(root.scores), f"needs at least one score; known: {', '.join(SCORES.names())}")
+    require(len(set(root.scores)) == len(root.scores), "scores", list(root.scores), "must not repeat a score")
+    for name in root.scores:
+        if name not in SCORES:
+            raise ConfigError("scores", f"unknown score {name}; known: {', '.join(SCORES.names())}", list(root.scores))
+    require(root.task.kind != "multi", "task", root.task.name, "select scores one task at a time: choose one of its sub-tasks")
+    if root.select.max_rows is not None:
+        root.task.train_size = min(root.task.train_size or root.select.max_rows, root.select.max_rows)
+        plain["task"]["train_size"] = root.task.train_size
+    options = model_options()
+    candidates = list(root.candidates)
+    if not candidates:
+        raise ConfigError("candidates", f"needs at least one model; choose from {', '.join(options)}", candidates)
+    require(len(set(candidates)) == len(candidates), "candidates", candidates, "must not repeat a model")
+    unknown = [name for name in candidates if name not in options]
+    if unknown:
+        raise ConfigError("candidates", f"unknown model {', '.join(unknown)}; choose from {', '.join(options)}", candidates)
+    jobs = {}
+    for name in candidates:
+        try:
+            jobs[name] = feature_job(name, plain)
+        except ConfigError as error:
+            fit = [option for option in options if _fits(option, plain)]
+            raise ConfigError(
+                "candidates", f"{name} has no usable pooled representation here: {error}; models that fit: {', '.join(fit)}", candidates
+            ) from None
+    return Plan(root, jobs)
+
+
+def model_options() -> list[str]:
+    """The model group's names: conf/model/ and the zoo folder of sweep.pretrain (as sweep.run sees them)."""
+    from sweep.groups import CONF, group_options
+    from sweep.pretrain.zoo_names import zoo_dir
+
+    return group_options("model", [CONF, zoo_dir()]) or []
+
+
+def model_node(name: str) -> dict:
+    from sweep.groups import CONF
+    from sweep.pretrain.zoo_names import zoo_dir
+
+    for root in (CONF, zoo_dir()):
+        path = root / "model" / f"{name}.yaml"
+        if path.is_file():
+            return OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    raise ConfigError("candidates", "no such model file", name)
+
+
+def feature_job(name: str, plain: dict) -> JobConfig:
+    """The validated config of ``python -m sweep.run model=<name> strategy=feature`` on this task."""
+    from sweep.schema import validate
+
+    model = model_node(name)
+    if "<" in str(model.get("source", "")):  # conf/model/saved.yaml: a placeholder, no candidate by itself
+        raise ConfigError("model.source", "a placeholder: name a kept model by its zoo name (pretrain.save_as)", model["source"])
+    tree = {
+        "seed": plain["seed"],
+        "paths": plain["paths"],
+        "model": model,
+        "task": plain["task"],
+        "tracking": plain["tracking"],
+        "strategy": {"name": "feature"},
+    }
+    return validate(OmegaConf.create(tree))
+
+
+def _fits(name: str, plain: dict) -> bool:
+    try:
+        feature_job(name, plain)
+        return True
+    except ConfigError:
+        return False
