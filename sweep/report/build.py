@@ -20,7 +20,7 @@ class Report:
 
 
 def build_report(source: Source, config: ReportConfig) -> Report:
-    table = build_table(source.records, config.task, config.metric, source.scope_key)
+    table = build_table(source.records, config.task, config.metric, (source.scope_key, source.scope_value))
     ranked = sorted(table.ranked, key=best_key(config.cost))  # the table's order is the recommendation's: ties alike
     table.cells = ranked + [cell for cell in table.cells if not cell.ranked]
     mark_fronts(ranked, table.costs)

@@ -112,20 +112,21 @@ def majority(values: list[str]) -> str:
     return min(counts, key=lambda value: (-counts[value], value))  # most common; a tie: alphabetical
 
 
-def build_table(records: list[RunRecord], task: str | None, metric: str | None, scope_key: str) -> Table:
-    """The cells of these runs; ConfigError (naming ``scope_key`` or the report key) when there is nothing to rank."""
+def build_table(records: list[RunRecord], task: str | None, metric: str | None, scope: tuple[str, str]) -> Table:
+    """The cells of these runs; a ConfigError when there is nothing to rank, naming the report key, or ``scope``:
+    (key, value) that chose the runs (``("report.parent", <run id>)``)."""
     tasks = sorted({r.task for r in records})
     if task is not None:
         if task not in tasks:
             raise ConfigError("report.task", f"no runs of this task here; tasks: {', '.join(tasks) or '(none)'}", task)
         records = [r for r in records if r.task == task]
     elif len(tasks) > 1:
-        raise ConfigError("report.task", f"the runs cover several tasks: choose one of {', '.join(tasks)}", None)
+        raise ConfigError("report.task", f"the runs cover several tasks: choose one of {', '.join(tasks)}")
     finished = [r for r in records if r.state == "finished"]
     if not finished:
         states = Counter(r.state for r in records)
         found = ", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "no fine-tuning runs at all"
-        raise ConfigError(scope_key, f"no finished runs to compare ({found})", None)
+        raise ConfigError(scope[0], f"no finished runs to compare ({found})", scope[1])
     if metric is None:
         metric = majority([r.monitor for r in finished if r.monitor])
     ranked = [r for r in finished if f"best_{metric}" in r.metrics]

@@ -66,7 +66,7 @@ def resolve(overrides: list[str]) -> ReportSettings:
 
     for arg in overrides:
         if arg.startswith("-"):
-            raise ConfigError("arguments", f"{arg}: only key=value overrides (python -m sweep.report --help)", arg)
+            raise ConfigError("arguments", "only key=value overrides (python -m sweep.report --help)", arg)
     check_group_choices(overrides)
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("report", overrides=overrides)

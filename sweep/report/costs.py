@@ -40,7 +40,7 @@ class Cost:
 
     @property
     def noun(self) -> str:
-        return self.axis.split(" (")[0].replace(" of the parameters", "")
+        return self.axis.split(" (")[0].replace(" of the parameters", "").replace(" resident", "")
 
     def phrase(self, value: float) -> str:
         return "" if value is None or math.isnan(value) else self.says.format(self.show(value))
@@ -52,12 +52,12 @@ class Cost:
 COSTS: dict[str, Cost] = {
     cost.name: cost
     for cost in (
-        Cost("share", "params_trainable_share", "trainable", "trainable share of the parameters (log scale)", "report.max_trainable_share",
+        Cost("share", "params_trainable_share", "trainable", "trainable share of the parameters", "report.max_trainable_share",
              percent, "trains {} of the parameters", "at most {} trainable parameters", "the smallest trainable share is {}", True),
-        Cost("time", "train_time_s", "train time", "training time (log scale)", "report.max_train_s",
+        Cost("time", "train_time_s", "train time", "training time (s)", "report.max_train_s",
              seconds, "in {}", "at most {} of training", "the shortest training takes {}", True),
         # PeakMemory (sweep/train.py): the job's peak resident memory, model and data included
-        Cost("memory", "peak_memory_mb", "peak memory", "peak memory (resident)", "report.max_memory_mb",
+        Cost("memory", "peak_memory_mb", "peak memory", "peak resident memory (MB)", "report.max_memory_mb",
              megabytes, "(peak {})", "at most {} peak memory", "the lowest peak memory is {}", False),
     )
 }  # fmt: skip

@@ -31,7 +31,7 @@ def _recommend(client, experiment_id: str, parent_run_id: str, monitor: str) -> 
     runs = client.search_runs([experiment_id], f"tags.mlflow.parentRunId = '{parent_run_id}'", max_results=MAX_RUNS)
     command = f"python -m sweep.report report.parent={parent_run_id}"
     try:
-        table = build_table(job_records(runs), None, monitor, "report.parent")
+        table = build_table(job_records(runs), None, monitor, ("report.parent", parent_run_id))
     except ConfigError as error:
         print(f"\nNo recommendation: {error.message}. ({command} says more.)", flush=True)
         return None

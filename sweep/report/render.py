@@ -136,7 +136,7 @@ def note(report: Report, limit: int) -> str:
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
 table { border-collapse: collapse; font-size: 0.9em; margin: 1em 0; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; white-space: nowrap; }
 th { background: #f2f2f2; } td.text { text-align: left; }
 tr.front td { font-weight: 600; } tr.unranked td { color: #888; }
 .recommendation { background: #eef6ee; border-left: 4px solid #3a3; padding: 0.8em 1em; font-size: 1.05em; }

@@ -22,7 +22,8 @@ class Source:
     experiment: str
     parent_run_id: str | None  # where the report is logged; None: on a new run of its own
     subject: str  # what the report is about: the parent run's name, the study, or the experiment
-    scope_key: str  # the key that chose these runs (named when they hold nothing to compare)
+    scope_key: str  # the key that chose these runs (named when they hold nothing to compare) ...
+    scope_value: str  # ... and its value
     records: list[RunRecord]
 
 
@@ -64,7 +65,7 @@ def open_source(uri: str, experiment: str, parent: str | None, study: str | None
     if study is not None:
         return of_study(client, uri, found, study)
     runs = client.search_runs([found.experiment_id], max_results=MAX_RUNS)
-    return Source(client, uri, found.experiment_id, found.name, None, found.name, "tracking.experiment", job_records(runs))
+    return Source(client, uri, found.experiment_id, found.name, None, found.name, "tracking.experiment", found.name, job_records(runs))
 
 
 def of_parent(client, uri: str, parent: str) -> Source:
@@ -79,7 +80,7 @@ def of_parent(client, uri: str, parent: str) -> Source:
     experiment = client.get_experiment(run.info.experiment_id)
     children = client.search_runs([experiment.experiment_id], f"tags.mlflow.parentRunId = '{parent}'", max_results=MAX_RUNS)
     subject = run.info.run_name or parent
-    return Source(client, uri, experiment.experiment_id, experiment.name, parent, subject, "report.parent", job_records(children))
+    return Source(client, uri, experiment.experiment_id, experiment.name, parent, subject, "report.parent", parent, job_records(children))
 
 
 def of_study(client, uri: str, experiment, study: str) -> Source:
@@ -96,4 +97,4 @@ def of_study(client, uri: str, experiment, study: str) -> Source:
         )
     parents.sort(key=lambda r: (r.info.start_time, r.info.run_id))  # workers agree on the oldest (search_runs.study_parent)
     parent = parents[0].info.run_id if parents else None
-    return Source(client, uri, experiment.experiment_id, experiment.name, parent, study, "report.study", job_records(trials))
+    return Source(client, uri, experiment.experiment_id, experiment.name, parent, study, "report.study", study, job_records(trials))
