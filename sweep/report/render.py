@@ -137,7 +137,7 @@ STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
 table { border-collapse: collapse; font-size: 0.9em; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; white-space: nowrap; }
-th { background: #f2f2f2; } td.text { text-align: left; }
+th { background: #f2f2f2; white-space: normal; } td.text { text-align: left; white-space: normal; }
 tr.front td { font-weight: 600; } tr.unranked td { color: #888; }
 .recommendation { background: #eef6ee; border-left: 4px solid #3a3; padding: 0.8em 1em; font-size: 1.05em; }
 img { max-width: 100%; display: block; margin: 1em 0; }
