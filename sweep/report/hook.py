@@ -23,7 +23,7 @@ def end_of_sweep(client, experiment_id: str, parent_run_id: str, monitor: str) -
 def _recommend(client, experiment_id: str, parent_run_id: str, monitor: str) -> str | None:
     from sweep.errors import ConfigError
     from sweep.report.collect import build_table, job_records
-    from sweep.report.recommend import best_key, recommend
+    from sweep.report.recommend import recommend
     from sweep.report.source import MAX_RUNS
     from sweep.tracking.search_runs import shared
     from sweep.tracking.ui import NOTE_LIMIT, NOTE_TAG
@@ -35,7 +35,7 @@ def _recommend(client, experiment_id: str, parent_run_id: str, monitor: str) -> 
     except ConfigError as error:
         print(f"\nNo recommendation: {error.message}. ({command} says more.)", flush=True)
         return None
-    text = recommend(sorted(table.ranked, key=best_key("share")), table.metric, table.mode).text
+    text = recommend(table.ranked, table.metric, table.mode).text
     print(f"\n{text}\nThe full report, with Pareto fronts and plots: {command}", flush=True)
     shared(client.set_tag, parent_run_id, "report.recommendation", text[:5000])
     described = client.get_run(parent_run_id).data.tags.get(NOTE_TAG, "")

@@ -28,7 +28,7 @@ class Wording:
 
     metric: str
     mode: str
-    fraction: bool  # accuracy-like (every value in [0, 1]): differences in points (x 100)
+    fraction: bool  # accuracy-like (maximised, every value in [0, 1]): differences in points (x 100)
 
     def amount(self, gap: float) -> str:
         return f"{100 * gap:.1f} points" if self.fraction else f"{gap:.4g}"
@@ -73,12 +73,17 @@ def meets(cell: Cell, limits: dict[str, float]) -> bool:
 
 
 def costs_phrase(cell: Cell) -> str:
-    """'trains 0.33 % of the parameters in 21 s (peak 900 MB)', from what the run logged."""
+    """'trains 0.33 % of the parameters in 21 s (peak 900 MB)', from what the run logged ('' if nothing)."""
     parts = [COSTS[name].phrase(cell.cost(name)) for name in COSTS]
     text = " ".join(part for part in parts if part)
     if text and math.isnan(cell.cost("share")):
         text = "trains " + text
     return text
+
+
+def it_costs(cell: Cell) -> str:
+    phrase = costs_phrase(cell)
+    return f"; it {phrase}" if phrase else ""
 
 
 @dataclass
@@ -101,7 +106,7 @@ def recommend(
     ranked = [cell for cell in cells if cell.ranked]
     if not ranked:
         raise ValueError("nothing to recommend: no ranked cell")
-    words = Wording(metric, mode, all(0.0 <= cell.value <= 1.0 for cell in ranked))
+    words = Wording(metric, mode, mode == "max" and all(0.0 <= cell.value <= 1.0 for cell in ranked))
     best = min(ranked, key=best_key(primary))
     meeting = [cell for cell in ranked if meets(cell, limits)]
     constraints = " and ".join(COSTS[name].limit_phrase(limit) for name, limit in limits.items())
@@ -117,19 +122,19 @@ def recommend(
         sentences = [
             f"Nothing meets the constraints ({constraints}) among {len(ranked)} ranked setting{'s' if len(ranked) != 1 else ''}: "
             f"{'; '.join(found)}.",
-            f"The best overall is {best.label} ({words.value(best)}); it {costs_phrase(best)}.",
+            f"The best overall is {best.label} ({words.value(best)}){it_costs(best)}.",
         ]
         return Recommendation(best, None, None, sentences)
     pick = min(meeting, key=best_key(primary))
     if not limits:
-        sentences = [f"Best: {pick.label} ({words.value(pick)}); it {costs_phrase(pick)}."]
+        sentences = [f"Best: {pick.label} ({words.value(pick)}){it_costs(pick)}."]
     elif pick is best:
-        sentences = [f"With {constraints}: {pick.label}, which is also the best overall ({words.value(pick)}); it {costs_phrase(pick)}."]
+        sentences = [f"With {constraints}: {pick.label}, which is also the best overall ({words.value(pick)}){it_costs(pick)}."]
     else:
         behind = words.behind(best.score - pick.score)
         sentences = [
             f"With {constraints}: {pick.label} ({words.value(pick)}), {behind} the best overall ({best.label}, "
-            f"{metric} {best.value:.4f}); it {costs_phrase(pick)}."
+            f"{metric} {best.value:.4f}){it_costs(pick)}."
         ]
     near = [cell for cell in meeting if pick.score - cell.score <= tolerance + EPS]
     cheapest = min(near, key=cheapest_key(primary))
@@ -138,5 +143,7 @@ def recommend(
         sentences.append(f"Nothing cheaper comes within {within} of it.")
     else:
         behind = words.behind(pick.score - cheapest.score)
-        sentences.append(f"Cheapest within {within}: {cheapest.label} {costs_phrase(cheapest)} and is {behind} {pick.label}.")
+        phrase = costs_phrase(cheapest)
+        says = f" {phrase} and" if phrase else ","
+        sentences.append(f"Cheapest within {within}: {cheapest.label}{says} is {behind} {pick.label}.")
     return Recommendation(best, pick, cheapest, sentences)

@@ -116,3 +116,11 @@ def test_a_loss_is_minimised_and_not_said_in_points():
     rec = recommend(cells, "val/loss", "min", {"share": 0.1})
     assert rec.best.label == "full on m" and rec.pick.label == "lora on m"
     assert "1.07 above the best overall" in rec.text
+
+
+def test_runs_without_costs_are_still_recommended_in_plain_words():
+    nan = math.nan
+    rec = recommend([cell("m", "full", 0.8, nan, nan), cell("m", "lora", 0.795, nan, nan)], "val/acc", "max")
+    assert (
+        rec.text == "Best: full on m (val/acc 0.8000, test/acc 0.8100). Nothing cheaper comes within 1 point of it."
+    )  # no cost: none cheaper
