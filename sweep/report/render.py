@@ -53,6 +53,10 @@ def role(report: Report, cell: Cell) -> str:
     return ", ".join(roles)
 
 
+def number(value: float | None) -> str:
+    return "" if value is None or math.isnan(value) else f"{value:.4f}"
+
+
 def rows(report: Report) -> tuple[list[str], list[list[str]]]:
     table = report.table
     costs = table.costs
@@ -69,7 +73,6 @@ def rows(report: Report) -> tuple[list[str], list[list[str]]]:
     ]
     body = []
     for cell in table.cells:
-        number = (lambda v: "" if v is None or math.isnan(v) else f"{v:.4f}") if cell.ranked else (lambda v: "")
         shown = [COSTS[c].show(cell.cost(c)) if cell.ranked and not math.isnan(cell.cost(c)) else "" for c in costs]
         fronts = ", ".join(cell.fronts) if cell.ranked else "not ranked"
         tests = [number(cell.tests.get(name)) for name in table.tests]

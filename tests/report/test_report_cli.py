@@ -138,7 +138,7 @@ def test_report_on_the_experiment_is_a_run_of_its_own(grid, tmp_path):
     [
         (
             ["tracking.experiment=nope"],
-            r"error: tracking\.experiment=nope: no such experiment in sqlite:///.*; experiments: Default, sweep$",
+            r"error: tracking\.experiment=nope: no such experiment in sqlite:///.*; experiments: Default, .*sweep",
         ),
         (["report.parent=0123456789abcdef0123456789abcdef"], r"error: report\.parent=0123456789abcdef0123456789abcdef: no such run in "),
         (["report.study=nope"], r"error: report\.study=nope: no study of that name in experiment sweep; studies: \(none\)$"),
