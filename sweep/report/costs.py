@@ -17,7 +17,7 @@ def percent(share: float) -> str:
 
 def seconds(value: float) -> str:
     if value >= 120:
-        return f"{value / 60:.1f} min"
+        return f"{value / 60:.0f} min" if value >= 600 else f"{value / 60:.1f} min"
     return f"{value:.0f} s" if value >= 10 else f"{value:.1f} s"
 
 
