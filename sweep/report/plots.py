@@ -23,12 +23,24 @@ FONT = 8  # points
 SLOTS = [(7, 4), (7, -12), (-7, 4), (-7, -12), (7, 14), (7, -22), (-7, 14), (-7, -22), (0, 24), (0, -32)]  # offsets, points
 
 
-def place_labels(axes, figure, cells: list[Cell], xs: list[float], ys: list[float], cost_name: str) -> None:
-    """Annotate each point with model/strategy where it overlaps nothing placed before (front points first)."""
+def staircase_boxes(to_pixels, front: list[Cell], cost_name: str, mode: str) -> list[tuple]:
+    """The front's drawn line as thin boxes (pixels), so that no label is written across it."""
+    boxes = []
+    for a, b in zip(front, front[1:]):
+        (ax, ay), (bx, by) = to_pixels((a.cost(cost_name), a.value)), to_pixels((b.cost(cost_name), b.value))
+        corner = (bx, ay) if mode == "max" else (ax, by)  # step(where="post") for max, "pre" for min
+        for (x0, y0), (x1, y1) in (((ax, ay), corner), (corner, (bx, by))):
+            boxes.append((min(x0, x1) - 2, min(y0, y1) - 2, max(x0, x1) + 2, max(y0, y1) + 2))
+    return boxes
+
+
+def place_labels(axes, figure, cells: list[Cell], xs: list[float], ys: list[float], cost_name: str, lines: list[tuple]) -> None:
+    """Annotate each point with model/strategy where it overlaps nothing placed before (front points first),
+    nor a marker, nor the front's line (``lines``: boxes in pixels)."""
     renderer = figure.canvas.get_renderer()
     to_pixels = axes.transData.transform
     scale = DPI / 72
-    taken = [(px - 6, py - 6, px + 6, py + 6) for px, py in (to_pixels((x, y)) for x, y in zip(xs, ys))]  # the markers
+    taken = [(px - 6, py - 6, px + 6, py + 6) for px, py in (to_pixels((x, y)) for x, y in zip(xs, ys))] + lines  # the markers
     order = sorted(range(len(cells)), key=lambda i: (cost_name not in cells[i].fronts, -cells[i].score, xs[i]))
     for i in order:
         cell, on_front = cells[i], cost_name in cells[i].fronts
@@ -58,7 +70,7 @@ def plot_cost(table: Table, cost_name: str) -> bytes:
     """PNG bytes of the metric (y) against one cost (x) over the table's ranked cells."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator
 
     cost = COSTS[cost_name]
     cells = [cell for cell in table.ranked if not math.isnan(cell.cost(cost_name))]
@@ -77,6 +89,8 @@ def plot_cost(table: Table, cost_name: str) -> bytes:
         pad = (max(xs) / min(xs)) ** 0.06
         axes.set_xlim(min(xs) / pad, max(xs) * pad**4)  # room on the right for the labels
         top = 1.0 + 1e-9 if cost_name == "share" else math.inf  # the room right of 100 % is for labels: no "1000 %" tick
+        if max(xs) / min(xs) < 1000:  # a few decades: ticks at 1, 2, 5 of each
+            axes.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: cost.show(x) if x <= top else ""))  # 0.01 %, 1 %, 100 %; 2 s
     else:
         span = (max(xs) - min(xs)) or max(abs(max(xs)), 1.0) * 0.1
@@ -95,7 +109,8 @@ def plot_cost(table: Table, cost_name: str) -> bytes:
             x, y, s=90 if on_front else 45, marker=markers[cell.model], color=colours[cell.strategy],
             edgecolors="black" if on_front else "none", linewidths=1.2, zorder=3,
         )  # fmt: skip
-    place_labels(axes, figure, cells, xs, ys, cost_name)
+    lines = staircase_boxes(axes.transData.transform, front, cost_name, table.mode) if len(front) > 1 else []
+    place_labels(axes, figure, cells, xs, ys, cost_name, lines)
     if log:
         axes.set_xlabel(cost.axis[:-1] + ", log scale)" if cost.axis.endswith(")") else cost.axis + " (log scale)")
     else:
