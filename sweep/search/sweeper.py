@@ -79,6 +79,7 @@ class OptunaSweeper(Sweeper):
 
         plan = plan_search(self.config, arguments)
         quiet_libraries()
+        from sweep.report.hook import end_of_sweep
         from sweep.search.liveness import budget_used
         from sweep.search.storage import open_storage
         from sweep.search.study import open_study
@@ -118,6 +119,7 @@ class OptunaSweeper(Sweeper):
         final = tracking.leave("finished" if reason in NORMAL_ENDS else "failed", budget_met=reason in NORMAL_ENDS)
         self.tracking = None  # left: an exit below must not leave again
         print_comparison(tracking.client, tracking.experiment_id, tracking.parent_run_id, tracking.uri, plan.monitor, plan.mode)
+        end_of_sweep(tracking.client, tracking.experiment_id, tracking.parent_run_id, plan.monitor)  # the recommendation; never raises
         if final is None:
             print("other workers of this study are still running; its parent run stays RUNNING until the last one ends", flush=True)
         if reason not in NORMAL_ENDS:

@@ -101,6 +101,7 @@ class MlflowSweepCallback(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         if self.parent_run_id is None:
             return
+        from sweep.report.hook import end_of_sweep
         from sweep.tracking.comparison import print_comparison
         from sweep.tracking.job_run import JobRun
         from sweep.tracking.open_runs import end_children
@@ -110,6 +111,7 @@ class MlflowSweepCallback(Callback):
         table = self.client.search_runs([self.experiment_id], f"tags.mlflow.parentRunId = '{self.parent_run_id}'", max_results=50000)
         lost = max(0, jobs_launched(Path(config.hydra.sweep.dir), self.started) - len(table))
         table = print_comparison(self.client, self.experiment_id, self.parent_run_id, self.uri, self.monitor, self.mode, lost)
+        end_of_sweep(self.client, self.experiment_id, self.parent_run_id, self.monitor)  # the recommendation; never raises
         failed = int((table["state"] != "finished").sum()) if not table.empty else 0
         JobRun(self.client, self.parent_run_id).finish("finished", jobs=len(table) + lost, jobs_failed=failed + lost)
         if failed or lost:

@@ -81,8 +81,9 @@ def runs_link(server: str, experiment_id: str) -> str:
     return f"{server.rstrip('/')}/#/experiments/{experiment_id}/runs?{query}"
 
 
-def note(table: str, limit: int = NOTE_LIMIT - 200) -> str:
-    """A markdown table as a run's description: whole rows, as many as MLflow keeps (room left for a line after it)."""
+def note(table: str, limit: int = NOTE_LIMIT - 200, full: str = "comparison.md") -> str:
+    """A markdown table as a run's description: whole rows, as many as MLflow keeps (room left for a line after it).
+    ``full``: the artifact that holds every row."""
     if len(table) <= limit:
         return table
     lines = table.splitlines()
@@ -91,4 +92,4 @@ def note(table: str, limit: int = NOTE_LIMIT - 200) -> str:
         if len("\n".join(header + kept + [row])) + 100 > limit:  # 100: the line saying what was left out
             break
         kept.append(row)
-    return "\n".join(header + kept) + f"\n\n(the first {len(kept)} of {len(rows)} rows; all of them in comparison.md)"
+    return "\n".join(header + kept) + f"\n\n(the first {len(kept)} of {len(rows)} rows; all of them in {full})"

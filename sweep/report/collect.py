@@ -1,0 +1,154 @@
+"""The runs a report covers, read from MLflow into one row (a ``Cell``) per model x strategy.
+
+A cell's numbers all come from its best finished run (``best_<metric>``, in the runs' direction): the test
+metrics, trainable share, training time and peak memory of that same run, never mixed across runs. Runs
+that did not finish (pruned, failed, interrupted) are counted in their cell but never ranked. A tie between
+two runs of one cell keeps the earlier run (as the search keeps its earliest best trial).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sweep.errors import ConfigError
+from sweep.report.costs import COSTS
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    name: str
+    model: str
+    strategy: str
+    task: str
+    state: str  # our `state` tag: finished | pruned | failed | interrupted | running
+    start: int  # ms since the epoch: the tie-break between runs of one cell
+    monitor: str  # the run's trainer.monitor, which it logs as best_<monitor>
+    mode: str  # max | min
+    metrics: dict[str, float]
+
+    @classmethod
+    def of(cls, run) -> RunRecord:
+        tags, params = run.data.tags, run.data.params
+        state = tags.get("state", run.info.status.lower())
+        return cls(
+            run.info.run_id, run.info.run_name or run.info.run_id, tags["model"], tags["strategy"], tags.get("task", ""), state,
+            run.info.start_time or 0, params.get("trainer.monitor", ""), params.get("trainer.mode", "max"), dict(run.data.metrics),
+        )  # fmt: skip
+
+
+def is_job(run) -> bool:
+    """A fine-tuning job: a model and a strategy, and not a sweep's parent, a pre-training run or a report."""
+    tags = run.data.tags
+    return "model" in tags and "strategy" in tags and "sweep.kind" not in tags
+
+
+def job_records(runs) -> list[RunRecord]:
+    return [RunRecord.of(run) for run in runs if is_job(run)]
+
+
+@dataclass
+class Cell:
+    model: str
+    strategy: str
+    value: float | None = None  # best_<metric> of the best finished run; None: nothing to rank
+    score: float = -math.inf  # value turned so that higher is better (the direction applied)
+    tests: dict[str, float] = field(default_factory=dict)
+    costs: dict[str, float] = field(default_factory=dict)  # by costs.COSTS name; NaN: not logged
+    run_id: str = ""
+    run_name: str = ""
+    states: Counter = field(default_factory=Counter)
+    fronts: list[str] = field(default_factory=list)  # the costs on whose Pareto front it lies
+
+    @property
+    def label(self) -> str:
+        return f"{self.strategy} on {self.model}"
+
+    @property
+    def ranked(self) -> bool:
+        return self.value is not None
+
+    def cost(self, name: str) -> float:
+        return self.costs.get(name, math.nan)
+
+    def runs_text(self) -> str:
+        others = ", ".join(f"{n} {state}" for state, n in sorted(self.states.items()) if state != "finished")
+        total = sum(self.states.values())
+        return f"{total}" + (f" ({others})" if others else "")
+
+
+@dataclass
+class Table:
+    """What the report ranks: one cell per model x strategy, best first, unranked ones last."""
+
+    task: str
+    metric: str  # e.g. val/acc; runs log best_<metric>
+    mode: str
+    tests: list[str]  # the test metrics shown, from each cell's best run
+    cells: list[Cell]
+    runs: int  # job runs read
+    left_out: int = 0  # finished runs that log no best_<metric> (they monitored something else)
+
+    @property
+    def ranked(self) -> list[Cell]:
+        return [cell for cell in self.cells if cell.ranked]
+
+    @property
+    def costs(self) -> list[str]:
+        """The cost axes any ranked cell logs, in the registry's order."""
+        return [name for name in COSTS if any(not math.isnan(cell.cost(name)) for cell in self.ranked)]
+
+    def states(self) -> Counter:
+        total = Counter()
+        for cell in self.cells:
+            total.update(cell.states)
+        return total
+
+
+def majority(values: list[str]) -> str:
+    counts = Counter(values)
+    return min(counts, key=lambda value: (-counts[value], value))  # most common; a tie: alphabetical
+
+
+def build_table(records: list[RunRecord], task: str | None, metric: str | None, scope: tuple[str, str]) -> Table:
+    """The cells of these runs; a ConfigError when there is nothing to rank, naming the report key, or ``scope``:
+    (key, value) that chose the runs (``("report.parent", <run id>)``)."""
+    tasks = sorted({r.task for r in records})
+    if task is not None:
+        if task not in tasks:
+            raise ConfigError("report.task", f"no runs of this task here; tasks: {', '.join(tasks) or '(none)'}", task)
+        records = [r for r in records if r.task == task]
+    elif len(tasks) > 1:
+        raise ConfigError("report.task", f"the runs cover several tasks: choose one of {', '.join(tasks)}")
+    finished = [r for r in records if r.state == "finished"]
+    if not finished:
+        states = Counter(r.state for r in records)
+        found = ", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "no fine-tuning runs at all"
+        raise ConfigError(scope[0], f"no finished runs to compare ({found})", scope[1])
+    if metric is None:
+        metric = majority([r.monitor for r in finished if r.monitor])
+    ranked = [r for r in finished if f"best_{metric}" in r.metrics]
+    if not ranked:
+        logged = sorted({key for r in finished for key in r.metrics if key.startswith("best_")})
+        raise ConfigError(
+            "report.metric", f"no finished run logs best_{metric}; they log {', '.join(logged) or 'no best_* metric'}", metric
+        )
+    mode = majority([r.mode for r in ranked if r.monitor == metric] or ["max"])
+    sign = 1.0 if mode == "max" else -1.0
+    suffix = metric.split("/", 1)[-1]
+    tests = [name for name in dict.fromkeys([f"test/{suffix}", "test/acc", "test/f1"]) if any(name in r.metrics for r in ranked)]
+    cells: dict[tuple[str, str], Cell] = {}
+    for record in sorted(records, key=lambda r: (r.start, r.run_id)):  # earlier runs first: they win ties
+        cell = cells.setdefault((record.model, record.strategy), Cell(record.model, record.strategy))
+        cell.states[record.state] += 1
+        value = record.metrics.get(f"best_{metric}")
+        if record.state != "finished" or value is None or math.isnan(value) or sign * value <= cell.score:
+            continue
+        cell.value, cell.score, cell.run_id, cell.run_name = value, sign * value, record.run_id, record.name
+        cell.tests = {name: record.metrics[name] for name in tests if name in record.metrics}
+        cell.costs = {name: record.metrics.get(cost.metric, math.nan) for name, cost in COSTS.items()}
+    ordered = sorted(cells.values(), key=lambda c: (not c.ranked, -c.score, c.model, c.strategy))
+    left_out = len(finished) - len(ranked)
+    return Table(task or tasks[0], metric, mode, tests, ordered, len(records), left_out)

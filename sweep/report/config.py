@@ -1,0 +1,73 @@
+"""The report's settings (conf/report.yaml): composed by Hydra's compose API, checked by dataclasses
+before any store is opened, so a bad value is one line naming its key (exit 2) and nothing is written."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+from sweep.errors import ConfigError, require
+from sweep.report.costs import COSTS
+from sweep.schema import PathsConfig, TrackingConfig
+
+
+def positive(key: str, value: float | None, upper: float = math.inf) -> None:
+    if value is not None:
+        bound = f"in (0, {upper:g}]" if upper < math.inf else "> 0"
+        require(math.isfinite(value) and 0 < value <= upper, key, value, f"must be {bound}, or null for no limit")
+
+
+@dataclass
+class ReportConfig:
+    parent: Optional[str] = None
+    study: Optional[str] = None
+    task: Optional[str] = None
+    metric: Optional[str] = None
+    tolerance: float = 0.01
+    cost: str = "share"
+    max_trainable_share: Optional[float] = None
+    max_train_s: Optional[float] = None
+    max_memory_mb: Optional[float] = None
+    out: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if self.parent is not None and self.study is not None:
+            raise ConfigError("report.study", "give report.parent or report.study, not both", self.study)
+        require(math.isfinite(self.tolerance) and self.tolerance >= 0, "report.tolerance", self.tolerance, "must be >= 0")
+        require(self.cost in COSTS, "report.cost", self.cost, f"must be one of {', '.join(COSTS)}")
+        positive("report.max_trainable_share", self.max_trainable_share, 1.0)
+        positive("report.max_train_s", self.max_train_s)
+        positive("report.max_memory_mb", self.max_memory_mb)
+        if self.metric is not None:
+            require(not self.metric.startswith("test/"), "report.metric", self.metric, "choosing on test/* would tune on the test set")
+
+    @property
+    def limits(self) -> dict[str, float]:
+        """The constraints given, by cost name (costs.py)."""
+        given = {"share": self.max_trainable_share, "time": self.max_train_s, "memory": self.max_memory_mb}
+        return {name: value for name, value in given.items() if value is not None}
+
+
+@dataclass
+class ReportSettings:
+    report: ReportConfig = field(default_factory=ReportConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+
+def resolve(overrides: list[str]) -> ReportSettings:
+    """conf/report.yaml with the user's overrides, typed and checked; touches no store."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from sweep.groups import CONF, check_group_choices
+    from sweep.schema import typed
+
+    for arg in overrides:
+        if arg.startswith("-"):
+            raise ConfigError("arguments", "only key=value overrides (python -m sweep.report --help)", arg)
+    check_group_choices(overrides)
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("report", overrides=overrides)
+    return typed(ReportSettings, OmegaConf.to_container(cfg, resolve=True))
