@@ -22,3 +22,20 @@ def require(condition: bool, key: str, value: Any, message: str) -> None:
     """Raise a ConfigError for ``key`` unless ``condition`` holds (never ``assert`` on user input)."""
     if not condition:
         raise ConfigError(key, message, value)
+
+
+def bad_input_line(error: BaseException) -> str | None:
+    """The one line every entry point prints for bad input before it exits 2: a ConfigError, an unknown
+    config-group choice (with the choices), a Hydra composition error; None for any other error."""
+    from hydra.errors import HydraException, MissingConfigException
+
+    from sweep.secrets import mask_secrets
+
+    if isinstance(error, ConfigError):
+        return f"error: {mask_secrets(str(error))}"
+    if isinstance(error, MissingConfigException):
+        options = f"; choose from {', '.join(error.options)}" if error.options else ""
+        return f"error: {str(error).splitlines()[0]}{options}"
+    if isinstance(error, HydraException):
+        return f"error: {mask_secrets(str(error).strip().splitlines()[0])}"
+    return None

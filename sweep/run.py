@@ -55,9 +55,9 @@ def cli(app=None) -> None:
     ``app``: another Hydra app on conf/ with the same conventions (sweep.pretrain); default ``main``."""
     import warnings
 
-    from hydra.errors import HydraException, MissingConfigException
+    from hydra.errors import HydraException
 
-    from sweep.errors import ConfigError
+    from sweep.errors import ConfigError, bad_input_line
     from sweep.groups import check_group_choices
     from sweep.secrets import mask_secrets
     from sweep.signals import Interrupted, interruptible, terminate_children
@@ -80,12 +80,8 @@ def cli(app=None) -> None:
         ended = f" ({ended} open run(s) ended as interrupted)" if ended else ""
         print(f"{interrupted}: stopped; nothing is left RUNNING{ended}", file=sys.stderr)
         sys.exit(interrupted.exit_code)
-    except MissingConfigException as error:
-        options = f"; choose from {', '.join(error.options)}" if error.options else ""
-        print(f"error: {str(error).splitlines()[0]}{options}", file=sys.stderr)
-        sys.exit(2)
-    except HydraException as error:
-        print(f"error: {mask_secrets(str(error).strip().splitlines()[0])}", file=sys.stderr)
+    except HydraException as error:  # an unknown group choice, a composition error
+        print(bad_input_line(error), file=sys.stderr)
         sys.exit(2)
     except Exception as error:  # a bug or a broken store: the runs still end, the traceback still shows
         _end_open_runs("failed", f"{type(error).__name__}: {error}")

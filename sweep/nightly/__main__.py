@@ -42,9 +42,9 @@ def main(argv: list[str]) -> int:
     import os
     import warnings
 
-    from hydra.errors import HydraException, MissingConfigException
+    from hydra.errors import HydraException
 
-    from sweep.errors import ConfigError
+    from sweep.errors import ConfigError, bad_input_line
     from sweep.secrets import mask_secrets
 
     warnings.filterwarnings("ignore", message="provider=hydra.searchpath in main")  # no zoo folder yet: normal
@@ -54,15 +54,8 @@ def main(argv: list[str]) -> int:
 
         night = resolve(argv)
         added, used = prepare(night)
-    except ConfigError as error:
-        print(f"error: {mask_secrets(str(error))}", file=sys.stderr)
-        return 2
-    except MissingConfigException as error:
-        options = f"; choose from {', '.join(error.options)}" if error.options else ""
-        print(f"error: {str(error).splitlines()[0]}{options}", file=sys.stderr)
-        return 2
-    except HydraException as error:
-        print(f"error: {mask_secrets(str(error).strip().splitlines()[0])}", file=sys.stderr)
+    except (ConfigError, HydraException) as error:
+        print(bad_input_line(error), file=sys.stderr)
         return 2
     cells = len(night.cells)
     print(

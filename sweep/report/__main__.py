@@ -45,10 +45,9 @@ def main(argv: list[str]) -> int:
     import os
     import warnings
 
-    from hydra.errors import HydraException, MissingConfigException
+    from hydra.errors import HydraException
 
-    from sweep.errors import ConfigError
-    from sweep.secrets import mask_secrets
+    from sweep.errors import ConfigError, bad_input_line
 
     warnings.filterwarnings("ignore", message="provider=hydra.searchpath in main")
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
@@ -63,15 +62,8 @@ def main(argv: list[str]) -> int:
         uri = tracking_uri(settings.tracking.uri, settings.paths.output_dir)
         source = open_source(uri, settings.tracking.experiment, config.parent, config.study)
         report = build_report(source, config)
-    except ConfigError as error:
-        print(f"error: {mask_secrets(str(error))}", file=sys.stderr)
-        return 2
-    except MissingConfigException as error:
-        options = f"; choose from {', '.join(error.options)}" if error.options else ""
-        print(f"error: {str(error).splitlines()[0]}{options}", file=sys.stderr)
-        return 2
-    except HydraException as error:
-        print(f"error: {mask_secrets(str(error).strip().splitlines()[0])}", file=sys.stderr)
+    except (ConfigError, HydraException) as error:
+        print(bad_input_line(error), file=sys.stderr)
         return 2
     folder = write(report, settings)
     from sweep.report.record import ARTIFACT_DIR, record
