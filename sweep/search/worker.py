@@ -127,20 +127,31 @@ class Worker:
     def _ask(self):
         import optuna
 
-        with self.ask_lock, budget_lock(self.lock_file):
-            self.fail_dead_trials()
-            if budget_used(self.study) >= self.plan.search.n_trials:
+        while True:
+            with self.ask_lock, budget_lock(self.lock_file):
+                self.fail_dead_trials()
+                if budget_used(self.study) < self.plan.search.n_trials:
+                    with deferred():  # never a trial asked but not claimed: run() returns every claimed one
+                        trial = self.study.ask()
+                        self.heartbeat.claim(trial._trial_id)
+                    break
+                in_flight = self.heartbeat.claimed()
+            if not in_flight:
                 self.stop.set(BUDGET)
                 return None
-            with deferred():  # never a trial asked but not claimed: run() returns every claimed one
-                trial = self.study.ask()
-                self.heartbeat.claim(trial._trial_id)
+            # The budget is met counting this worker's trials in flight, but one of them may yet return
+            # (its SLURM job cancelled, its job interrupted): stopping now would lose that budget. Wait
+            # for one to end, then count again (regression: a cancelled job's trial, noticed after the
+            # other slot had stopped, left the search one trial short).
+            while self.stop.reason is None and set(self.heartbeat.claimed()) & set(in_flight) == set(in_flight):
+                time.sleep(0.5)
+            if self.stop.reason is not None:
+                return None
         if self.lock_file is None and self._surplus(trial):  # servers: two workers asked at once
             trial.set_user_attr("error", "surplus: the budget was used up by other workers")
             self._tell(trial, state=optuna.trial.TrialState.FAIL)  # not the trial's doing: not counted
             self.heartbeat.release(trial._trial_id)
-            self.stop.set(BUDGET)
-            return None
+            return None  # this slot ends; the others end as theirs do, or ask again for a trial that returns
         return trial
 
     def _surplus(self, trial) -> bool:

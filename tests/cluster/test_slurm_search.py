@@ -85,7 +85,8 @@ def test_a_cancelled_trial_returns_to_the_budget(cluster, tmp_path, cache_dir):
     assert sweeper.returncode == 0, out[-4000:]
 
     study = load(cluster, study_name)
-    assert len(counted(study)) == 3
+    states = [(t.number, t.state.name, t.user_attrs.get("error")) for t in study.trials]
+    assert len(counted(study)) == 3, f"cancelled trial {cancelled.number}; trials {states}\n{out[-6000:]}"
     returned = study.trials[cancelled.number]
     assert returned.state == optuna.trial.TrialState.FAIL and "returns to the budget" in returned.user_attrs["error"]
     assert len(study.trials) == 4
