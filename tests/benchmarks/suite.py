@@ -1,0 +1,162 @@
+"""The performance suite: every benchmark of ``tests/benchmarks/perf_*.py`` in one command.
+
+    python -m tests.benchmarks.suite [--quick] [--only NAME ...] [--out tests/benchmarks/RESULTS.md]
+
+Each benchmark measures its comparisons A B A B interleaved in this one process (these machines are
+noisy: only ratios measured side by side mean anything) and returns Figures: a measured value, the goal
+it is held to, and whether it met it. The suite prints one table and writes it, with the machine (CPU
+model and flags, cores, torch threads, library versions), to RESULTS.md. ``--quick`` is the smoke run the
+test suite executes: tiny sizes, one repeat, and each benchmark checks that both sides of a comparison
+trained the same model on the same rows for the same steps. Not a test: nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Callable
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+
+
+@dataclass
+class Settings:
+    quick: bool  # the smoke run: tiny sizes, one repeat
+    repeats: int  # A B pairs per comparison (the median is reported)
+    work: Path  # a scratch folder of this run (caches, MLflow stores, studies)
+
+
+@dataclass
+class Figure:
+    benchmark: str
+    what: str
+    value: float
+    unit: str  # "s", "x" (a ratio), "MB", "%", ...
+    goal: str = ""  # e.g. "<= 0.95x"; empty: reported, not held to a goal
+    met: bool | None = None
+    detail: str = ""  # how it was measured, the other side's number
+
+    def cell(self) -> str:
+        return f"{self.value:,.3g} {self.unit}" if abs(self.value) < 1000 else f"{self.value:,.0f} {self.unit}"
+
+
+class SameWorkError(AssertionError):
+    """Two sides of a comparison did not train the same model, rows and steps: the ratio means nothing."""
+
+
+Benchmark = Callable[[Settings], list[Figure]]
+BENCHMARKS: dict[str, Benchmark] = {}
+
+
+def benchmark(name: str) -> Callable[[Benchmark], Benchmark]:
+    def register(fn: Benchmark) -> Benchmark:
+        if name in BENCHMARKS:
+            raise ValueError(f"benchmark {name!r} registered twice")
+        BENCHMARKS[name] = fn
+        return fn
+
+    return register
+
+
+def same_work(what: str, a, b) -> None:
+    """Raise SameWorkError unless ``a == b`` (model, row count, steps... of the two sides)."""
+    if a != b:
+        raise SameWorkError(f"{what} differ between the two sides: {a!r} != {b!r}")
+
+
+def interleaved(a: Callable[[], float], b: Callable[[], float], repeats: int) -> tuple[float, float, float]:
+    """Medians of ``a`` and ``b`` measured A B A B ..., and the median of the per-pair ratios b / a.
+
+    Each callable returns the seconds it measured (its own timer: what counts is the caller's choice,
+    e.g. a training loop without start-up)."""
+    times_a, times_b, ratios = [], [], []
+    for _ in range(repeats):
+        ta, tb = a(), b()
+        times_a.append(ta)
+        times_b.append(tb)
+        ratios.append(tb / ta if ta > 0 else float("inf"))
+    return statistics.median(times_a), statistics.median(times_b), statistics.median(ratios)
+
+
+def machine() -> list[str]:
+    """What every figure is measured on: the CPU named, its bf16 flags, cores, threads, versions."""
+    import importlib.metadata as metadata
+
+    import torch
+
+    sys.path.insert(0, str(ROOT))
+    from sweep.hardware import BF16_CPU_FLAGS, cpu_flags, cpu_name
+
+    flags = [flag for flag in BF16_CPU_FLAGS if flag in cpu_flags()]
+    versions = []
+    for package in ("torch", "transformers", "pytorch-lightning", "optuna", "mlflow", "peft", "hydra-core"):
+        try:
+            versions.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return [
+        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"- CPU: {cpu_name()}; bf16 flags: {', '.join(flags) or 'none'}; {os.cpu_count()} cores; torch threads {torch.get_num_threads()}",
+        f"- versions: Python {sys.version.split()[0]}, {', '.join(versions)}",
+    ]
+
+
+def table(figures: list[Figure]) -> list[str]:
+    lines = ["| benchmark | figure | measured | goal | met | how |", "|---|---|---|---|---|---|"]
+    for f in figures:
+        met = "" if f.met is None else ("yes" if f.met else "**no**")
+        lines.append(f"| {f.benchmark} | {f.what} | {f.cell()} | {f.goal} | {met} | {f.detail} |")
+    return lines
+
+
+def discover() -> None:
+    for info in pkgutil.iter_modules([str(HERE)]):
+        if info.name.startswith("perf_"):
+            importlib.import_module(f"tests.benchmarks.{info.name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="the smoke run: tiny sizes, one repeat")
+    parser.add_argument("--repeats", type=int, default=None, help="A B pairs per comparison (default 3, quick 1)")
+    parser.add_argument("--only", nargs="+", default=None, help="benchmark names (default: all)")
+    parser.add_argument("--out", type=Path, default=None, help="where to write the table (default RESULTS.md; quick: not written)")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    discover()
+    names = args.only or sorted(BENCHMARKS)
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark(s) {unknown}; allowed: {sorted(BENCHMARKS)}")
+    out = args.out or (None if args.quick else HERE / "RESULTS.md")
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory(prefix="sweep-bench-") as work:
+        settings = Settings(quick=args.quick, repeats=args.repeats or (1 if args.quick else 3), work=Path(work))
+        for name in names:
+            start = time.perf_counter()
+            print(f"== {name}", flush=True)
+            (settings.work / name).mkdir()
+            found = BENCHMARKS[name](Settings(settings.quick, settings.repeats, settings.work / name))
+            figures.extend(found)
+            print("\n".join(table(found)[2:]), f"\n   ({time.perf_counter() - start:.0f} s)", flush=True)
+    report = ["# Performance suite results", "", *machine(), "", *table(figures), ""]
+    print("\n".join(report))
+    if out is not None:
+        out.write_text("\n".join(report))
+        print(f"written: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
