@@ -94,6 +94,11 @@ def build(job: JobConfig, tracking_uri: str | None = None) -> Built:
     pipeline = pipeline_for(root.model.family)  # after a kept model set the family
     strategy.apply(model, processor)
     model.train()  # from_pretrained returns eval mode (dropout off); Lightning keeps modes as they are
+    if strategy.cached_prefix_depth() and root.augment.name == "none":  # augmented rows differ every epoch
+        from sweep.models.frozen_prefix import install
+
+        dtype = next(model.backbone.parameters()).dtype
+        install(model.backbone, strategy.cached_prefix_depth(), (source_fingerprint(root.model, root.seed), str(dtype)))
     timings["load_model_s"] = time.perf_counter() - start
 
     start = time.perf_counter()

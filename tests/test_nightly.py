@@ -316,13 +316,17 @@ def test_an_interrupted_night_resumes_without_enqueuing_twice(tmp_path, cache_di
             caught = any(t.state == optuna.trial.TrialState.RUNNING and "mlflow_run_id" in t.user_attrs for t in study.trials)
         except Exception:  # the study is not there yet
             continue
-    assert caught, "no trial was ever caught running"
+    if not caught:
+        process.kill()
+        out_text, err_text = process.communicate()
+        raise AssertionError(f"no trial was ever caught running (exit {process.returncode}):\n{out_text[-3000:]}\n{err_text[-3000:]}")
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 143, stderr[-3000:]
     study = night(out, "2026-11-27")
     returned = [t for t in study.trials if RETURNED in t.system_attrs]
-    assert len(returned) == 1 and returned[0].params["model"] == "minilm_l3"
+    found = [(t.number, t.state.name, t.params.get("model"), t.system_attrs.get(RETURNED)) for t in study.trials]
+    assert len(returned) == 1 and returned[0].params["model"] == "minilm_l3", (found, stderr[-3000:])
 
     resumed = run_nightly(*args, out=out, cache=cache_dir)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

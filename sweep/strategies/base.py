@@ -39,6 +39,11 @@ class Strategy:
         """Freeze parameters and/or wrap ``model.backbone`` in place."""
         raise NotImplementedError
 
+    def cached_prefix_depth(self) -> int:
+        """How many bottom blocks (with the embeddings) stay frozen and may be served from the frozen
+        prefix cache (sweep/models/frozen_prefix.py); 0: none."""
+        return 0
+
 
 STRATEGIES: Registry[type[Strategy]] = Registry("strategy.name")
 

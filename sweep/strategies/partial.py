@@ -12,6 +12,9 @@ from sweep.strategies.base import STRATEGIES, Strategy, StrategyConfig
 @dataclass
 class PartialConfig(StrategyConfig):
     freeze_depth: int = 2  # blocks frozen from the bottom; the embeddings are always frozen
+    # compute the frozen blocks' output once per row and reuse it (sweep/models/frozen_prefix.py): an epoch
+    # costs in proportion to the blocks that train; the frozen blocks then run without dropout
+    cache_prefix: bool = True
 
     def __post_init__(self) -> None:
         require(self.freeze_depth >= 0, "strategy.freeze_depth", self.freeze_depth, "must be >= 0")
@@ -37,3 +40,6 @@ class PartialFineTuning(Strategy):
             # the forward pass never uses has no depth and stays frozen (it cannot learn anything)
             depth = depths.get(name)
             param.requires_grad_(depth is not None and depth > self.config.freeze_depth)
+
+    def cached_prefix_depth(self) -> int:
+        return self.config.freeze_depth if self.config.cache_prefix else 0

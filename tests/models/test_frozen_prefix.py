@@ -1,0 +1,98 @@
+"""The frozen prefix cache: the same logits and the same gradients as recomputing the frozen blocks, from
+the second time a row is seen on without running them; refused where blocks cannot be skipped."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.conftest import TINY_DATA, compose
+
+
+def built(model: str, cache: bool):
+    from sweep.build import build
+    from sweep.schema import validate
+
+    task = ["task=digits"] if model == "tiny_vit" else ["task.max_length=16"]
+    partial = ["strategy=partial", "strategy.freeze_depth=1", f"strategy.cache_prefix={cache}"]
+    job = validate(compose(f"model={model}", *partial, *TINY_DATA, *task))
+    return build(job)
+
+
+def prefix_of(model):
+    """The FrozenPrefix installed on the model's backbone (its hooks close over it), or None."""
+    from sweep.models.frozen_prefix import FrozenPrefix
+
+    for hook in model.backbone._forward_pre_hooks.values():
+        owner = getattr(hook, "__self__", None)
+        if isinstance(owner, FrozenPrefix):
+            return owner
+    return None
+
+
+def loss_and_grads(model, batch):
+    model.zero_grad()
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    loss = torch.nn.functional.cross_entropy(logits, batch["labels"])
+    loss.backward()
+    return logits.detach(), {name: p.grad.clone() for name, p in model.named_parameters() if p.requires_grad}
+
+
+@pytest.mark.parametrize("model", ["tiny_bert", "tiny_gpt2", "tiny_llama", "minilm_l3"])
+def test_served_rows_give_the_logits_and_gradients_of_the_recomputed_prefix(model):
+    from sweep.models import frozen_prefix
+
+    frozen_prefix.STORES.clear()
+    plain, cached = built(model, cache=False), built(model, cache=True)
+    assert prefix_of(plain.model) is None and prefix_of(cached.model) is not None
+    cached.model.load_state_dict(plain.model.state_dict())  # the same head (both start from one seed anyway)
+    plain.model.eval(), cached.model.eval()  # dropout off: the one difference the cache makes
+    batches = list(plain.loaders["train"])[:2]
+    prefix = prefix_of(cached.model)
+    for seen in range(2):  # first time: computed and kept; second: served, the bottom block skipped
+        for batch in batches:
+            want_logits, want_grads = loss_and_grads(plain.model, batch)
+            got_logits, got_grads = loss_and_grads(cached.model, batch)
+            torch.testing.assert_close(got_logits, want_logits, atol=1e-5, rtol=1e-4)
+            assert want_grads.keys() == got_grads.keys()
+            for name in want_grads:
+                torch.testing.assert_close(got_grads[name], want_grads[name], atol=1e-5, rtol=1e-4, msg=name)
+        rows = sum(len(batch["labels"]) for batch in batches)
+        assert (prefix.hits, prefix.misses) == ((0, rows) if seen == 0 else (rows, rows))
+
+
+def test_a_served_batch_does_not_run_the_frozen_blocks():
+    from sweep.models.blocks import find_blocks
+
+    run = built("tiny_bert", cache=True)
+    model = run.model.eval()
+    calls = []
+    inside = next(find_blocks(model.backbone)[0].children())  # the block's hooks run either way; its insides only if it computes
+    inside.register_forward_pre_hook(lambda *_: calls.append(1))
+    batch = next(iter(run.loaders["val"]))
+    with torch.no_grad():
+        model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        assert len(calls) == 1  # new rows: the real prefix ran once, for them
+        model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    assert len(calls) == 1  # kept: block 0 computed nothing
+
+
+@pytest.mark.parametrize("model", ["tiny_t5", "tiny_vit"])
+def test_families_whose_blocks_cannot_be_skipped_train_uncached(model):
+    assert prefix_of(built(model, cache=True).model) is None
+
+
+def test_the_memory_budget_drops_the_least_recently_used_models_outputs():
+    from sweep.models.frozen_prefix import _Stores
+
+    stores = _Stores()
+    stores.budget = 3 * 4 * 8  # three rows of 8 floats
+    row = torch.zeros(2, 4)
+    stores.get(("a",))
+    assert stores.keep(("a",), b"1", row)
+    stores.get(("b",))
+    assert stores.keep(("b",), b"1", row) and stores.keep(("b",), b"2", row)
+    assert list(stores.by_key) == [("a",), ("b",)]
+    assert stores.keep(("b",), b"3", row)  # over budget: model a's outputs go, b's stay
+    assert list(stores.by_key) == [("b",)] and len(stores.by_key[("b",)]) == 3
+    assert not stores.keep(("b",), b"4", row)  # b alone fills the budget: the row is served, not kept
