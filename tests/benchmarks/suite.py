@@ -159,4 +159,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run as the module the benchmarks import (python -m makes this file __main__, a second copy whose
+    # registry no benchmark would fill)
+    sys.path.insert(0, str(ROOT))
+    from tests.benchmarks.suite import main as suite_main
+
+    sys.exit(suite_main())
