@@ -17,6 +17,7 @@ is its one validation at the end. The table also gives our best trial's last val
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -24,19 +25,20 @@ import tempfile
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[2]
 SPACE = {"lr": (1e-5, 3e-4), "warmup": (0.0, 0.2)}
 OLD_PRUNER = ["+search.pruner_options.n_startup_trials=2", "+search.pruner_options.n_warmup_steps=0"]
 
 
-def make_split(folder: Path) -> Path:
-    """1,000 / 300 / 300 rows by movie, written once: both tools read the same rows."""
+def make_split(folder: Path, train: int = 1000, val: int = 300, test: int = 300) -> Path:
+    """1,000 / 300 / 300 rows by movie (by default), written once: both tools read the same rows."""
     import pandas as pd
 
     from sweep.data.tasks import load_splits
     from sweep.schema import validate
     from tests.benchmarks.bench_data_path import compose
 
-    task = validate(compose("task.train_size=1000", "task.val_size=300", "task.test_size=300")).root.task
+    task = validate(compose(f"task.train_size={train}", f"task.val_size={val}", f"task.test_size={test}")).root.task
     splits = load_splits(task)
     frames = [
         pd.DataFrame({"text": part.inputs, "label": [splits.label_names[i] for i in part.labels], "split": name})
@@ -48,6 +50,8 @@ def make_split(folder: Path) -> Path:
 
 
 def trainer_search(csv: Path, cache: Path, seed: int, trials: int) -> dict:
+    """Trainer.hyperparameter_search on the split. Each trial is evaluated on val (the objective) and on
+    test at its end, so the best trial's test accuracy is known without training it again."""
     import numpy as np
     import optuna
     import pandas as pd
@@ -73,10 +77,16 @@ def trainer_search(csv: Path, cache: Path, seed: int, trials: int) -> dict:
         learning_rate=5e-5, warmup_steps=0.0, weight_decay=0.01, train_sampling_strategy="group_by_length", eval_strategy="epoch",
         save_strategy="no", logging_strategy="no", report_to=[], disable_tqdm=True, seed=42, use_cpu=True,
     )  # fmt: skip
+    trials_seen = []  # per trial: (val acc, test acc, optimizer steps)
+
+    def objective(metrics):
+        trials_seen.append((metrics["eval_val_accuracy"], metrics["eval_test_accuracy"], trainer.state.global_step))
+        return metrics["eval_val_accuracy"]
+
     trainer = Trainer(
         model_init=lambda *_: AutoModelForSequenceClassification.from_pretrained(path, num_labels=2),
-        args=arguments, train_dataset=rows("train"), eval_dataset=rows("val"), data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=accuracy,
+        args=arguments, train_dataset=rows("train"), eval_dataset={"val": rows("val"), "test": rows("test")},
+        data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=accuracy,
     )  # fmt: skip
 
     def space(trial):
@@ -89,9 +99,10 @@ def trainer_search(csv: Path, cache: Path, seed: int, trials: int) -> dict:
     best = trainer.hyperparameter_search(
         hp_space=space, backend="optuna", n_trials=trials, direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed),
-        compute_objective=lambda metrics: metrics["eval_accuracy"],
+        compute_objective=objective,
     )  # fmt: skip
     wall = time.perf_counter() - start
+    best_trial = max(trials_seen, key=lambda seen: seen[0])  # the first of equals, as Optuna's best_trial
     return {
         "tool": "HF Trainer.hyperparameter_search",
         "seed": seed,
@@ -99,13 +110,21 @@ def trainer_search(csv: Path, cache: Path, seed: int, trials: int) -> dict:
         "best": best.objective,
         "pruned": 0,
         "last": best.objective,
+        "test": best_trial[1],
+        "steps": sum(seen[2] for seen in trials_seen),
+        "trials": len(trials_seen),
+        "train_rows": len(trainer.train_dataset),
     }
 
 
-def sweep_search(csv: Path, cache: Path, seed: int, trials: int, extra: list[str], name: str) -> dict:
+def sweep_search(csv: Path, cache: Path, seed: int, trials: int, extra: list[str], name: str, workdir: Path | None = None) -> dict:
+    """``python -m sweep.run -m search=optuna`` on the split, in ``workdir`` (default: a new temporary folder);
+    the best trial's test accuracy and every trial's optimizer steps are read from its MLflow store."""
     import optuna
 
-    workdir = Path(tempfile.mkdtemp(prefix="sweep-bench-search-"))
+    from tests.benchmarks.common import runs
+
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="sweep-bench-search-"))
     command = [
         sys.executable, "-m", "sweep.run", "-m", "search=optuna", "model=minilm_l3", "task=csv", f"task.path={csv}",
         "task.split_column=split", "task.max_length=64", "trainer.max_epochs=1", "trainer.precision=32-true",
@@ -113,8 +132,10 @@ def sweep_search(csv: Path, cache: Path, seed: int, trials: int, extra: list[str
         f"search.space.optim.lr=tag(log, interval({SPACE['lr'][0]}, {SPACE['lr'][1]}))",
         f"search.space.optim.warmup_ratio=interval({SPACE['warmup'][0]}, {SPACE['warmup'][1]})", f"paths.cache_dir={cache}", *extra,
     ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the checkout this file lives in
+    env.pop("MLFLOW_TRACKING_URI", None)
     start = time.perf_counter()
-    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
+    result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if result.returncode != 0:
         raise RuntimeError(result.stderr[-3000:])
@@ -125,7 +146,20 @@ def sweep_search(csv: Path, cache: Path, seed: int, trials: int, extra: list[str
     pruned = sum(1 for t in study.trials if t.state == optuna.trial.TrialState.PRUNED)
     best = study.best_trial
     last = best.intermediate_values[max(best.intermediate_values)]
-    return {"tool": name, "seed": seed, "wall_s": wall, "best": best.value, "pruned": pruned, "last": last}
+    jobs = {run.info.run_id: run for run in runs(workdir) if "mlflow.parentRunId" in run.data.tags}
+    return {
+        "tool": name,
+        "seed": seed,
+        "wall_s": wall,
+        "best": best.value,
+        "pruned": pruned,
+        "last": last,
+        "test": jobs[best.user_attrs["mlflow_run_id"]].data.metrics["test/acc"],
+        "steps": int(sum(run.data.metrics.get("optimizer_steps", 0) for run in jobs.values())),
+        "trials": len(jobs),
+        "train_rows": int(max(run.data.metrics.get("data_train_rows", 0) for run in jobs.values())),
+        "token_cache_hits": int(sum(run.data.metrics.get("prepare_token_cache_hits", 0) for run in jobs.values())),
+    }
 
 
 def main() -> None:
@@ -153,17 +187,19 @@ def main() -> None:
 
     print(f"\n{describe()}")
     print(f"MiniLM-L3, 1,000 train / 300 val rows by movie, {args.trials} TPE trials, lr [1e-5, 3e-4] log, warmup [0, 0.2], 1 epoch, fp32")
-    print("| tool | seed | wall s | best val acc | best trial's last val acc | pruned |")
-    print("|---|---|---|---|---|---|")
+    print("| tool | seed | wall s | best val acc | best trial's last val acc | its test acc | pruned | optimizer steps |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['tool']} | {r['seed']} | {r['wall_s']:.0f} | {r['best']:.4f} | {r['last']:.4f} | {r['pruned']} |")
+        print(f"| {r['tool']} | {r['seed']} | {r['wall_s']:.0f} | {r['best']:.4f} | {r['last']:.4f} | {r['test']:.4f} | {r['pruned']} | "
+              f"{r['steps']} |")  # fmt: skip
     for tool in dict.fromkeys(r["tool"] for r in rows):
         mine = [r for r in rows if r["tool"] == tool]
         print(f"| {tool} | median | {statistics.median(r['wall_s'] for r in mine):.0f} | "
               f"{statistics.median(r['best'] for r in mine):.4f} | {statistics.median(r['last'] for r in mine):.4f} | "
-              f"{sum(r['pruned'] for r in mine)} |")  # fmt: skip
+              f"{statistics.median(r['test'] for r in mine):.4f} | {sum(r['pruned'] for r in mine)} | "
+              f"{statistics.median(r['steps'] for r in mine):.0f} |")  # fmt: skip
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    sys.path.insert(0, str(ROOT))
     main()

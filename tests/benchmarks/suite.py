@@ -178,8 +178,9 @@ def regenerate_readme(readme: Path, lines: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    # the benchmarks register in the importable module, not in this __main__ copy of it
+    # run as the module the benchmarks import (python -m makes this file __main__, a second copy whose
+    # registry no benchmark would fill)
     sys.path.insert(0, str(ROOT))
-    from tests.benchmarks import suite
+    from tests.benchmarks.suite import main as suite_main
 
-    sys.exit(suite.main())
+    sys.exit(suite_main())
