@@ -159,4 +159,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run as ``python -m``, this file is ``__main__``; the benchmarks register with ``tests.benchmarks.suite``,
+    # which would be a second copy with its own BENCHMARKS: run that one
+    sys.path.insert(0, str(ROOT))
+    from tests.benchmarks.suite import main as suite_main
+
+    sys.exit(suite_main())
