@@ -28,15 +28,16 @@ SPACE = {"lr": (1e-5, 3e-4), "warmup": (0.0, 0.2)}
 OLD_PRUNER = ["+search.pruner_options.n_startup_trials=2", "+search.pruner_options.n_warmup_steps=0"]
 
 
-def make_split(folder: Path) -> Path:
-    """1,000 / 300 / 300 rows by movie, written once: both tools read the same rows."""
+def make_split(folder: Path, sizes: tuple[int, int, int] = (1000, 300, 300)) -> Path:
+    """Train / val / test rows by movie (default 1,000 / 300 / 300), written once: both tools read the same rows."""
     import pandas as pd
 
     from sweep.data.tasks import load_splits
     from sweep.schema import validate
     from tests.benchmarks.bench_data_path import compose
 
-    task = validate(compose("task.train_size=1000", "task.val_size=300", "task.test_size=300")).root.task
+    train, val, test = sizes
+    task = validate(compose(f"task.train_size={train}", f"task.val_size={val}", f"task.test_size={test}")).root.task
     splits = load_splits(task)
     frames = [
         pd.DataFrame({"text": part.inputs, "label": [splits.label_names[i] for i in part.labels], "split": name})
