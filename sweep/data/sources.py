@@ -7,6 +7,7 @@ A reader returns a DataFrame with columns ``text``, ``label`` (raw values) and o
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,9 +24,16 @@ READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
 @task_kind("rotten_tomatoes", "text")
 def rotten_tomatoes(task: TaskConfig):
     """Review snippets (fresh/rotten) and plot sentences from 1,449 movies; ``movie_name`` is the group."""
+    return _packaged_corpus(str(ROTTEN_TOMATOES_CSV.locate("task.kind=rotten_tomatoes"))).copy()
+
+
+@functools.cache
+def _packaged_corpus(path: str):
+    """Read once per process (a few MB): decompressing it took 0.14 s of every trial of a search.
+    Callers get a copy: nothing they do reaches the cached frame."""
     import pandas as pd
 
-    frame = pd.read_csv(ROTTEN_TOMATOES_CSV.locate("task.kind=rotten_tomatoes"))
+    frame = pd.read_csv(path)
     return frame.rename(columns={"category": "label", "movie_name": "group"})[["text", "label", "group"]]
 
 

@@ -1,0 +1,81 @@
+"""The performance suite (tests/benchmarks/suite.py): its helpers, and its smoke run through the real command."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.benchmarks.suite import Figure, SameWorkError, interleaved, same_work, table
+from tests.conftest import ROOT
+
+# every benchmark the smoke run executes, with a figure each must print
+SMOKE = {
+    "trial_vs_trainer": ["fp32, sweep / Trainer: training loop", "fp32, sweep / Trainer: whole process", "fp32 test accuracy"],
+    "fixed_cost": ["sweep.run --help", "config error: unknown group choice", "single job: process start to first optimizer step",
+                   "search: later trials, launch to first step"],
+    "hardware": ["fp32 matmul ceiling", "fp32 fine-tuning epoch, achieved", "fp32 fine-tuning epoch, share of the fp32 ceiling"],
+}  # fmt: skip
+
+
+def test_interleaved_alternates_the_sides_and_takes_medians_of_pairs():
+    calls = []
+    a_times, b_times = iter([1.0, 3.0, 2.0]), iter([2.0, 3.0, 8.0])
+
+    def a():
+        calls.append("a")
+        return next(a_times)
+
+    def b():
+        calls.append("b")
+        return next(b_times)
+
+    median_a, median_b, ratio = interleaved(a, b, 3)
+    assert calls == ["a", "b"] * 3
+    assert (median_a, median_b) == (2.0, 3.0)
+    assert ratio == 2.0  # the pairs' ratios are 2, 1, 4: their median, not the ratio of the medians
+
+
+def test_same_work_raises_on_any_difference():
+    same_work("rows", [2000, 500, 500], [2000, 500, 500])
+    with pytest.raises(SameWorkError, match="optimizer steps differ"):
+        same_work("optimizer steps", 63, 62)
+
+
+def test_table_has_a_row_per_figure_with_its_goal_and_verdict():
+    figures = [
+        Figure("b", "ratio", 0.91234, "x", "<= 0.95x", True, "ours 9 s"),
+        Figure("b", "missed", 1.7, "s", "<= 1.5 s", False),
+        Figure("b", "ceiling", 1234.5, "GFLOP/s"),
+    ]
+    lines = table(figures)
+    assert lines[0].startswith("| benchmark |") and len(lines) == 2 + len(figures)
+    assert lines[2] == "| b | ratio | 0.912 x | <= 0.95x | yes | ours 9 s |"
+    assert "| 1.7 s | <= 1.5 s | **no** |" in lines[3]
+    assert "| 1,234 GFLOP/s |  |  |" in lines[4]
+
+
+def test_the_trainer_validates_on_the_steps_sweep_plans():
+    from tests.benchmarks.perf_trainer import eval_steps
+
+    assert eval_steps(2000) == 63  # one validation per epoch: at its last step
+    assert eval_steps(128) == 4
+
+
+@pytest.mark.slow
+def test_the_quick_suite_runs_every_benchmark_and_prints_its_figures():
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    command = [sys.executable, "-m", "tests.benchmarks.suite", "--quick", "--only", *SMOKE]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = done.stdout.split("# Performance suite results", 1)[1]
+    for name, figures in SMOKE.items():
+        rows = [line for line in report.splitlines() if line.startswith(f"| {name} |")]
+        for figure in figures:
+            (row,) = [line for line in rows if f"| {figure}" in line]
+            measured = float(row.split("|")[3].split()[0].replace(",", ""))
+            assert math.isfinite(measured), row
