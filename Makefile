@@ -31,7 +31,7 @@ test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: setup
-	$(BIN)/python tests/benchmarks/bench_data_path.py
+	$(BIN)/python -m tests.benchmarks.suite --readme
 
 clean:
 	rm -rf outputs/runs outputs/multirun outputs/cache

@@ -18,6 +18,11 @@ SMOKE = {
     "fixed_cost": ["sweep.run --help", "config error: unknown group choice", "single job: process start to first optimizer step",
                    "search: later trials, launch to first step"],
     "hardware": ["fp32 matmul ceiling", "fp32 fine-tuning epoch, achieved", "fp32 fine-tuning epoch, share of the fp32 ceiling"],
+    "feature_cache": ["feature epoch: recomputed backbone / cached features"],
+    "partial_prefix": ["freeze_depth=3: epoch with the prefix cache"],
+    "search": ["(a) / (b) wall time", "(a) / (c) wall time"],
+    "scaling": ["1k Rotten Tomatoes (1,000 rows): training time per row"],
+    "workers": ["2 workers x 1 thread / 1 worker x 2 threads: wall time"],
 }  # fmt: skip
 
 
@@ -67,6 +72,10 @@ def test_the_trainer_validates_on_the_steps_sweep_plans():
 
 @pytest.mark.slow
 def test_the_quick_suite_runs_every_benchmark_and_prints_its_figures():
+    from tests.benchmarks.suite import BENCHMARKS, discover
+
+    discover()
+    assert set(SMOKE) == set(BENCHMARKS), "a benchmark the smoke run does not cover: add it to SMOKE"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     env.pop("MLFLOW_TRACKING_URI", None)
     command = [sys.executable, "-m", "tests.benchmarks.suite", "--quick", "--only", *SMOKE]
