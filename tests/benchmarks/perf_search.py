@@ -28,6 +28,7 @@ from pathlib import Path
 from tests.benchmarks.suite import Figure, Settings, benchmark, same_work
 
 GOAL = 0.5  # (a)'s wall time against (b)'s and (c)'s, at equal or better best val accuracy
+AUTO = ["trainer.precision=auto"]  # after the sides' 32-true: the last override wins
 
 
 def sizes(quick: bool) -> tuple[tuple[int, int, int], int]:
@@ -37,6 +38,7 @@ def sizes(quick: bool) -> tuple[tuple[int, int, int], int]:
 
 @benchmark("search")
 def search(settings: Settings) -> list[Figure]:
+    from sweep.hardware import resolve_precision
     from sweep.zoo.loader import resolve_source
     from tests.benchmarks.bench_search_vs_trainer import make_split, sweep_search
 
@@ -58,11 +60,17 @@ def search(settings: Settings) -> list[Figure]:
     same_work("trials", b["trials"], hf["trials"])
     same_work("training rows", (a["train_rows"], b["train_rows"]), (hf["train_rows"], hf["train_rows"]))
     same_work("optimizer steps of the unpruned searches (b, c)", b["steps"], hf["steps"])
-    return [
+    figures = [
         *(side_figure(side, trials) for side in (a, b, hf)),
         ratio_figure(a, b, "(a) / (b) wall time, no pruner and no cache"),
         ratio_figure(a, hf, "(a) / (c) wall time, Trainer.hyperparameter_search"),
     ]
+    if resolve_precision("auto", "cpu").startswith("bf16"):  # our default precision where the CPU computes bf16
+        name = "(a') sweep, trainer.precision=auto (bf16)"
+        a2 = timed("(a')", sweep_search, csv, fresh(settings.work, "a2"), seed, trials, ours + AUTO, name, fresh(settings.work, "a2-run"))
+        same_work("trials", a2["trials"], hf["trials"])
+        figures += [side_figure(a2, trials), ratio_figure(a2, hf, "(a') / (c) wall time, our default precision against the Trainer's")]
+    return figures
 
 
 def trainer_process(csv: Path, cache: Path, seed: int, trials: int) -> dict:
