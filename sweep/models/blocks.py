@@ -66,10 +66,12 @@ def parameter_depths(module: nn.Module, blocks: nn.ModuleList | None = None) -> 
     for i, block in enumerate(blocks):
         handles.append(block.register_forward_pre_hook(entering(i + 1)))
         handles.append(block.register_forward_hook(entering(after if i == len(blocks) - 1 else i + 1)))
+    from sweep.models.frozen_prefix import bypassed
+
     was_training = module.training
     module.eval()
     try:
-        with torch.no_grad(), recorder:
+        with torch.no_grad(), bypassed(module), recorder:  # every block computes, cached prefix or not
             module(**example_inputs(module))
     finally:
         for handle in handles:

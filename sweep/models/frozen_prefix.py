@@ -22,6 +22,7 @@ weights, depth and precision, within a memory budget; past it, new rows are comp
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections import OrderedDict
@@ -87,7 +88,8 @@ class FrozenPrefix:
     def __init__(self, backbone: nn.Module, blocks: nn.ModuleList, depth: int, key: tuple):
         self.backbone, self.blocks, self.depth, self.key = backbone, blocks, depth, key
         self.serving: torch.Tensor | None = None  # the batch's output at block k while the forward runs
-        self.computing = False
+        self.computing = False  # True while new rows run the real prefix, and while bypassed()
+        backbone._frozen_prefix = self  # found by bypassed()
         self.hits = self.misses = 0
         for i, block in enumerate(blocks[:depth]):
             block.forward = self._pass_through(block.forward, last=i == depth - 1)
@@ -156,6 +158,21 @@ class FrozenPrefix:
     def _after(self, module, args, output):
         self.serving = None
         return None
+
+
+@contextlib.contextmanager
+def bypassed(backbone: nn.Module):
+    """Within, ``backbone`` computes every block as if no cache were installed (the block finder's and the
+    cost estimate's forward pass must see each parameter where it really runs)."""
+    prefix = getattr(backbone, "_frozen_prefix", None)
+    if prefix is None or prefix.computing:
+        yield
+        return
+    prefix.computing = True
+    try:
+        yield
+    finally:
+        prefix.computing = False
 
 
 def _raise(output):

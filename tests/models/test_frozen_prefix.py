@@ -77,6 +77,18 @@ def test_a_served_batch_does_not_run_the_frozen_blocks():
     assert len(calls) == 1  # kept: block 0 computed nothing
 
 
+def test_the_block_finder_sees_every_block_compute_through_an_installed_cache():
+    """Regression: with the cache installed, the depth pass (partial, layer decay, the cost estimate) went
+    through the pass-throughs and placed frozen blocks' parameters wrongly."""
+    from sweep.models.blocks import parameter_depths
+
+    plain, cached = built("tiny_llama", cache=False), built("tiny_llama", cache=True)
+    assert prefix_of(cached.model) is not None
+    want = parameter_depths(plain.model.backbone)
+    for _ in range(2):  # the second pass would find the example row kept, and skip the frozen block
+        assert parameter_depths(cached.model.backbone) == want
+
+
 @pytest.mark.parametrize("model", ["tiny_t5", "tiny_vit"])
 def test_families_whose_blocks_cannot_be_skipped_train_uncached(model):
     assert prefix_of(built(model, cache=True).model) is None
