@@ -112,6 +112,7 @@ class FrozenPrefix:
         return (*self.key, self.depth, str(modes))
 
     def _before(self, module, args, kwargs):
+        self.serving = None  # a forward that raised never reached _after: its batch must not be served again
         if self.computing:
             return None
         rows, mask = _rows(kwargs)
@@ -144,7 +145,7 @@ class FrozenPrefix:
                 self.backbone(**subset)
             raise RuntimeError("the frozen prefix never reached its last block")
         except _PrefixDone as done:
-            hidden = done.hidden[0] if isinstance(done.hidden, tuple) else done.hidden
+            hidden = done.hidden  # a tensor: install() refuses blocks that return more
         finally:
             stop.remove()
             self.computing = False

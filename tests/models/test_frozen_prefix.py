@@ -89,6 +89,26 @@ def test_the_block_finder_sees_every_block_compute_through_an_installed_cache():
         assert parameter_depths(cached.model.backbone) == want
 
 
+def test_a_forward_that_raised_leaves_nothing_served_to_the_next_one():
+    """Regression: a forward that raised after the batch was prepared (an interrupt, an error in a top
+    block) left that batch's outputs in place, and the next new rows' prefix ran through them."""
+    from sweep.models.blocks import find_blocks
+
+    plain, cached = built("tiny_bert", cache=False), built("tiny_bert", cache=True)
+    cached.model.load_state_dict(plain.model.state_dict())
+    plain.model.eval(), cached.model.eval()
+    first, second = list(plain.loaders["val"])[:1] + list(plain.loaders["train"])[:1]
+    top = find_blocks(cached.model.backbone)[-1]
+    failing = top.register_forward_hook(lambda *_: (_ for _ in ()).throw(RuntimeError("interrupted")))
+    with torch.no_grad(), pytest.raises(RuntimeError, match="interrupted"):
+        cached.model(input_ids=first["input_ids"], attention_mask=first["attention_mask"])
+    failing.remove()
+    with torch.no_grad():
+        got = cached.model(input_ids=second["input_ids"], attention_mask=second["attention_mask"])
+        want = plain.model(input_ids=second["input_ids"], attention_mask=second["attention_mask"])
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
+
+
 @pytest.mark.parametrize("model", ["tiny_t5", "tiny_vit"])
 def test_families_whose_blocks_cannot_be_skipped_train_uncached(model):
     assert prefix_of(built(model, cache=True).model) is None
