@@ -23,12 +23,12 @@ log = logging.getLogger("sweep")
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig):
     """One job. In a sweep, a failure becomes a failed outcome, recorded, and the sweep goes on."""
-    from sweep.errors import ConfigError
-    from sweep.job import JobContext, run_job
-    from sweep.memory import released
-    from sweep.outcome import JobOutcome
-    from sweep.secrets import mask_secrets
-    from sweep.signals import interruptible
+    from sweep.config.errors import ConfigError
+    from sweep.config.secrets import mask_secrets
+    from sweep.pipeline.job import JobContext, run_job
+    from sweep.pipeline.outcome import JobOutcome
+    from sweep.runtime.memory import released
+    from sweep.runtime.signals import interruptible
 
     context = JobContext.from_hydra()
     with interruptible(), released():  # also where the job runs in a worker process of joblib or submitit
@@ -57,10 +57,10 @@ def cli(app=None) -> None:
 
     from hydra.errors import HydraException
 
-    from sweep.errors import ConfigError, bad_input_line
-    from sweep.groups import check_group_choices
-    from sweep.secrets import mask_secrets
-    from sweep.signals import Interrupted, interruptible, terminate_children
+    from sweep.config.errors import ConfigError, bad_input_line
+    from sweep.config.groups import check_group_choices
+    from sweep.config.secrets import mask_secrets
+    from sweep.runtime.signals import Interrupted, interruptible, terminate_children
 
     try:
         check_group_choices(sys.argv[1:])
@@ -89,10 +89,10 @@ def cli(app=None) -> None:
 
 
 def _end_open_runs(state: str, error: str) -> int:
-    from sweep.secrets import mask_secrets
-    from sweep.tracking import open_runs
+    from sweep.config.secrets import mask_secrets
+    from sweep.tracking.job_run import end_all
 
-    return open_runs.end_all(state, mask_secrets(error))
+    return end_all(state, mask_secrets(error))
 
 
 if __name__ == "__main__":

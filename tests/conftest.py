@@ -35,7 +35,7 @@ def compose(*overrides: str):
 @pytest.fixture
 def job_config(cache_dir, tmp_path):
     """A validated JobConfig for the given overrides, writing only under tmp_path."""
-    from sweep.schema import validate
+    from sweep.pipeline.validate import validate
 
     def make(*overrides: str):
         return validate(compose(f"paths.output_dir={tmp_path}", f"paths.cache_dir={cache_dir}", *overrides))

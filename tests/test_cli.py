@@ -73,7 +73,7 @@ def test_single_run_on_a_user_csv(tmp_path, cache_dir):
     assert run.info.status == "FINISHED" and run.data.tags["task"] == "csv"
     assert run.data.metrics["data_val_rows"] == 12 and run.data.metrics["data_train_rows"] == 96
     assert "mlflow ui --backend-store-uri" in result.stdout
-    # the cost estimate, logged before training (sweep/cost.py), and how it compared
+    # the cost estimate, logged before training (sweep/pipeline/cost.py), and how it compared
     assert run.data.metrics["estimate.optimizer_steps"] == run.data.metrics["optimizer_steps"] == 3
     assert run.data.metrics["estimate.measured_over_estimated"] > 0 and "][sweep][INFO] estimate: 3 steps over" in result.stdout
 

@@ -1,4 +1,4 @@
-"""The cost estimate (sweep/cost.py) counts what each strategy really computes, on tiny models."""
+"""The cost estimate (sweep/pipeline/cost.py) counts what each strategy really computes, on tiny models."""
 
 import math
 
@@ -11,8 +11,8 @@ OVERRIDES = {"partial": ["strategy.freeze_depth=1"], "prompt": ["strategy.num_vi
 
 @pytest.mark.parametrize("strategy", ["full", "partial", "lora", "prompt", "feature"])
 def test_estimate_follows_the_strategy(job_config, strategy):
-    from sweep.build import build
-    from sweep.cost import estimate, parameter_counts
+    from sweep.pipeline.build import build
+    from sweep.pipeline.cost import estimate, parameter_counts
 
     built = build(job_config("model=tiny_llama", f"strategy={strategy}", *TINY_DATA, *OVERRIDES.get(strategy, [])))
     result = estimate(built, "32-true", "cpu")
@@ -36,7 +36,7 @@ def test_estimate_follows_the_strategy(job_config, strategy):
 
 
 def test_no_estimate_when_rows_do_not_say_their_length():
-    from sweep.cost import positions_per_row
+    from sweep.pipeline.cost import positions_per_row
 
     class Unknown:  # a dataset type the estimate does not know
         pass
@@ -45,8 +45,8 @@ def test_no_estimate_when_rows_do_not_say_their_length():
 
 
 def test_an_image_row_is_a_vits_patches_and_its_cls_token(job_config):
-    from sweep.build import build
-    from sweep.cost import estimate
+    from sweep.pipeline.build import build
+    from sweep.pipeline.cost import estimate
 
     built = build(job_config("model=tiny_vit", "task=digits", "task.train_size=64", "task.val_size=32", "task.test_size=32"))
     result = estimate(built, "32-true", "cpu")

@@ -29,7 +29,7 @@ def no_follower_left(cwd) -> bool:
 
     for process in psutil.process_iter(["cmdline", "cwd"]):
         try:
-            if "sweep.follower" in (process.info["cmdline"] or []) and process.info["cwd"] == str(cwd):
+            if "sweep.pipeline.follower" in (process.info["cmdline"] or []) and process.info["cwd"] == str(cwd):
                 return False
         except psutil.Error:
             continue
@@ -202,7 +202,7 @@ def test_each_rank_draws_the_same_batches_and_keeps_its_share():
     ],
 )
 def test_the_rank_comes_from_the_launcher_s_environment(monkeypatch, env, place):
-    from sweep.distributed import RANK_VARIABLES, place_from_env
+    from sweep.distributed.ranks import RANK_VARIABLES, place_from_env
 
     for name in (
         *RANK_VARIABLES,

@@ -18,7 +18,9 @@ def test_the_teacher_runs_once_per_split_across_jobs_and_epochs(tmp_path, cache_
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     _, runs = all_runs(tmp_path)
-    children = sorted((run for run in runs if "mlflow.parentRunId" in run.data.tags), key=lambda run: int(run.data.tags["sweep.job"]))
+    children = sorted(
+        (run for run in runs if "mlflow.parentRunId" in run.data.tags), key=lambda run: int(run.data.tags["sweep.pipeline.job"])
+    )
     assert [run.data.tags["strategy"] for run in children] == ["distill", "distill", "full", "full"]
     distilled, alone = children[:2], children[2:]
     # the first job runs the teacher on train, val and test (one batch each at eval batch size 128);
@@ -104,7 +106,7 @@ def fake_teacher(labels: list[str]):
     """A teacher whose logits are a function of each row's ids: (sum, -sum); counts its forward passes."""
     import torch
 
-    from sweep.teacher import Teacher
+    from sweep.pipeline.teacher import Teacher
 
     class Tokenizer:
         pad_token_id = 0
@@ -125,7 +127,7 @@ def fake_teacher(labels: list[str]):
 def test_teacher_logits_keep_rows_in_place_and_columns_in_the_tasks_order(tmp_path):
     import numpy as np
 
-    from sweep.teacher import label_order, teacher_logits
+    from sweep.pipeline.teacher import label_order, teacher_logits
 
     teacher = fake_teacher(["fresh", "rotten"])
     columns = label_order(teacher, ["rotten", "fresh"])
@@ -142,10 +144,10 @@ def test_teacher_logits_keep_rows_in_place_and_columns_in_the_tasks_order(tmp_pa
 def test_per_row_extras_stay_with_their_rows_through_every_training_loader():
     import numpy as np
 
+    from sweep.config.schema import AugmentConfig
     from sweep.data.augment import AUGMENTERS
     from sweep.data.loaders import train_loader
     from sweep.data.tokens import TokenizedSplit
-    from sweep.schema import AugmentConfig
 
     rng = np.random.default_rng(0)
     rows = [rng.integers(5, 50, size=rng.integers(3, 30)).tolist() for _ in range(200)]

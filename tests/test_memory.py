@@ -13,7 +13,7 @@ def test_after_the_first_release_collections_skip_the_long_lived_objects_and_sti
     code = textwrap.dedent(
         """
         import gc, weakref
-        from sweep.memory import release_memory
+        from sweep.runtime.memory import release_memory
 
         class Node:
             pass

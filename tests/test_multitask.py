@@ -30,8 +30,8 @@ def test_sub_tasks_are_stacked_with_their_own_label_ids(job_config):
 
 
 def test_temperature_sampling_evens_out_sub_tasks():
+    from sweep.config.schema import TaskConfig
     from sweep.data.multitask import sampling_weights
-    from sweep.schema import TaskConfig
 
     tasks = np.array([0] * 900 + [1] * 100)
     assert sampling_weights(TaskConfig(name="m", kind="multi", tasks=["a", "b"]), tasks) is None  # proportional

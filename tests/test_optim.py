@@ -4,8 +4,8 @@ import pytest
 
 
 def test_layer_decay_gives_lower_blocks_smaller_steps(job_config):
-    from sweep.build import build
-    from sweep.optim import param_groups
+    from sweep.pipeline.build import build
+    from sweep.pipeline.optim import param_groups
 
     job = job_config(
         "model=tiny_bert", "task.train_size=64", "task.val_size=32", "task.test_size=32", "optim.layer_decay=0.5", "optim.lr=1e-3"
@@ -27,8 +27,8 @@ def test_layer_decay_gives_lower_blocks_smaller_steps(job_config):
 
 
 def test_without_layer_decay_one_lr_and_frozen_parameters_left_out(job_config):
-    from sweep.build import build
-    from sweep.optim import param_groups
+    from sweep.pipeline.build import build
+    from sweep.pipeline.optim import param_groups
 
     job = job_config("model=tiny_bert", "strategy=feature", "task.train_size=64", "task.val_size=32", "task.test_size=32")
     built = build(job)
@@ -39,8 +39,8 @@ def test_without_layer_decay_one_lr_and_frozen_parameters_left_out(job_config):
 
 def test_layer_decay_reads_through_peft_wrappers(job_config):
     """The forward pass is traced through PEFT: LoRA adapters take their block's rate, a soft prompt the input side's."""
-    from sweep.build import build
-    from sweep.optim import param_groups
+    from sweep.pipeline.build import build
+    from sweep.pipeline.optim import param_groups
 
     for strategy, checks in {
         "lora": {

@@ -88,7 +88,7 @@ def test_each_objective_trains_a_few_steps_with_a_finite_loss_and_its_backbone_r
     from sweep.models.families import FAMILIES
     from sweep.pretrain.pretrain_job import prepare
     from sweep.pretrain.pretrain_training import fit
-    from sweep.zoo.saved import load_folder, write_backbone
+    from sweep.tracking.saved_models import load_folder, write_backbone
 
     paths = [f"paths.output_dir={tmp_path}", f"paths.cache_dir={cache_dir}"]
     cfg = compose_pretrain(f"model={model}", f"pretrain.objective={objective}", *TASK_OF.get(model, []), *paths, *PRETRAIN_DATA)
@@ -137,8 +137,8 @@ def test_pretrain_cli_keeps_a_backbone_that_sweep_run_loads_by_run_and_by_zoo_na
     assert f"source: runs:/{run_id}/model" in zoo.read_text()
     meta = json.loads(Path(client.download_artifacts(run_id, "model/sweep_model.json", str(tmp_path))).read_text())
     assert meta["headless"] is True and meta["objective"] == "mlm" and meta["backbone"] == "full"
-    from sweep.errors import ConfigError
-    from sweep.zoo.saved import load_saved_classifier
+    from sweep.config.errors import ConfigError
+    from sweep.tracking.saved_models import load_saved_classifier
 
     with pytest.raises(ConfigError, match="without a classification head"):  # e.g. as a teacher: it has no logits to give
         load_saved_classifier(f"runs:/{run_id}/model", f"sqlite:///{tmp_path / 'outputs' / 'mlflow.db'}", cache_dir)

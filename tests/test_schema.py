@@ -2,7 +2,7 @@
 
 import pytest
 
-from sweep.errors import ConfigError
+from sweep.config.errors import ConfigError
 from tests.conftest import compose
 
 BAD_VALUES = [
@@ -40,7 +40,7 @@ BAD_VALUES = [
 
 @pytest.mark.parametrize("overrides, key", BAD_VALUES)
 def test_bad_value_names_its_key(overrides, key):
-    from sweep.schema import validate
+    from sweep.pipeline.validate import validate
 
     with pytest.raises(ConfigError) as error:
         validate(compose(*overrides))
@@ -48,14 +48,14 @@ def test_bad_value_names_its_key(overrides, key):
 
 
 def test_unknown_strategy_lists_known_names():
-    from sweep.schema import validate
+    from sweep.pipeline.validate import validate
 
     with pytest.raises(ConfigError, match="known: distill, feature, full, lora, partial, prompt"):
         validate(compose("strategy.name=nope"))
 
 
 def test_defaults_are_valid_and_typed():
-    from sweep.schema import validate
+    from sweep.pipeline.validate import validate
 
     job = validate(compose())
     assert job.root.model.name == "minilm_l6"
@@ -68,7 +68,7 @@ def test_defaults_are_valid_and_typed():
     [("full", 5e-5, 1), ("prompt", 3e-2, 1), ("lora", 3e-3, 1), ("feature", 3e-3, 10)],
 )
 def test_strategy_brings_its_own_defaults_and_the_command_line_wins(strategy, lr, epochs):
-    from sweep.schema import validate
+    from sweep.pipeline.validate import validate
 
     job = validate(compose(f"strategy={strategy}"))
     assert job.root.optim.lr == pytest.approx(lr)

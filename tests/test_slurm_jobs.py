@@ -1,9 +1,9 @@
-"""How the submitting process reads SLURM jobs (sweep/slurm_jobs.py); the real cluster: tests/cluster/."""
+"""How the submitting process reads SLURM jobs (sweep/distributed/slurm_jobs.py); the real cluster: tests/cluster/."""
 
 import pytest
 from submitit.core.utils import FailedJobError, UncompletedJobError
 
-from sweep.slurm_jobs import GONE, current_job_id, ended_by_cluster
+from sweep.distributed.slurm_jobs import GONE, current_job_id, ended_by_cluster
 
 
 def uncompleted(state: str) -> UncompletedJobError:

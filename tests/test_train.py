@@ -20,8 +20,8 @@ class ValidationSteps(pl.Callback):
 
 def test_validation_is_spread_over_the_budget_and_comes_at_its_end(job_config):
     """Regression: Lightning validated at steps 2, 4, 6, 8 of 9 and never after the last step."""
-    from sweep.build import build
-    from sweep.train import train
+    from sweep.pipeline.build import build
+    from sweep.pipeline.train import train
 
     recorder = ValidationSteps()
     result = train(build(job_config(*NINE_STEPS, *NO_STOP, "trainer.val_check_interval=0.25")), callbacks=[recorder])
@@ -42,8 +42,8 @@ def test_validation_plan_puts_trials_of_different_lengths_on_one_scale():
 
 def test_bf16_trains_with_gradient_clipping_and_records_itself(job_config):
     """Regression: Lightning's mixed precision refused to clip the fused AdamW at the first step."""
-    from sweep.build import build
-    from sweep.train import train
+    from sweep.pipeline.build import build
+    from sweep.pipeline.train import train
 
     job = job_config(*NINE_STEPS, *NO_STOP, "trainer.precision=bf16-mixed", "trainer.gradient_clip_val=0.5", "trainer.max_steps=3")
     result = train(build(job))
@@ -51,8 +51,8 @@ def test_bf16_trains_with_gradient_clipping_and_records_itself(job_config):
 
 
 def test_clipping_can_be_turned_off(job_config):
-    from sweep.build import build
-    from sweep.train import train
+    from sweep.pipeline.build import build
+    from sweep.pipeline.train import train
 
     job = job_config(*NINE_STEPS, "trainer.gradient_clip_val=null", "trainer.max_steps=2")
     assert job.root.trainer.gradient_clip_val is None
@@ -67,7 +67,7 @@ def test_clipping_can_be_turned_off(job_config):
 def test_auto_precision_reads_the_hardware(monkeypatch, flags, cuda, expected):
     import torch
 
-    import sweep.hardware as hardware
+    import sweep.runtime.hardware as hardware
 
     monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset(flags))
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
@@ -79,8 +79,8 @@ def test_auto_precision_reads_the_hardware(monkeypatch, flags, cuda, expected):
 
 def test_every_validation_metric_is_reported_at_the_best_step(job_config):
     """Secondary objectives come from the step whose weights are kept and tested, not the last one."""
-    from sweep.build import build
-    from sweep.train import train
+    from sweep.pipeline.build import build
+    from sweep.pipeline.train import train
 
     result = train(build(job_config(*NINE_STEPS, *NO_STOP, "trainer.val_check_interval=0.25", "optim.lr=3e-3", "trainer.max_epochs=2")))
     assert result.at_best["val/acc"] == result.monitored

@@ -3,7 +3,7 @@ Debian system cluster, if one runs on 5432, is left alone.
 
 Authentication is ``trust`` (initdb --auth=trust): this is a dev/CI cluster listening on 127.0.0.1 only,
 so anyone on this machine may connect as any role, and URLs carry no password. A real cluster uses
-passwords (they are masked wherever sweep prints or records a URL: sweep/secrets.py).
+passwords (they are masked wherever sweep prints or records a URL: sweep/config/secrets.py).
 """
 
 from __future__ import annotations

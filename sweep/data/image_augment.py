@@ -4,14 +4,14 @@ One batched ``affine_grid`` + ``grid_sample`` per batch: a crop is a zoom by 1/s
 translation, both per image; what moves in from outside the image is black (0), the background of the
 digit and clothing images (the split keeps pixels unnormalised for that: sweep/data/images.py).
 Every draw is a function of (seed, epoch, row) alone, like the token augmenter's (same counter-based
-hash, sweep/data/augment.py): a row's transform does not depend on its batch, and differs across epochs.
+hash, sweep/data/draws.py): a row's transform does not depend on its batch, and differs across epochs.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from sweep.data.augment import AUGMENTERS, Augmenter, row_keys, uniforms
+from sweep.data.draws import row_keys, uniforms
 
 SHIFT_X, SHIFT_Y, CROP = range(3)
 
@@ -41,6 +41,3 @@ class ImageAugmenter:
         theta[:, 0, 0], theta[:, 1, 1], theta[:, 0, 2], theta[:, 1, 2] = scale, scale, tx, ty
         grid = F.affine_grid(theta, list(pixels.shape), align_corners=False)
         return F.grid_sample(pixels, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-
-
-AUGMENTERS.register("images")(Augmenter(ImageAugmenter, "image"))

@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sweep.data.kinds import task_kind
 from sweep.zoo.assets import DIGITS_CSV, FASHION_MNIST_DIR, MNIST_5K_CSV
 
 if TYPE_CHECKING:
-    from sweep.schema import TaskConfig
+    from sweep.config.schema import TaskConfig
 
 
 @dataclass
@@ -40,7 +39,6 @@ def read_idx(path) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * rank).reshape(shape)
 
 
-@task_kind("fashion_mnist", "image")
 def fashion_mnist(task: TaskConfig) -> ImageRows:
     folder = FASHION_MNIST_DIR.locate("task.kind=fashion_mnist")
     train_images, train_labels = read_idx(folder / "train-images-idx3-ubyte.gz"), read_idx(folder / "train-labels-idx1-ubyte.gz")
@@ -56,7 +54,6 @@ def fashion_mnist(task: TaskConfig) -> ImageRows:
     )
 
 
-@task_kind("mnist", "image")
 def mnist_5k(task: TaskConfig) -> ImageRows:
     import pandas as pd
 
@@ -64,7 +61,6 @@ def mnist_5k(task: TaskConfig) -> ImageRows:
     return ImageRows(table[:, :-1].astype(np.uint8).reshape(-1, 28, 28), table[:, -1].astype(str))
 
 
-@task_kind("digits", "image")
 def digits(task: TaskConfig) -> ImageRows:
     table = np.loadtxt(DIGITS_CSV.locate("task.kind=digits"), delimiter=",")
     pixels = np.round(table[:, :-1] * (255 / 16)).astype(np.uint8).reshape(-1, 8, 8)

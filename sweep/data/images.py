@@ -25,15 +25,6 @@ from torch.utils.data import DataLoader, Sampler
 Extras = dict[str, np.ndarray]
 
 
-def new_processor(image_size: int, num_channels: int):
-    """A ViT image processor for square ``image_size`` inputs of ``num_channels`` channels (mean/std 0.5)."""
-    from transformers.models.vit.image_processing_pil_vit import ViTImageProcessorPil
-
-    return ViTImageProcessorPil(
-        size={"height": image_size, "width": image_size}, image_mean=[0.5] * num_channels, image_std=[0.5] * num_channels
-    )
-
-
 def processor_fingerprint(processor) -> str:
     return hashlib.sha256(json.dumps(processor.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]
 

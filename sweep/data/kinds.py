@@ -2,7 +2,8 @@
 
 A kind is a reader plus its modality (text or image), so the config check can tell, before anything
 is read, that a text model was given an image task. Readers live by modality: sweep/data/sources.py
-(text) and sweep/data/image_sources.py (images); importing this module registers them all.
+(text) and sweep/data/image_sources.py (images); this file lists them all, once. Light: the readers
+import pandas when they run.
 """
 
 from __future__ import annotations
@@ -10,28 +11,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from sweep.registry import Registry
+from sweep.config.registry import Registry
+from sweep.data import image_sources, sources
 
 
 @dataclass(frozen=True)
 class TaskKind:
-    read: Callable[[Any], Any]  # TaskConfig -> a DataFrame (text) or ImageRows (images)
+    read: Callable[[Any], Any] | None  # TaskConfig -> a DataFrame (text) or ImageRows (images); None: multi
     modality: str
 
 
-TASK_KINDS: Registry[TaskKind] = Registry("task.kind")
-
-
-def task_kind(name: str, modality: str):
-    """Decorator: register a reader as task kind ``name``."""
-
-    def add(read: Callable) -> Callable:
-        TASK_KINDS.register(name)(TaskKind(read, modality))
-        return read
-
-    return add
-
-
-TASK_KINDS.register("multi")(TaskKind(read=None, modality="text"))  # a stack of other tasks: sweep/data/multitask.py
-
-from sweep.data import image_sources, sources  # noqa: E402, F401  (register their kinds; they need TASK_KINDS defined)
+TASK_KINDS: Registry[TaskKind] = Registry(
+    "task.kind",
+    {
+        "rotten_tomatoes": TaskKind(sources.rotten_tomatoes, "text"),
+        "csv": TaskKind(sources.user_file, "text"),
+        "fashion_mnist": TaskKind(image_sources.fashion_mnist, "image"),
+        "mnist": TaskKind(image_sources.mnist_5k, "image"),
+        "digits": TaskKind(image_sources.digits, "image"),
+        "multi": TaskKind(None, "text"),  # a stack of other tasks: sweep/data/multitask.py
+    },
+)

@@ -13,21 +13,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 from omegaconf import OmegaConf
 
-from sweep.errors import ConfigError
+from sweep.config.errors import ConfigError
 
 if TYPE_CHECKING:
-    from sweep.data.tasks import Splits
-    from sweep.schema import TaskConfig
+    from sweep.config.schema import TaskConfig
+    from sweep.data.labelled import Splits
 
 SHARED_KEYS = ("train_size", "val_size", "test_size")
 
 
 def sub_task_configs(task: TaskConfig) -> list[TaskConfig]:
-    from sweep.groups import CONF
-    from sweep.schema import TaskConfig, typed
+    from sweep.config.groups import CONF
+    from sweep.config.schema import TaskConfig, typed
 
     known = sorted(path.stem for path in (CONF / "task").glob("*.yaml") if path.stem != task.name)
-    names = list(task.tasks or [])  # at least two: sweep/schema.py
+    names = list(task.tasks or [])  # at least two: sweep/config/schema.py
     if len(set(names)) != len(names):
         raise ConfigError("task.tasks", "lists a sub-task twice", names)
     configs = []
@@ -47,10 +47,10 @@ def sub_task_configs(task: TaskConfig) -> list[TaskConfig]:
 
 
 def load_multitask(task: TaskConfig) -> Splits:
-    from sweep.data.tasks import Split, Splits, load_splits
+    from sweep.data.labelled import Split, Splits, load_single
 
     configs = sub_task_configs(task)
-    parts = [load_splits(config) for config in configs]
+    parts = [load_single(config) for config in configs]  # a sub-task is never multi (checked above)
 
     def stack(name: str) -> Split:
         pieces = [getattr(part, name) for part in parts]

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from sweep.registry import Registry
+from sweep.config.registry import Registry
 
 
 class InputPipeline:

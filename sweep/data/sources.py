@@ -11,17 +11,15 @@ import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sweep.data.kinds import task_kind
-from sweep.errors import ConfigError
+from sweep.config.errors import ConfigError
 from sweep.zoo.assets import ROTTEN_TOMATOES_CSV
 
 if TYPE_CHECKING:
-    from sweep.schema import TaskConfig
+    from sweep.config.schema import TaskConfig
 
 READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
 
 
-@task_kind("rotten_tomatoes", "text")
 def rotten_tomatoes(task: TaskConfig):
     """Review snippets (fresh/rotten) and plot sentences from 1,449 movies; ``movie_name`` is the group."""
     return _packaged_corpus(str(ROTTEN_TOMATOES_CSV.locate("task.kind=rotten_tomatoes"))).copy()
@@ -37,7 +35,6 @@ def _packaged_corpus(path: str):
     return frame.rename(columns={"category": "label", "movie_name": "group"})[["text", "label", "group"]]
 
 
-@task_kind("csv", "text")
 def user_file(task: TaskConfig):
     """A user's CSV, TSV or JSON-lines file (compressed too), with the columns the config names."""
     import pandas as pd

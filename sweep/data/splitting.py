@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sweep.errors import ConfigError
+from sweep.config.errors import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from sweep.schema import TaskConfig
+    from sweep.config.schema import TaskConfig
 
 SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "dev": "val", "test": "test"}
 

@@ -12,12 +12,29 @@ before the first block (depth 0), inside block i (depth i + 1), or after the las
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
-from sweep.errors import ConfigError
+from sweep.config.errors import ConfigError
+
+
+@contextlib.contextmanager
+def bypassed(backbone: nn.Module):
+    """Within, ``backbone`` computes every block as if no cache were installed (the block finder's and the
+    cost estimate's forward pass must see each parameter where it really runs)."""
+    prefix = getattr(backbone, "_frozen_prefix", None)
+    if prefix is None or prefix.computing:
+        yield
+        return
+    prefix.computing = True
+    try:
+        yield
+    finally:
+        prefix.computing = False
 
 
 def find_blocks(module: nn.Module) -> nn.ModuleList:
@@ -66,7 +83,6 @@ def parameter_depths(module: nn.Module, blocks: nn.ModuleList | None = None) -> 
     for i, block in enumerate(blocks):
         handles.append(block.register_forward_pre_hook(entering(i + 1)))
         handles.append(block.register_forward_hook(entering(after if i == len(blocks) - 1 else i + 1)))
-    from sweep.models.frozen_prefix import bypassed
 
     was_training = module.training
     module.eval()

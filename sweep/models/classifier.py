@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sweep.registry import Registry
+from sweep.config.registry import Registry
 
 POOLERS: Registry = Registry("model.pooling")
 

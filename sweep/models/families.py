@@ -9,11 +9,13 @@ Light on purpose (no torch, no transformers): the config schema checks ``model.f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from sweep.registry import Registry
+from sweep.config.errors import ConfigError
+from sweep.config.registry import Registry
 
-MODALITIES = ("text", "image")  # what a task's rows are (task.modality) and what a family reads
+if TYPE_CHECKING:
+    from sweep.config.schema import TaskConfig
 
 
 @dataclass(frozen=True)
@@ -43,10 +45,32 @@ FAMILIES.register("vision")(
             # pixel_values (peft 0.21.2 fails inside the forward pass), so it cannot reach a ViT
             "prompt": "PEFT prompt tuning feeds token embeddings (inputs_embeds), which a ViT does not take; "
             "use strategy=lora, partial, feature or full",
-            # the teacher's logits come from its tokenizer over the rows' text (sweep/teacher.py); without
+            # the teacher's logits come from its tokenizer over the rows' text (sweep/pipeline/teacher.py); without
             # this entry the refusal of prompt offered distill, which the teacher check then refused
             "distill": "distillation runs a text teacher over the rows (supported on text tasks only); "
             "use strategy=full, lora, partial or feature",
         },
     )
 )
+
+
+def check_family(family_name: str, model_name: str, task: TaskConfig, strategy: str, strategies: list[str]) -> None:
+    """The family reads the task's rows and can run the strategy (``strategies``: every known name, for the message)."""
+    check_reads(family_name, model_name, task)
+    family = FAMILIES.get(family_name)
+    if strategy in family.refuses:
+        allowed = ", ".join(sorted(set(strategies) - set(family.refuses)))
+        raise ConfigError("strategy", f"family {family_name} cannot run it: {family.refuses[strategy]} (allowed: {allowed})", strategy)
+
+
+def check_reads(family_name: str, model_name: str, task: TaskConfig) -> None:
+    """The family reads what the task's rows are (text or images); also for sweep.pretrain."""
+    family = FAMILIES.get(family_name)
+    if family.modality != task.modality:
+        readers = [name for name in FAMILIES.names() if FAMILIES.get(name).modality == task.modality]
+        raise ConfigError(
+            "model",
+            f"model {model_name} (family {family_name}) reads {family.modality}, task {task.name} has {task.modality} rows; "
+            f"choose a model of family {' or '.join(readers)}",
+            model_name,
+        )

@@ -22,7 +22,6 @@ weights, depth and precision, within a memory budget; past it, new rows are comp
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from collections import OrderedDict
@@ -159,21 +158,6 @@ class FrozenPrefix:
     def _after(self, module, args, output):
         self.serving = None
         return None
-
-
-@contextlib.contextmanager
-def bypassed(backbone: nn.Module):
-    """Within, ``backbone`` computes every block as if no cache were installed (the block finder's and the
-    cost estimate's forward pass must see each parameter where it really runs)."""
-    prefix = getattr(backbone, "_frozen_prefix", None)
-    if prefix is None or prefix.computing:
-        yield
-        return
-    prefix.computing = True
-    try:
-        yield
-    finally:
-        prefix.computing = False
 
 
 def _raise(output):

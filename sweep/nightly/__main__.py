@@ -44,8 +44,8 @@ def main(argv: list[str]) -> int:
 
     from hydra.errors import HydraException
 
-    from sweep.errors import ConfigError, bad_input_line
-    from sweep.secrets import mask_secrets
+    from sweep.config.errors import ConfigError, bad_input_line
+    from sweep.config.secrets import mask_secrets
 
     warnings.filterwarnings("ignore", message="provider=hydra.searchpath in main")  # no zoo folder yet: normal
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
@@ -75,10 +75,10 @@ def main(argv: list[str]) -> int:
 
 
 def report(night) -> int:
+    from sweep.config.secrets import mask_secrets
     from sweep.nightly.record import record_report
     from sweep.nightly.report import night_report
     from sweep.search.storage import open_storage
-    from sweep.secrets import mask_secrets
 
     nightly = night.nightly
     result = night_report(

@@ -2,7 +2,7 @@
 command a user (or another node joining the night) types, so the night runs exactly what a search runs.
 
 SIGINT and SIGTERM (Ctrl-C, ``kill``, SLURM's ``scancel``, a CI timeout) reach it: it ends its runs and
-returns its trials to the budget (sweep/signals.py), and its exit code is ours. The child has its own
+returns its trials to the budget (sweep/runtime/signals.py), and its exit code is ours. The child has its own
 session so that a terminal's Ctrl-C reaches it once, through us, not twice.
 """
 

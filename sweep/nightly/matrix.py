@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
-from sweep.errors import ConfigError, require
+from sweep.config.errors import ConfigError, require
 
 MATRIX_ATTR = "nightly.matrix"  # study user attribute: the matrix a night was started with
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -71,8 +71,8 @@ def nightly_config(raw: Any, roots) -> NightlyConfig:
     """Typed and checked: every model and strategy must be a config of its group (``roots``: conf/ and the zoo)."""
     from omegaconf import OmegaConf
 
-    from sweep.groups import group_options
-    from sweep.schema import typed
+    from sweep.config.groups import group_options
+    from sweep.config.schema import typed
 
     require(raw is not None, "nightly", None, "missing: add experiment=nightly")
     config: NightlyConfig = typed(NightlyConfig, OmegaConf.create(raw), prefix="nightly.")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from sweep.errors import ConfigError
+from sweep.config.errors import ConfigError
 from sweep.nightly.matrix import NightlyConfig, check_same_matrix, nightly_config, top_up
 from sweep.search.plan import SearchPlan
 
@@ -53,8 +53,7 @@ def compose(overrides: list[str]) -> DictConfig:
 
 
 def roots() -> list[Path]:
-    from sweep.groups import CONF
-    from sweep.pretrain.zoo_names import zoo_dir
+    from sweep.config.groups import CONF, zoo_dir
 
     return [CONF, zoo_dir()]
 
@@ -63,15 +62,15 @@ def resolve(user: list[str]) -> Night:
     """The night the command names, fully checked; touches no store."""
     from hydra import initialize_config_dir
 
-    from sweep.groups import CONF
+    from sweep.config.groups import CONF
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return _resolve(user)
 
 
 def _resolve(user: list[str]) -> Night:
-    from sweep.groups import check_group_choices
-    from sweep.schema import validate
+    from sweep.config.groups import check_group_choices
+    from sweep.pipeline.validate import validate
     from sweep.search.plan import plan_search
     from sweep.tracking.store import tracking_uri
 

@@ -28,7 +28,7 @@ def record_report(report: Report, tracking_uri: str, experiment: str, storage_sh
     """Log the report on the night's parent run; returns its run id (None: no parent found)."""
     from mlflow.tracking import MlflowClient
 
-    from sweep.tracking.search_runs import shared
+    from sweep.tracking.parents import shared
 
     client = MlflowClient(tracking_uri=tracking_uri)
     found = client.get_experiment_by_name(experiment)

@@ -15,11 +15,11 @@ from omegaconf import DictConfig
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="pretrain")
 def main(cfg: DictConfig) -> None:
-    from sweep.errors import ConfigError
-    from sweep.memory import released
+    from sweep.config.errors import ConfigError
+    from sweep.config.secrets import mask_secrets
     from sweep.pretrain.pretrain_job import run_pretrain
-    from sweep.secrets import mask_secrets
-    from sweep.signals import interruptible
+    from sweep.runtime.memory import released
+    from sweep.runtime.signals import interruptible
 
     with interruptible(), released():
         try:

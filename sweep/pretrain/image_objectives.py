@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sweep.pretrain.lm_objectives import OBJECTIVES, PretrainObjective
-
 
 def build_image_model(root, objective):
     """``AutoModelForImageClassification`` over ``model.source`` with one output per label of the task;
@@ -23,9 +21,9 @@ def build_image_model(root, objective):
     import transformers
     from transformers import AutoConfig
 
+    from sweep.config.errors import ConfigError
     from sweep.data.pipelines import pipeline_for
     from sweep.data.tasks import load_splits
-    from sweep.errors import ConfigError
     from sweep.zoo.loader import resolve_source
 
     model_cfg, cache_dir = root.model, Path(root.paths.cache_dir)
@@ -72,8 +70,3 @@ def build_image_loaders(root, objective, processor):
         "val": pipeline.eval_loader(val, processor, optim.eval_batch_size),
     }
     return loaders, {"train": len(train), "val": len(val)}, 0
-
-
-OBJECTIVES.register("image_classification")(
-    PretrainObjective(families=("vision",), auto_class="AutoModelForImageClassification", collator=None, modality="image")
-)

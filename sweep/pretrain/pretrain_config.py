@@ -1,7 +1,7 @@
 """The ``pretrain`` node of conf/pretrain.yaml and the validated config of one pre-training job.
 
 Shares the groups of sweep.run (model, task, optim, trainer, tracking) and their dataclasses
-(sweep/schema.py); only the ``pretrain`` node is new. Checked before any model loads or run opens:
+(sweep/config/schema.py); only the ``pretrain`` node is new. Checked before any model loads or run opens:
 an objective the model's family cannot train fails here, naming the key and the allowed values.
 """
 
@@ -13,10 +13,21 @@ from typing import Optional
 
 from omegaconf import DictConfig
 
-from sweep.data.augment import AugmentConfig, check_augment
-from sweep.errors import ConfigError, require
-from sweep.groups import CONF
-from sweep.schema import ModelConfig, OptimConfig, PathsConfig, TaskConfig, TrackingConfig, TrainerConfig, check_reads, job_container, typed
+from sweep.config.errors import ConfigError, require
+from sweep.config.groups import CONF
+from sweep.config.schema import (
+    AugmentConfig,
+    ModelConfig,
+    OptimConfig,
+    PathsConfig,
+    TaskConfig,
+    TrackingConfig,
+    TrainerConfig,
+    job_container,
+    typed,
+)
+from sweep.data.augment import check_augment
+from sweep.models.families import check_reads
 
 ZOO_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")  # a file name Hydra can choose: model=<name>
 MONITORS = ("val/loss", "val/perplexity", "val/acc")
@@ -24,7 +35,7 @@ MONITORS = ("val/loss", "val/perplexity", "val/acc")
 
 @dataclass
 class PretrainConfig:
-    # mlm (encoder) | clm (decoder) | span (encoder_decoder): sweep/pretrain/lm_objectives.py
+    # mlm (encoder) | clm (decoder) | span (encoder_decoder): sweep/pretrain/objectives.py
     # | image_classification (vision: supervised, on an image task's labels): sweep/pretrain/image_objectives.py
     objective: str = "mlm"
     mask_probability: float = 0.15  # mlm: share of tokens chosen for prediction
@@ -57,7 +68,7 @@ class PretrainRoot:
 
 def validate_pretrain(cfg: DictConfig) -> PretrainRoot:
     """Check a composed conf/pretrain.yaml completely; raises ConfigError naming the first bad key."""
-    from sweep.pretrain.lm_objectives import OBJECTIVES, objectives_of
+    from sweep.pretrain.objectives import OBJECTIVES, objectives_of
 
     root: PretrainRoot = typed(PretrainRoot, job_container(cfg))
     objective = OBJECTIVES.get(root.pretrain.objective)  # unknown: lists the known ones

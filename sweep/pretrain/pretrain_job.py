@@ -1,9 +1,9 @@
 """One pre-training job, start to end: validate, build, open its MLflow run, train, keep the backbone.
 
-Same order and guarantees as a fine-tuning job (sweep/job.py): everything that can fail on bad input
+Same order and guarantees as a fine-tuning job (sweep/pipeline/job.py): everything that can fail on bad input
 happens before the run opens (exit 2, nothing recorded); once open, the run always ends with the truth
 (finished, failed, or interrupted by Ctrl-C / SIGTERM). The kept model is the backbone as the family's
-``take_backbone`` sees it, in sweep/zoo/saved.py's format without a head, so ``sweep.run`` loads it with
+``take_backbone`` sees it, in sweep/tracking/saved_models.py's format without a head, so ``sweep.run`` loads it with
 ``model.source=runs:/<run_id>/model`` (and by the zoo name ``pretrain.save_as``) and adds a fresh head.
 """
 
@@ -35,8 +35,8 @@ class Prepared:
 
 
 def prepare(cfg: DictConfig) -> tuple[Prepared, str]:
-    from sweep.console import quiet_libraries
-    from sweep.pretrain.lm_objectives import OBJECTIVES
+    from sweep.pretrain.objectives import OBJECTIVES
+    from sweep.runtime.console import quiet_libraries
     from sweep.tracking.store import check_reachable, tracking_uri
 
     root = validate_pretrain(cfg)
@@ -69,7 +69,7 @@ def build_model(root: PretrainRoot, objective):
     import transformers
     from transformers import AutoConfig
 
-    from sweep.errors import ConfigError
+    from sweep.config.errors import ConfigError
     from sweep.zoo.loader import load_tokenizer, resolve_source
 
     model_cfg, cache_dir = root.model, Path(root.paths.cache_dir)
@@ -144,7 +144,7 @@ def build_loaders(root: PretrainRoot, objective, tokenizer) -> tuple[dict, dict,
 def run_pretrain(cfg: DictConfig) -> str:
     """Pre-train; returns the run id. ConfigError on bad input (nothing recorded); other errors re-raised
     after the run recorded them."""
-    from sweep.job import JobContext, describe, state_of
+    from sweep.pipeline.job import JobContext, describe, state_of
     from sweep.tracking.job_run import JobRun
     from sweep.tracking.orphans import close_orphans
     from sweep.tracking.store import client_and_experiment, ui_hint
@@ -163,9 +163,9 @@ def run_pretrain(cfg: DictConfig) -> str:
         "sweep.kind": "pretrain",
     }
     if context.job_number is not None:
-        tags["sweep.job"] = str(context.job_number)
+        tags["sweep.pipeline.job"] = str(context.job_number)
     name = root.tracking.run_name or f"{root.model.name}-pretrain-{objective}"
-    from sweep.schema import job_container
+    from sweep.config.schema import job_container
 
     run = JobRun.open(client, experiment_id, name, tags, job_container(cfg), context.parent_run_id)
     try:
@@ -202,11 +202,11 @@ def run_pretrain(cfg: DictConfig) -> str:
 
 
 def keep(run, prepared: Prepared) -> None:
-    """The trained backbone as the run's ``model`` artifact (sweep/zoo/saved.py, headless)."""
+    """The trained backbone as the run's ``model`` artifact (sweep/tracking/saved_models.py, headless)."""
     from sweep.data.pipelines import pipeline_for
     from sweep.models.families import FAMILIES
     from sweep.tracking.kept_models import upload_model
-    from sweep.zoo.saved import write_backbone
+    from sweep.tracking.saved_models import write_backbone
 
     root = prepared.root
     model = root.model

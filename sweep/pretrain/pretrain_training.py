@@ -1,6 +1,6 @@
 """Train a pre-training model with a Lightning Trainer, logging every validation into its MLflow run.
 
-The pieces of fine-tuning's loop (sweep/train.py) that carry over: the run logger that never ends the
+The pieces of fine-tuning's loop (sweep/pipeline/train.py) that carry over: the run logger that never ends the
 run, the validation plan, best-weight restoring (the kept backbone is the best validation's), early
 stopping, precision and peak memory.
 """
@@ -11,9 +11,9 @@ import time
 
 from lightning_modules.language_modeling import LanguageModelingModule
 from lightning_modules.schedule import Schedule
-from sweep.console import quiet_libraries
-from sweep.optim import param_groups
-from sweep.train import TrainResult, make_trainer
+from sweep.pipeline.optim import param_groups
+from sweep.pipeline.train import TrainResult, make_trainer
+from sweep.runtime.console import quiet_libraries
 
 
 def fit(prepared, tracking_uri: str | None = None, run_id: str | None = None) -> TrainResult:

@@ -8,20 +8,15 @@ working directory, and resolves ``oc.env`` in the searchpath but not command-lin
 
 Why not MLflow's model registry: ``model=<name>`` is a Hydra config-group choice; a registered model
 would need a second lookup path beside the group, and sweeps (``-m model=a,b``), ``--cfg job`` and the
-group checks (sweep/groups.py) all know config files. A file is also readable and editable by hand.
+group checks (sweep/config/groups.py) all know config files. A file is also readable and editable by hand.
 The name resolves in the store the run was recorded in: run sweep.run with the same tracking settings.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-ZOO_ENV, ZOO_DEFAULT = "SWEEP_ZOO_DIR", "outputs/zoo"
-
-
-def zoo_dir() -> Path:
-    return Path(os.environ.get(ZOO_ENV) or ZOO_DEFAULT)
+from sweep.config.groups import ZOO_ENV, zoo_dir  # noqa: F401  (where the names live: a folder on Hydra's searchpath)
 
 
 def write_zoo_name(name: str, run_id: str, root) -> Path:

@@ -47,12 +47,12 @@ def main(argv: list[str]) -> int:
 
     from hydra.errors import HydraException
 
-    from sweep.errors import ConfigError, bad_input_line
+    from sweep.config.errors import ConfigError, bad_input_line
 
     warnings.filterwarnings("ignore", message="provider=hydra.searchpath in main")
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
     try:
-        from sweep.report.build import build_report
+        from sweep.report.assemble import build_report
         from sweep.report.config import resolve
         from sweep.report.source import open_source
         from sweep.tracking.store import tracking_uri

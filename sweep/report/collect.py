@@ -12,7 +12,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sweep.errors import ConfigError
+from sweep.config.errors import ConfigError
 from sweep.report.costs import COSTS
 
 

@@ -7,9 +7,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Optional
 
-from sweep.errors import ConfigError, require
+from sweep.config.errors import ConfigError, require
+from sweep.config.schema import PathsConfig, TrackingConfig
 from sweep.report.costs import COSTS
-from sweep.schema import PathsConfig, TrackingConfig
 
 
 def positive(key: str, value: float | None, upper: float = math.inf) -> None:
@@ -61,8 +61,8 @@ def resolve(overrides: list[str]) -> ReportSettings:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from sweep.groups import CONF, check_group_choices
-    from sweep.schema import typed
+    from sweep.config.groups import CONF, check_group_choices
+    from sweep.config.schema import typed
 
     for arg in overrides:
         if arg.startswith("-"):

@@ -56,7 +56,7 @@ COSTS: dict[str, Cost] = {
              percent, "trains {} of the parameters", "at most {} trainable parameters", "the smallest trainable share is {}", True),
         Cost("time", "train_time_s", "train time", "training time (s)", "report.max_train_s",
              seconds, "in {}", "at most {} of training", "the shortest training takes {}", True),
-        # PeakMemory (sweep/train.py): the job's peak resident memory, model and data included
+        # PeakMemory (sweep/pipeline/train.py): the job's peak resident memory, model and data included
         Cost("memory", "peak_memory_mb", "peak memory", "peak resident memory (MB)", "report.max_memory_mb",
              megabytes, "(peak {})", "at most {} peak memory", "the lowest peak memory is {}", False),
     )

@@ -21,11 +21,11 @@ def end_of_sweep(client, experiment_id: str, parent_run_id: str, monitor: str) -
 
 
 def _recommend(client, experiment_id: str, parent_run_id: str, monitor: str) -> str | None:
-    from sweep.errors import ConfigError
+    from sweep.config.errors import ConfigError
     from sweep.report.collect import build_table, job_records
     from sweep.report.recommend import recommend
     from sweep.report.source import MAX_RUNS
-    from sweep.tracking.search_runs import shared
+    from sweep.tracking.parents import shared
     from sweep.tracking.ui import NOTE_LIMIT, NOTE_TAG
 
     runs = client.search_runs([experiment_id], f"tags.mlflow.parentRunId = '{parent_run_id}'", max_results=MAX_RUNS)

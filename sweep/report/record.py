@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from sweep.report.build import Report
+from sweep.report.assemble import Report
 from sweep.report.render import note
 
 ARTIFACT_DIR = "report"
@@ -17,7 +17,7 @@ ARTIFACT_DIR = "report"
 def record(report: Report, folder: Path) -> str:
     """Log the report's files and description; returns the id of the run that holds them."""
     from sweep.tracking.job_run import JobRun
-    from sweep.tracking.search_runs import shared
+    from sweep.tracking.parents import shared
     from sweep.tracking.ui import NOTE_LIMIT, NOTE_TAG
 
     source, rec = report.source, report.recommendation

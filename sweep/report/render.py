@@ -8,7 +8,7 @@ import base64
 import html
 import math
 
-from sweep.report.build import Report
+from sweep.report.assemble import Report
 from sweep.report.collect import Cell
 from sweep.report.costs import COSTS
 from sweep.report.pareto import front_order

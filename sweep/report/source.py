@@ -7,9 +7,9 @@ import logging
 import os
 from dataclasses import dataclass
 
-from sweep.errors import ConfigError
+from sweep.config.errors import ConfigError
+from sweep.config.secrets import mask_secrets
 from sweep.report.collect import RunRecord, job_records
-from sweep.secrets import mask_secrets
 
 MAX_RUNS = 50000
 
@@ -29,7 +29,7 @@ class Source:
 
 def open_store(uri: str):
     """A client on an existing store: a missing sqlite file is not created, a server must answer."""
-    from sweep.databases import sqlite_file
+    from sweep.runtime.databases import sqlite_file
     from sweep.tracking.store import check_reachable
 
     path = sqlite_file(uri)
@@ -38,7 +38,7 @@ def open_store(uri: str):
             raise ConfigError("tracking.uri", "no MLflow store there: run a sweep first (python -m sweep.run -m ...)", mask_secrets(uri))
     else:
         check_reachable(uri)
-    # MLflow's own chatter only (sweep.console.quiet_libraries would import transformers: 1.4 s for nothing here)
+    # MLflow's own chatter only (sweep.runtime.console.quiet_libraries would import transformers: 1.4 s for nothing here)
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)

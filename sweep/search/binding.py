@@ -35,10 +35,10 @@ class TrialBinding:
 def bind_trial(root) -> TrialBinding:
     import optuna
 
-    from sweep.schema import search_config
+    from sweep.config.schema import search_config
+    from sweep.distributed.slurm_jobs import SLURM_JOB_ATTR, current_job_id
     from sweep.search.pruners import FIRST_REPORT, pruner_for
     from sweep.search.storage import open_storage, storage_url
-    from sweep.slurm_jobs import SLURM_JOB_ATTR, current_job_id
 
     search = search_config(root.search)
     storage = open_storage(storage_url(search.storage, root.trial.study_name, root.paths.output_dir))
@@ -47,6 +47,6 @@ def bind_trial(root) -> TrialBinding:
     study.pruner = pruner_for(search, study.user_attrs.get(FIRST_REPORT, 1))
     trial = optuna.trial.Trial(study, root.trial.trial_id)
     slurm_job = current_job_id()
-    if slurm_job is not None:  # the sweeper cancels it if the trial is returned (sweep/slurm_jobs.py)
+    if slurm_job is not None:  # the sweeper cancels it if the trial is returned (sweep/distributed/slurm_jobs.py)
         trial.set_user_attr(SLURM_JOB_ATTR, slurm_job)
     return TrialBinding(trial, root.trial.study_name, prunes)

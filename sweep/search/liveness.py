@@ -1,6 +1,6 @@
 """Who runs which trial, whether they are still alive, and the study's trial budget.
 
-Each running trial records its owner (sweep/owners.py: host, boot id, PID namespace, pid, start time).
+Each running trial records its owner (sweep/runtime/owners.py: host, boot id, PID namespace, pid, start time).
 A trial is dead when
 - its owner is a process of this machine (same host, boot and PID namespace) that no longer exists:
   known at once, on the next start, with no waiting (Optuna has no such check);
@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from sweep.locks import file_lock
-from sweep.owners import alive, this_process
+from sweep.runtime.locks import file_lock
+from sweep.runtime.owners import alive, this_process
 
 log = logging.getLogger("sweep")
 OWNER, HEARTBEAT, FAILED_BY_TRIAL = "sweep:owner", "sweep:heartbeat", "sweep:failed_by_trial"

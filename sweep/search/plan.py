@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 from omegaconf import DictConfig, OmegaConf
 
-from sweep.errors import ConfigError
-from sweep.outcome import KNOWN_METRICS, is_reported
-from sweep.schema import SearchConfig, search_config
+from sweep.config.errors import ConfigError
+from sweep.config.schema import SearchConfig, search_config
+from sweep.pipeline.outcome import KNOWN_METRICS, is_reported
 from sweep.search.space import Param, param_from_dict, param_from_override
 
 # search.* keys that may change between runs of one study without making it another study
@@ -50,7 +50,7 @@ class SearchPlan:
 def plan_search(config: DictConfig, arguments: list[str]) -> SearchPlan:
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from sweep.schema import validate
+    from sweep.pipeline.validate import validate
     from sweep.search.pruners import PRUNERS
     from sweep.search.samplers import SAMPLERS
     from sweep.search.storage import check_reachable, storage_url

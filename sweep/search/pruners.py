@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from sweep.registry import Registry
+from sweep.config.registry import Registry
 
 PRUNERS: Registry[Callable[[dict, int], Any]] = Registry("search.pruner")
 HALF_THE_BUDGET = 500  # per mille

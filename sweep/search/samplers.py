@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from sweep.registry import Registry
+from sweep.config.registry import Registry
 
 SAMPLERS: Registry[Callable[..., Any]] = Registry("search.sampler")
 

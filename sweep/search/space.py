@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from sweep.errors import ConfigError
+from sweep.config.errors import ConfigError
 
 BLOCKS = "blocks"  # placeholder bound: the model's block count
 

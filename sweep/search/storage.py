@@ -14,10 +14,10 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
-from sweep.databases import check_database, sqlite_file
-from sweep.errors import ConfigError
-from sweep.locks import file_lock
-from sweep.secrets import mask_secrets
+from sweep.config.errors import ConfigError
+from sweep.config.secrets import mask_secrets
+from sweep.runtime.databases import check_database, sqlite_file
+from sweep.runtime.locks import file_lock
 
 KEY = "search.storage"
 

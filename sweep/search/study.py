@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sweep.errors import ConfigError
+from sweep.config.errors import ConfigError
 from sweep.search.plan import SearchPlan, grid_of
 
 

@@ -85,8 +85,8 @@ def write_plots(study, folder: Path) -> None:
 
 
 def end_of_search(plan: SearchPlan, study, tracking, config: DictConfig, stop_reason: str) -> None:
+    from sweep.config.secrets import mask_secrets
     from sweep.search.storage import file_of
-    from sweep.secrets import mask_secrets
 
     numbers = summary(study)
     best = best_trials(study)

@@ -20,9 +20,9 @@ from hydra.core.utils import JobStatus
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import DictConfig
 
-from sweep.errors import ConfigError
-from sweep.outcome import JobOutcome
-from sweep.signals import Interrupted
+from sweep.config.errors import ConfigError
+from sweep.pipeline.outcome import JobOutcome
+from sweep.runtime.signals import Interrupted
 
 log = logging.getLogger("sweep")
 
@@ -36,7 +36,7 @@ class OptunaSweeper(Sweeper):
     def setup(self, *, hydra_context, task_function, config: DictConfig) -> None:
         self.hydra_context, self.config = hydra_context, config
         self.launcher = Plugins.instance().instantiate_launcher(hydra_context=hydra_context, task_function=task_function, config=config)
-        from sweep.slurm_jobs import use_squeue_without_sacct
+        from sweep.distributed.slurm_jobs import use_squeue_without_sacct
 
         use_squeue_without_sacct(str(config.hydra.launcher.get("_target_", "")))
 
@@ -44,7 +44,7 @@ class OptunaSweeper(Sweeper):
         """Bad input exits 2 before anything is recorded. Otherwise this worker joins the study's parent
         run and always leaves it with how it ended (sweep/tracking/search_runs.py); a search that stops
         before its budget exits non-zero (1, or 128 + the signal's number when interrupted)."""
-        from sweep.secrets import mask_secrets
+        from sweep.config.secrets import mask_secrets
 
         self.tracking = None
         try:
@@ -63,7 +63,7 @@ class OptunaSweeper(Sweeper):
             raise
 
     def _leave(self, state: str, error: str) -> None:
-        from sweep.secrets import mask_secrets
+        from sweep.config.secrets import mask_secrets
 
         if self.tracking is None:
             return
@@ -74,18 +74,18 @@ class OptunaSweeper(Sweeper):
             log.warning("could not record how this search worker ended", exc_info=True)
 
     def _sweep(self, arguments: List[str]) -> Any:
-        from sweep.console import quiet_libraries
+        from sweep.runtime.console import quiet_libraries
         from sweep.search.plan import plan_search
 
         plan = plan_search(self.config, arguments)
         quiet_libraries()
+        from sweep.config.secrets import mask_secrets
         from sweep.report.hook import end_of_sweep
         from sweep.search.liveness import budget_used
         from sweep.search.storage import open_storage
         from sweep.search.study import open_study
         from sweep.search.summary import end_of_search
         from sweep.search.worker import BUDGET, NORMAL_ENDS, Worker
-        from sweep.secrets import mask_secrets
         from sweep.tracking.comparison import print_comparison
         from sweep.tracking.kept_models import keep_best_models
         from sweep.tracking.search_runs import SearchTracking
@@ -128,7 +128,7 @@ class OptunaSweeper(Sweeper):
         return study
 
     def _launch(self, overrides: list[str], number: int) -> JobOutcome:
-        from sweep.slurm_jobs import ended_by_cluster
+        from sweep.distributed.slurm_jobs import ended_by_cluster
 
         try:
             result = self.launcher.launch([overrides], initial_job_idx=number)[0]
@@ -143,6 +143,6 @@ class OptunaSweeper(Sweeper):
         return JobOutcome("failed", error=f"{type(error).__name__}: {error}")
 
     def _compose(self, overrides: list[str]):
-        from sweep.schema import validate
+        from sweep.pipeline.validate import validate
 
         return validate(self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides)))

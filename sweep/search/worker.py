@@ -14,15 +14,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from sweep.errors import ConfigError
-from sweep.outcome import JobOutcome
+from sweep.config.errors import ConfigError
+from sweep.config.secrets import mask_secrets
+from sweep.distributed.slurm_jobs import SLURM_JOB_ATTR, cancel
+from sweep.pipeline.outcome import JobOutcome
+from sweep.runtime.signals import Interrupted, deferred, signal_received
 from sweep.search.liveness import FAILED_BY_TRIAL, RETURNED, Heartbeat, budget_lock, budget_used, counts, is_dead, optuna_heartbeat
 from sweep.search.plan import SearchPlan
 from sweep.search.space import describe_params
 from sweep.search.storage import file_of
-from sweep.secrets import mask_secrets
-from sweep.signals import Interrupted, deferred, signal_received
-from sweep.slurm_jobs import SLURM_JOB_ATTR, cancel
 
 log = logging.getLogger("sweep")
 BUDGET, GRID_DONE, INTERRUPTED = "budget", "grid exhausted", "interrupted"
@@ -89,7 +89,7 @@ class Worker:
             log.warning("interrupted: ending the %d trial(s) in flight and returning them to the budget", len(self.heartbeat.claimed()))
             for trial_id in self.heartbeat.claimed():  # trials on a cluster end with their jobs: cancel those first
                 cancel(self.storage.get_trial(trial_id).user_attrs.get(SLURM_JOB_ATTR))
-            deadline = time.monotonic() + SLOT_GRACE_S  # signals are ignored from here on (sweep/signals.py)
+            deadline = time.monotonic() + SLOT_GRACE_S  # signals are ignored from here on (sweep/runtime/signals.py)
             for thread in threads:
                 thread.join(max(0.0, deadline - time.monotonic()))
             for trial_id in self.heartbeat.claimed():

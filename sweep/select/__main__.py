@@ -16,11 +16,11 @@ from omegaconf import DictConfig
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="select")
 def main(cfg: DictConfig) -> None:
-    from sweep.errors import ConfigError
-    from sweep.memory import released
-    from sweep.secrets import mask_secrets
+    from sweep.config.errors import ConfigError
+    from sweep.config.secrets import mask_secrets
+    from sweep.runtime.memory import released
+    from sweep.runtime.signals import interruptible
     from sweep.select.select_job import run_select
-    from sweep.signals import interruptible
 
     with interruptible(), released():
         try:

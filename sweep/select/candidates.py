@@ -1,5 +1,5 @@
 """A candidate's frozen, pooled features of the task's training split, as ``strategy=feature`` computes
-them (sweep/build.py) and through the same disk cache (sweep/data/features.py ``cached_features``, keyed
+them (sweep/pipeline/build.py) and through the same disk cache (sweep/data/features.py ``cached_features``, keyed
 by the backbone's weights, the pooling and the tokenized rows): what one computes, the other reuses.
 
 On a cache hit the backbone is never loaded: the key needs only the tokenizer (for the rows), the
@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from sweep.schema import JobConfig
+from sweep.config.schema import JobConfig
 
 log = logging.getLogger("sweep")
 
@@ -54,8 +54,8 @@ def extract(name: str, job: JobConfig, train_split, label_names: list[str], batc
     """The features of ``train_split`` (a task split, as load_splits gives it) under candidate ``name``."""
     from sweep.data.features import cached_features
     from sweep.data.pipelines import pipeline_for
+    from sweep.tracking.saved_models import classifier_from_run, is_saved_source
     from sweep.zoo.loader import source_fingerprint
-    from sweep.zoo.saved import classifier_from_run, is_saved_source
 
     root = job.root
     cache_dir = Path(root.paths.cache_dir)
@@ -69,7 +69,7 @@ def extract(name: str, job: JobConfig, train_split, label_names: list[str], batc
         model = LazyClassifier(_pooling(job), lambda: _classifier(job, processor, len(label_names)))
     pipeline = pipeline_for(root.model.family)
     encoded, _ = pipeline.encode(train_split, processor, root.task, cache_dir, pipeline.fingerprint(processor))
-    # the backbone id as sweep/build.py computes it for strategy=feature: the same key, the same file
+    # the backbone id as sweep/pipeline/build.py computes it for strategy=feature: the same key, the same file
     features, hit = cached_features(model, pipeline, encoded, processor, batch_size, cache_dir, source_fingerprint(root.model, root.seed))
     return Features(name, features.numpy(), hit, time.perf_counter() - start)
 
@@ -81,7 +81,7 @@ def _pooling(job: JobConfig) -> str:
 
 
 def _classifier(job: JobConfig, processor, num_labels: int):
-    """The classifier of sweep/build.py for a ``strategy=feature`` job: the same seed before the backbone
+    """The classifier of sweep/pipeline/build.py for a ``strategy=feature`` job: the same seed before the backbone
     (a random: source's weights come from it), the same pooling, the backbone frozen."""
     import pytorch_lightning as pl
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sweep.errors import ConfigError
+from sweep.config.errors import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -13,9 +13,9 @@ import traceback
 
 
 def record(client, experiment_id: str, cfg, root, order, text: str, frame, taus: dict, cpu: str) -> str:
-    from sweep.job import state_of
-    from sweep.schema import job_container
-    from sweep.secrets import mask_secrets
+    from sweep.config.schema import job_container
+    from sweep.config.secrets import mask_secrets
+    from sweep.pipeline.job import state_of
     from sweep.tracking.job_run import JobRun
     from sweep.tracking.ui import NOTE_TAG, note
 

@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from sweep.registry import Registry
+from sweep.config.registry import Registry
 
 
 @dataclass(frozen=True)

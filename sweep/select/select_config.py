@@ -1,6 +1,6 @@
 """The config of ``python -m sweep.select`` (conf/select.yaml), checked whole before anything loads.
 
-Each candidate becomes the config of a ``strategy=feature`` job on the same task (sweep.schema.validate):
+Each candidate becomes the config of a ``strategy=feature`` job on the same task (sweep.config.schema.validate):
 the same compose-time checks (a model that reads images on a text task, a family that refuses the
 strategy), the same ModelConfig, so the features are those such a job computes and caches.
 """
@@ -12,8 +12,8 @@ from typing import List, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
-from sweep.errors import ConfigError, require
-from sweep.schema import JobConfig, PathsConfig, TaskConfig, TrackingConfig, job_container, typed
+from sweep.config.errors import ConfigError, require
+from sweep.config.schema import JobConfig, PathsConfig, TaskConfig, TrackingConfig, job_container, typed
 
 MODES = ("max", "min")
 
@@ -86,15 +86,13 @@ def validate_select(cfg: DictConfig) -> Plan:
 
 def model_options() -> list[str]:
     """The model group's names: conf/model/ and the zoo folder of sweep.pretrain (as sweep.run sees them)."""
-    from sweep.groups import CONF, group_options
-    from sweep.pretrain.zoo_names import zoo_dir
+    from sweep.config.groups import CONF, group_options, zoo_dir
 
     return group_options("model", [CONF, zoo_dir()]) or []
 
 
 def model_node(name: str) -> dict:
-    from sweep.groups import CONF
-    from sweep.pretrain.zoo_names import zoo_dir
+    from sweep.config.groups import CONF, zoo_dir
 
     for root in (CONF, zoo_dir()):
         path = root / "model" / f"{name}.yaml"
@@ -105,7 +103,7 @@ def model_node(name: str) -> dict:
 
 def feature_job(name: str, plain: dict) -> JobConfig:
     """The validated config of ``python -m sweep.run model=<name> strategy=feature`` on this task."""
-    from sweep.schema import validate
+    from sweep.pipeline.validate import validate
 
     model = model_node(name)
     if "<" in str(model.get("source", "")):  # conf/model/saved.yaml: a placeholder, no candidate by itself

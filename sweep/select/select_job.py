@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from omegaconf import DictConfig
 
-from sweep.errors import ConfigError
+from sweep.config.errors import ConfigError
 
 log = logging.getLogger("sweep")
 
@@ -28,9 +28,9 @@ class Selection:
 
 
 def run_select(cfg: DictConfig) -> Selection:
-    from sweep.console import quiet_libraries
-    from sweep.hardware import cpu_name
-    from sweep.memory import release_memory
+    from sweep.runtime.console import quiet_libraries
+    from sweep.runtime.hardware import cpu_name
+    from sweep.runtime.memory import release_memory
     from sweep.select.candidates import extract
     from sweep.select.finetuned import finetuned_results, weighted_tau
     from sweep.select.ranking import ranked, score, table, to_markdown

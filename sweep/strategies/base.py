@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from omegaconf import MISSING
 
-from sweep.registry import Registry
+from sweep.config.registry import Registry
 
 if TYPE_CHECKING:
     from sweep.models.classifier import SequenceClassifier

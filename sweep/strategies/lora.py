@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Optional
 
-from sweep.errors import ConfigError, require
+from sweep.config.errors import ConfigError, require
 from sweep.strategies.base import STRATEGIES, Strategy, StrategyConfig
 
 

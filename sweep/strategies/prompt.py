@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from sweep.errors import require
+from sweep.config.errors import require
 from sweep.strategies.base import STRATEGIES, Strategy, StrategyConfig
 
 

@@ -65,8 +65,8 @@ def to_markdown(table: pd.DataFrame) -> str:
 def print_comparison(client, experiment_id: str, parent_run_id: str, uri: str, monitor: str, mode: str, lost: int = 0) -> pd.DataFrame:
     """Log the table on the parent run (comparison.md, comparison.csv, and its description in the UI)
     and print it with the UI command."""
-    from sweep.secrets import mask_secrets
-    from sweep.tracking.search_runs import shared
+    from sweep.config.secrets import mask_secrets
+    from sweep.tracking.parents import shared
     from sweep.tracking.store import ui_hint
     from sweep.tracking.ui import NOTE_TAG, note
 

@@ -2,26 +2,29 @@
 
 States: finished (FINISHED), failed (FAILED, with the error message), pruned (KILLED, with the step),
 interrupted (KILLED: Ctrl-C or SIGTERM), kept in the ``state`` tag so the comparison table and the UI
-can filter on them. The ``sweep.owner`` tag names the process (sweep/owners.py): a run whose owner died
+can filter on them. The ``sweep.owner`` tag names the process (sweep/runtime/owners.py): a run whose owner died
 without ending it (SIGKILL, out of memory) is ended by the next start (sweep/tracking/orphans.py).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
-from sweep.secrets import mask_secrets
+from sweep.config.secrets import mask_secrets
 from sweep.tracking import open_runs
 from sweep.tracking.params import flatten, masked
+
+log = logging.getLogger("sweep")
 
 STATUS = {"finished": "FINISHED", "failed": "FAILED", "pruned": "KILLED", "interrupted": "KILLED"}
 OWNER_TAG = "sweep.owner"
 
 
 def owner_tag() -> dict[str, str]:
-    from sweep.owners import this_process
+    from sweep.runtime.owners import this_process
 
     return {OWNER_TAG: json.dumps(this_process())}
 
@@ -50,7 +53,7 @@ class JobRun:
             client.log_batch(opened.run_id, params=[Param(key, value) for key, value in flatten(config).items()])
             client.log_dict(opened.run_id, masked(config), "config.yaml")
         except BaseException as error:
-            from sweep.signals import Interrupted
+            from sweep.runtime.signals import Interrupted
 
             state = "interrupted" if isinstance(error, Interrupted) else "failed"
             opened.finish(state, error=f"recording the run failed: {type(error).__name__}: {error}")
@@ -91,3 +94,24 @@ class JobRun:
             return False
         self.finish(state, **tags)
         return True
+
+
+def end_all(state: str, error: str) -> int:
+    """End every run still open here (a grid's RUNNING children with it); returns how many."""
+    runs = open_runs.still_open()
+    count = 0
+    for run_id, (client, kind) in reversed(runs):  # children before their parents
+        try:
+            if kind == "grid":
+                count += end_children(client, run_id, state, error)
+            count += JobRun(client, run_id).finish_if_running(state, error=error)
+        except Exception:  # the store may be what failed; the other runs are still ended
+            log.warning("could not end run %s", run_id, exc_info=True)
+    return count
+
+
+def end_children(client, parent_run_id: str, state: str, error: str) -> int:
+    """End the RUNNING children of a parent whose jobs have all returned or been stopped."""
+    experiment_id = client.get_run(parent_run_id).info.experiment_id
+    query = f"tags.mlflow.parentRunId = '{parent_run_id}' and attributes.status = 'RUNNING'"
+    return sum(JobRun(client, run.info.run_id).finish_if_running(state, error=error) for run in client.search_runs([experiment_id], query))

@@ -67,7 +67,7 @@ def should_save(job, binding, outcome) -> bool:
         return False
     if binding is None:
         return True
-    from sweep.schema import search_config
+    from sweep.config.schema import search_config
 
     values = [outcome.objective(metric, root.trainer.monitor) for metric in search_config(root.search).metrics]
     if not all(v is not None and math.isfinite(v) for v in values):
@@ -80,7 +80,7 @@ def should_save(job, binding, outcome) -> bool:
 def save_model(run, built) -> None:
     """Write the job's trained model as the run's ``model`` artifact; tag and time it."""
     from sweep.data.pipelines import pipeline_for
-    from sweep.zoo.saved import write_model
+    from sweep.tracking.saved_models import write_model
 
     root = built.job.root
     model = root.model
@@ -101,7 +101,7 @@ def save_model(run, built) -> None:
 def upload_model(run, write) -> None:
     """``write(folder)`` a model, then upload it as the run's ``model`` artifact; tag and time it.
     Shared with sweep.pretrain, which keeps a backbone the same way."""
-    from sweep.zoo.saved import ARTIFACT_PATH, METADATA_FILE
+    from sweep.tracking.saved_models import ARTIFACT_PATH, METADATA_FILE
 
     start = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="sweep-model-"))
@@ -138,10 +138,10 @@ def remove_model(client, tracking_uri: str, run_id: str, reason: str) -> None:
     """Delete a run's ``model`` artifact (idempotent) and say so on the run."""
     from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
-    from sweep.zoo.saved import ARTIFACT_PATH
+    from sweep.tracking.saved_models import ARTIFACT_PATH
 
     run = client.get_run(run_id)
-    # the tags first: from then on no one loads it (sweep/zoo/saved.py fetch), whatever the files' state
+    # the tags first: from then on no one loads it (sweep/tracking/saved_models.py fetch), whatever the files' state
     client.set_tag(run_id, KEPT_TAG, "false")
     client.set_tag(run_id, REMOVED_TAG, reason)
     try:

@@ -2,7 +2,7 @@
 
 Every start (a run, a grid, a search) looks at the experiment's RUNNING runs and ends those whose
 owners are all dead: a job's or a grid parent's ``sweep.owner``, a search parent's worker records. An
-owner on this machine is judged by its pid (sweep/owners.py); a search worker elsewhere by the age of
+owner on this machine is judged by its pid (sweep/runtime/owners.py); a search worker elsewhere by the age of
 its heartbeat; a run whose owners cannot be judged is left alone.
 """
 
@@ -12,7 +12,7 @@ import json
 import logging
 import time
 
-from sweep.owners import alive
+from sweep.runtime.owners import alive
 from sweep.tracking.job_run import OWNER_TAG, JobRun
 
 log = logging.getLogger("sweep")

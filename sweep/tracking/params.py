@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sweep.secrets import mask_secrets
+from sweep.config.secrets import mask_secrets
 
 MAX_VALUE = 6000  # MLflow's limit on a param value
 

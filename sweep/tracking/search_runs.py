@@ -19,23 +19,12 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from sweep.owners import this_process
+from sweep.runtime.owners import this_process
 from sweep.tracking.job_run import JobRun
 from sweep.tracking.orphans import WORKER_TAG, close_orphans, record_alive, worker_records
+from sweep.tracking.parents import PARENT_FILE, shared
 
 log = logging.getLogger("sweep")
-
-
-def shared(call, *args, **kwargs):
-    """A write to the run every worker writes to. Two processes setting the same tag on one sqlite store
-    at once race in MLflow's insert-or-update (UNIQUE constraint failed); the loser tries again and updates."""
-    for attempt in range(6):
-        try:
-            return call(*args, **kwargs)
-        except Exception as error:
-            if attempt == 5 or not any(sign in str(error) for sign in ("UNIQUE constraint", "IntegrityError", "database is locked")):
-                raise
-            time.sleep(0.1 * (attempt + 1))
 
 
 def worker_id(owner: dict) -> str:
@@ -75,12 +64,11 @@ class SearchTracking:
     @classmethod
     def join(cls, config: DictConfig, study: str, storage_shown: str, grace_period: float) -> SearchTracking:
         """Find or create the study's parent, repair what dead processes left RUNNING, add this worker."""
-        from sweep.schema import validate
-        from sweep.secrets import mask_secrets
+        from sweep.config.schema import RootConfig, job_container, typed
+        from sweep.config.secrets import mask_secrets
         from sweep.tracking.store import client_and_experiment, tracking_uri
-        from sweep.tracking.sweep_callback import PARENT_FILE
 
-        root = validate(config).root
+        root = typed(RootConfig, job_container(config))  # the sweeper validated the whole config before
         uri = tracking_uri(root.tracking.uri, root.paths.output_dir)
         client, experiment_id = client_and_experiment(uri, root.tracking.experiment, root.paths.output_dir)
         close_orphans(client, experiment_id, grace_period)

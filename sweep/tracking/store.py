@@ -11,9 +11,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from sweep.databases import check_database, sqlite_file
-from sweep.errors import ConfigError
-from sweep.secrets import mask_secrets
+from sweep.config.errors import ConfigError
+from sweep.config.secrets import mask_secrets
+from sweep.runtime.databases import check_database, sqlite_file
 
 
 def tracking_uri(configured: str | None, output_dir: str) -> str:
@@ -74,7 +74,7 @@ def client_and_experiment(uri: str, experiment: str, output_dir: str):
     marked as model training (sweep/tracking/ui.py)."""
     from mlflow.tracking import MlflowClient
 
-    from sweep.locks import file_lock
+    from sweep.runtime.locks import file_lock
     from sweep.tracking.ui import EXPERIMENT_TAGS, mark_training
 
     # several processes creating one fresh sqlite store at once crash ("table ... already exists"):

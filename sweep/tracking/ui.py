@@ -32,7 +32,7 @@ def mark_training(client, experiment) -> None:
 
 
 def set_experiment_tag(client, experiment_id: str, key: str, value: str) -> None:
-    from sweep.tracking.search_runs import shared  # many jobs start at once: one tag, racing inserts
+    from sweep.tracking.parents import shared  # many jobs start at once: one tag, racing inserts
 
     shared(client.set_experiment_tag, experiment_id, key, value)
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from sweep.errors import ConfigError
-from sweep.registry import Registry
+from sweep.config.errors import ConfigError
+from sweep.config.registry import Registry
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ import inspect
 import json
 from pathlib import Path
 
-from sweep.errors import ConfigError
+from sweep.config.errors import ConfigError
+from sweep.config.schema import ModelConfig
 from sweep.models.families import FAMILIES
-from sweep.schema import ModelConfig
 from sweep.zoo.assets import CHECKPOINTS
 from sweep.zoo.fingerprints import folder_fingerprint
 
@@ -102,7 +102,7 @@ def load_image_processor(model: ModelConfig, cache_dir: Path):
     (``image_size``, ``num_channels``): random models and checkpoints saved without one."""
     from transformers import AutoConfig, AutoImageProcessor
 
-    from sweep.data.images import new_processor
+    from sweep.zoo.loader import new_processor
 
     path = resolve_source(model.source, "model.source", cache_dir)
     try:
@@ -153,3 +153,12 @@ def _no_pooler(config) -> dict:
     if model_class is not None and "add_pooling_layer" in inspect.signature(model_class.__init__).parameters:
         return {"add_pooling_layer": False}
     return {}
+
+
+def new_processor(image_size: int, num_channels: int):
+    """A ViT image processor for square ``image_size`` inputs of ``num_channels`` channels (mean/std 0.5)."""
+    from transformers.models.vit.image_processing_pil_vit import ViTImageProcessorPil
+
+    return ViTImageProcessorPil(
+        size={"height": image_size, "width": image_size}, image_mean=[0.5] * num_channels, image_std=[0.5] * num_channels
+    )

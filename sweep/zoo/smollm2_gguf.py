@@ -21,7 +21,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from sweep.errors import ConfigError
+from sweep.config.errors import ConfigError
 
 MARKER = "sweep_gguf_source.json"  # written last: its presence means the folder is complete
 

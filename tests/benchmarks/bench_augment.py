@@ -52,9 +52,9 @@ def per_row_rng_seconds(split, seed: int, epoch: int) -> float:
 
 
 def loader_cost(cache: str, repeats: int) -> dict:
-    from sweep.build import build
-    from sweep.console import quiet_libraries
-    from sweep.schema import validate
+    from sweep.pipeline.build import build
+    from sweep.pipeline.validate import validate
+    from sweep.runtime.console import quiet_libraries
 
     quiet_libraries()
     out_dir = tempfile.mkdtemp(prefix="sweep-bench-augment-")
@@ -106,7 +106,7 @@ def main() -> None:
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "sweep-bench-cache"))
     args = parser.parse_args()
 
-    from sweep.hardware import describe
+    from sweep.runtime.hardware import describe
 
     print(describe(), flush=True)
     cache = f"paths.cache_dir={args.cache}"

@@ -54,13 +54,13 @@ def main() -> None:
 
     from torch.utils.data import DataLoader
 
-    from sweep.console import quiet_libraries
     from sweep.data.features import cached_features, compute_features
     from sweep.data.loaders import PadCollator, TokenDataset, train_loader
     from sweep.data.tasks import load_splits
     from sweep.data.tokens import tokenize, tokenizer_fingerprint
     from sweep.models.classifier import SequenceClassifier
-    from sweep.schema import validate
+    from sweep.pipeline.validate import validate
+    from sweep.runtime.console import quiet_libraries
     from sweep.zoo.loader import load_backbone, load_tokenizer
 
     quiet_libraries()

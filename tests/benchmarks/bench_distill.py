@@ -37,7 +37,7 @@ def main() -> None:
 
     from mlflow.tracking import MlflowClient
 
-    from sweep.hardware import describe
+    from sweep.runtime.hardware import describe
 
     workdir = Path(tempfile.mkdtemp(prefix="sweep-bench-distill-"))
     common = [f"trainer.max_epochs={args.epochs}", f"paths.cache_dir={args.cache}"]

@@ -28,7 +28,7 @@ def median_seconds(work, repeats: int = 3) -> float:
 
 
 def cpu_name() -> str:
-    from sweep.hardware import BF16_CPU_FLAGS, cpu_flags, cpu_name
+    from sweep.runtime.hardware import BF16_CPU_FLAGS, cpu_flags, cpu_name
 
     extras = [flag for flag in BF16_CPU_FLAGS if flag in cpu_flags()]
     return f"{cpu_name()} ({', '.join(extras) or 'no bf16 flags'}), {torch.get_num_threads()} threads"
@@ -39,11 +39,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10000)
     args = parser.parse_args()
 
-    from sweep.data.augment import AugmentConfig
+    from sweep.config.schema import AugmentConfig, TaskConfig
     from sweep.data.image_augment import ImageAugmenter
     from sweep.data.image_sources import digits, fashion_mnist
-    from sweep.data.images import image_loader, image_split, new_processor
-    from sweep.schema import TaskConfig
+    from sweep.data.images import image_loader, image_split
+    from sweep.zoo.loader import new_processor
 
     print(f"CPU: {cpu_name()}\n")
     fashion = fashion_mnist(TaskConfig(name="fashion_mnist", kind="fashion_mnist", modality="image")).images[: args.rows]

@@ -5,7 +5,7 @@
 One in-process grid (the basic launcher runs every job in the same Python process) of the same job
 repeated with different seeds, per strategy. Reports each job's peak RSS (``peak_memory_mb``, sampled
 during training) in order: after the first job of a strategy, later ones should stay flat. Before
-``sweep/memory.py`` gave freed heap pages back to the system, they grew by 30 to 100 MB per job.
+``sweep/runtime/memory.py`` gave freed heap pages back to the system, they grew by 30 to 100 MB per job.
 Not a test.
 """
 
@@ -27,7 +27,7 @@ def main() -> None:
 
     from mlflow.tracking import MlflowClient
 
-    from sweep.hardware import describe
+    from sweep.runtime.hardware import describe
 
     workdir = Path(tempfile.mkdtemp(prefix="sweep-bench-repeated-"))
     seeds = ",".join(str(seed) for seed in range(args.repeats))

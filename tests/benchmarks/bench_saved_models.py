@@ -29,13 +29,13 @@ def main() -> None:
     from hydra import compose, initialize_config_dir
     from mlflow.tracking import MlflowClient
 
-    from sweep.build import build
-    from sweep.console import quiet_libraries
-    from sweep.hardware import describe
-    from sweep.schema import validate
+    from sweep.pipeline.build import build
+    from sweep.pipeline.validate import validate
+    from sweep.runtime.console import quiet_libraries
+    from sweep.runtime.hardware import describe
     from sweep.tracking.job_run import JobRun
     from sweep.tracking.kept_models import save_model
-    from sweep.zoo.saved import load_saved_classifier
+    from sweep.tracking.saved_models import load_saved_classifier
 
     quiet_libraries()
     workdir = Path(tempfile.mkdtemp(prefix="sweep-bench-saved-"))

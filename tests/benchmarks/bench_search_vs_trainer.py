@@ -35,7 +35,7 @@ def make_split(folder: Path, train: int = 1000, val: int = 300, test: int = 300)
     import pandas as pd
 
     from sweep.data.tasks import load_splits
-    from sweep.schema import validate
+    from sweep.pipeline.validate import validate
     from tests.benchmarks.bench_data_path import compose
 
     task = validate(compose(f"task.train_size={train}", f"task.val_size={val}", f"task.test_size={test}")).root.task
@@ -169,8 +169,8 @@ def main() -> None:
     parser.add_argument("--cache", default=None)
     args = parser.parse_args()
 
-    from sweep.console import quiet_libraries
-    from sweep.hardware import describe
+    from sweep.runtime.console import quiet_libraries
+    from sweep.runtime.hardware import describe
 
     quiet_libraries()
     folder = Path(tempfile.mkdtemp(prefix="sweep-bench-split-"))

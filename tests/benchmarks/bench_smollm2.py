@@ -52,7 +52,7 @@ def main() -> None:
 
     from mlflow.tracking import MlflowClient
 
-    from sweep.hardware import describe
+    from sweep.runtime.hardware import describe
 
     workdir = Path(tempfile.mkdtemp(prefix="sweep-bench-smollm2-"))
     for strategy in args.strategies:

@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def cpu() -> str:
-    """This machine's CPU, core count and bf16 flags (sweep/hardware.py reads them the same way)."""
+    """This machine's CPU, core count and bf16 flags (sweep/runtime/hardware.py reads them the same way)."""
     sys.path.insert(0, str(ROOT))
-    from sweep.hardware import BF16_CPU_FLAGS, cpu_flags, cpu_name
+    from sweep.runtime.hardware import BF16_CPU_FLAGS, cpu_flags, cpu_name
 
     flags = [flag for flag in BF16_CPU_FLAGS if flag in cpu_flags()]
     return f"{cpu_name()}, {os.cpu_count()} cores, {', '.join(flags) or 'no avx512_bf16/amx'}"

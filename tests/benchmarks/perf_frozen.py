@@ -5,7 +5,7 @@
 - ``partial_prefix``: epoch time of `partial` on MiniLM-L6 for every freeze_depth 0..6, with the frozen
   prefix cache (after the epoch that fills it) and without; the cost should fall with the frozen share.
 
-Both through the job's own build (sweep.build: the product's loaders, model and strategy), a plain
+Both through the job's own build (sweep.pipeline.build: the product's loaders, model and strategy), a plain
 training loop (fused AdamW, as the job's), in bf16 autocast where the CPU has it (trainer.precision=auto).
 """
 
@@ -20,8 +20,8 @@ TOKENS = ("input_ids", "attention_mask")
 
 
 def _job(settings: Settings, *overrides: str):
-    from sweep.build import build
-    from sweep.schema import validate
+    from sweep.pipeline.build import build
+    from sweep.pipeline.validate import validate
     from tests.benchmarks.bench_data_path import compose
 
     rows = ["task.train_size=96", "task.val_size=32"] if settings.quick else ["task.train_size=1000"]
@@ -31,7 +31,7 @@ def _job(settings: Settings, *overrides: str):
 def _autocast():
     import torch
 
-    from sweep.hardware import resolve_precision
+    from sweep.runtime.hardware import resolve_precision
 
     bf16 = resolve_precision("auto", "cpu").startswith("bf16")  # what trainer.precision=auto picks here
     return torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()

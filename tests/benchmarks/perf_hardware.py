@@ -4,7 +4,7 @@ The ceiling: torch's large square matmul (2,048; quick 1,024), best of repeated 
 CPU has avx512_bf16 or AMX) bf16, in this process with torch's default threads. The achieved rate: full
 fine-tuning of MiniLM-L3 for one epoch through ``python -m sweep.run`` (Rotten Tomatoes 2,000 / 500 rows,
 batch 32; quick 64 / 32), ``trainer.precision=32-true`` and ``auto``, one process (a grid, precision
-varying fastest). FLOPs are the ones the job itself logs (sweep/cost.py): 6 x matmul parameters (embedding
+varying fastest). FLOPs are the ones the job itself logs (sweep/pipeline/cost.py): 6 x matmul parameters (embedding
 lookups left out) x real, non-pad tokens for training, 2 x for each validation; divided by the fit's
 ``train_time_s``.
 """
@@ -71,7 +71,7 @@ def achieved(runs: list) -> tuple[float, str]:
 
 @benchmark("hardware")
 def hardware(settings: Settings) -> list[Figure]:
-    from sweep.hardware import BF16_CPU_FLAGS, cpu_flags
+    from sweep.runtime.hardware import BF16_CPU_FLAGS, cpu_flags
 
     cache = shared_cache(settings)
     model_folder(cache)

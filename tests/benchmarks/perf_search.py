@@ -38,7 +38,7 @@ def sizes(quick: bool) -> tuple[tuple[int, int, int], int]:
 
 @benchmark("search")
 def search(settings: Settings) -> list[Figure]:
-    from sweep.hardware import resolve_precision
+    from sweep.runtime.hardware import resolve_precision
     from sweep.zoo.loader import resolve_source
     from tests.benchmarks.bench_search_vs_trainer import make_split, sweep_search
 
@@ -85,7 +85,7 @@ def trainer_process(csv: Path, cache: Path, seed: int, trials: int) -> dict:
     from tests.benchmarks.common import ROOT
 
     code = (
-        "import json, sys\nfrom pathlib import Path\nfrom sweep.console import quiet_libraries\nquiet_libraries()\n"
+        "import json, sys\nfrom pathlib import Path\nfrom sweep.runtime.console import quiet_libraries\nquiet_libraries()\n"
         "from tests.benchmarks.bench_search_vs_trainer import trainer_search\n"
         f"print(json.dumps(trainer_search(Path({str(csv)!r}), Path({str(cache)!r}), {seed}, {trials})))"
     )

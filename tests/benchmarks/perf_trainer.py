@@ -150,7 +150,7 @@ def time_figures(label: str, goal: float, sweeps: list[Side], trainers: list[Sid
 
 @benchmark("trial_vs_trainer")
 def trial_vs_trainer(settings: Settings) -> list[Figure]:
-    from sweep.hardware import BF16_CPU_FLAGS, cpu_flags
+    from sweep.runtime.hardware import BF16_CPU_FLAGS, cpu_flags
     from tests.benchmarks.bench_search_vs_trainer import make_split
 
     cache = shared_cache(settings)

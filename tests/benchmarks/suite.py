@@ -94,7 +94,7 @@ def machine() -> list[str]:
     import torch
 
     sys.path.insert(0, str(ROOT))
-    from sweep.hardware import BF16_CPU_FLAGS, cpu_flags, cpu_name
+    from sweep.runtime.hardware import BF16_CPU_FLAGS, cpu_flags, cpu_name
 
     flags = [flag for flag in BF16_CPU_FLAGS if flag in cpu_flags()]
     versions = []

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from sweep.errors import ConfigError
+from sweep.config.errors import ConfigError
 
 CLS, SEP, PAD, UNK, MASK = 101, 102, 0, 100, 103
 SPECIAL = [PAD, UNK, CLS, SEP, MASK]
@@ -31,9 +31,9 @@ def make_rows(count=200, seed=0):
 
 
 def augmenter(rows=None, seed=0, max_length=64, mask_token_id=MASK, **p):
-    from sweep.data.augment import TokenAugmenter
+    from sweep.config.schema import AugmentConfig
+    from sweep.data.token_augment import TokenAugmenter
     from sweep.data.tokens import TokenizedSplit
-    from sweep.schema import AugmentConfig
 
     rows = make_rows() if rows is None else rows
     split = TokenizedSplit.from_rows(rows, np.zeros(len(rows), dtype=np.int64), "k")
@@ -154,8 +154,8 @@ class EpochsSeen:
 
 
 def test_training_draws_afresh_each_epoch(job_config):
-    from sweep.build import build
-    from sweep.train import train
+    from sweep.pipeline.build import build
+    from sweep.pipeline.train import train
 
     built = build(job_config(*TINY, "augment=tokens", "trainer.max_epochs=3", "trainer.early_stopping_patience=null"))
     spy = EpochsSeen(built.loaders["train"].collate_fn.augmenter)
@@ -169,9 +169,9 @@ def batches(loader):
 
 
 def test_only_the_training_loader_is_augmented(job_config):
-    from sweep.build import build
     from sweep.data.augment import AugmentingCollator
     from sweep.data.loaders import PadCollator
+    from sweep.pipeline.build import build
 
     plain = build(job_config(*TINY))
     augmented = build(job_config(*TINY, "augment=tokens", "augment.p_mask=0.5", "augment.p_delete=0.5"))
@@ -196,7 +196,7 @@ def test_only_the_training_loader_is_augmented(job_config):
     ],
 )
 def test_bad_augment_config_names_its_key(overrides, message):
-    from sweep.schema import validate
+    from sweep.pipeline.validate import validate
     from tests.conftest import compose
 
     with pytest.raises(ConfigError) as error:
@@ -205,7 +205,7 @@ def test_bad_augment_config_names_its_key(overrides, message):
 
 
 def test_augment_defaults_to_none_and_the_feature_strategy_accepts_that():
-    from sweep.schema import validate
+    from sweep.pipeline.validate import validate
     from tests.conftest import compose
 
     assert validate(compose()).root.augment.name == "none"

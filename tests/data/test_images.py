@@ -10,7 +10,7 @@ from tests.conftest import compose
 
 
 def task(name: str, *overrides: str):
-    from sweep.schema import RootConfig, typed
+    from sweep.config.schema import RootConfig, typed
 
     return typed(RootConfig, compose(f"task={name}", "model=tiny_vit", *overrides)).task
 
@@ -57,7 +57,8 @@ def test_read_idx_parses_the_format():
 
 
 def test_processor_resizes_converts_channels_and_rescales():
-    from sweep.data.images import new_processor, rescaled
+    from sweep.data.images import rescaled
+    from sweep.zoo.loader import new_processor
 
     images = np.zeros((3, 8, 8), dtype=np.uint8)
     images[:, 2:6, 2:6] = 255
@@ -70,7 +71,8 @@ def test_processor_resizes_converts_channels_and_rescales():
 
 
 def test_training_batches_reshuffle_each_epoch_and_are_normalised():
-    from sweep.data.images import image_loader, image_split, new_processor
+    from sweep.data.images import image_loader, image_split
+    from sweep.zoo.loader import new_processor
 
     images = np.random.default_rng(0).integers(0, 256, size=(50, 28, 28), dtype=np.uint8)
     split = image_split(images, np.arange(50) % 10, new_processor(28, 1))
@@ -85,7 +87,7 @@ def test_training_batches_reshuffle_each_epoch_and_are_normalised():
 
 
 def test_image_augmentation_depends_on_seed_epoch_and_row_only():
-    from sweep.data.augment import AugmentConfig
+    from sweep.config.schema import AugmentConfig
     from sweep.data.image_augment import ImageAugmenter
 
     pixels = torch.rand(6, 1, 28, 28)
@@ -114,8 +116,8 @@ def test_image_augmentation_depends_on_seed_epoch_and_row_only():
     ],
 )
 def test_a_model_and_a_task_of_different_modalities_fail_at_compose_time(overrides, message):
-    from sweep.errors import ConfigError
-    from sweep.schema import validate
+    from sweep.config.errors import ConfigError
+    from sweep.pipeline.validate import validate
 
     with pytest.raises(ConfigError) as error:
         validate(compose(*overrides))
@@ -124,8 +126,8 @@ def test_a_model_and_a_task_of_different_modalities_fail_at_compose_time(overrid
 
 def test_a_vision_refusal_offers_only_the_strategies_a_vit_runs():
     """Regression: refusing prompt offered distill, which a vision model cannot run either."""
-    from sweep.errors import ConfigError
-    from sweep.schema import validate
+    from sweep.config.errors import ConfigError
+    from sweep.pipeline.validate import validate
 
     for strategy in ("prompt", "distill"):
         with pytest.raises(ConfigError) as error:

@@ -5,12 +5,12 @@ import json
 import pandas as pd
 import pytest
 
-from sweep.errors import ConfigError
+from sweep.config.errors import ConfigError
 from tests.conftest import compose
 
 
 def task(*overrides):
-    from sweep.schema import validate
+    from sweep.pipeline.validate import validate
 
     return validate(compose(*overrides)).root.task
 

@@ -10,7 +10,7 @@ LAYERS = {"tiny_bert": 2, "tiny_gpt2": 2, "tiny_llama": 2, "tiny_t5": 2}
 
 @pytest.fixture(scope="module")
 def backbones(cache_dir):
-    from sweep.schema import validate
+    from sweep.pipeline.validate import validate
     from sweep.zoo.loader import load_backbone
 
     out = {}
@@ -38,7 +38,7 @@ def test_finds_the_transformer_blocks(backbones, name):
 
 
 def test_quick_block_count_reads_configs_without_loading(cache_dir):
-    from sweep.schema import validate
+    from sweep.pipeline.validate import validate
     from sweep.zoo.loader import quick_block_count
 
     assert quick_block_count(validate(compose("model=minilm_l6")).root.model, cache_dir) == 6

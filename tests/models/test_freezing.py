@@ -171,8 +171,8 @@ def test_partial_freezes_what_runs_before_the_kept_blocks(architecture):
 
 @pytest.mark.parametrize("architecture", list(ARCHITECTURES))
 def test_layer_decay_follows_the_forward_pass(architecture):
-    from sweep.optim import param_groups
-    from sweep.schema import OptimConfig
+    from sweep.config.schema import OptimConfig
+    from sweep.pipeline.optim import param_groups
 
     model = classifier(architecture)
     groups = param_groups(model, OptimConfig(lr=1.0, layer_decay=0.5))

@@ -10,8 +10,8 @@ from tests.conftest import TINY_DATA, compose
 
 
 def built(model: str, cache: bool):
-    from sweep.build import build
-    from sweep.schema import validate
+    from sweep.pipeline.build import build
+    from sweep.pipeline.validate import validate
 
     task = ["task=digits"] if model == "tiny_vit" else ["task.max_length=16"]
     partial = ["strategy=partial", "strategy.freeze_depth=1", f"strategy.cache_prefix={cache}"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sweep.errors import ConfigError
+from sweep.config.errors import ConfigError
 from sweep.report.collect import RunRecord, build_table
 
 SCOPE = ("report.parent", "abc")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sweep.report.build import Report
+from sweep.report.assemble import Report
 from sweep.report.collect import Cell, Table
 from sweep.report.config import ReportConfig
 from sweep.report.pareto import mark_fronts

@@ -9,7 +9,7 @@ import pytest
 
 
 def test_an_owner_is_judged_by_pid_only_on_this_machine():
-    from sweep.owners import alive, this_process
+    from sweep.runtime.owners import alive, this_process
 
     me = this_process()
     assert alive(me) is True
@@ -30,7 +30,7 @@ def trial_owned_by(owner: dict, beat: float | None):
 
 def test_a_live_trial_of_another_pid_namespace_is_not_failed(tmp_path):
     """Regression: host + pid alone took a live trial of a container sharing the hostname for dead."""
-    from sweep.owners import this_process
+    from sweep.runtime.owners import this_process
     from sweep.search.liveness import is_dead
     from sweep.search.storage import open_storage
 
@@ -44,7 +44,7 @@ def test_a_live_trial_of_another_pid_namespace_is_not_failed(tmp_path):
 def test_database_storages_use_optunas_heartbeat_and_its_failures_return_the_budget(tmp_path):
     import optuna
 
-    from sweep.owners import this_process
+    from sweep.runtime.owners import this_process
     from sweep.search.liveness import OWNER, counts, is_dead, optuna_heartbeat
     from sweep.search.storage import open_storage
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sweep.errors import ConfigError
+from sweep.config.errors import ConfigError
 from tests.conftest import compose
 
 

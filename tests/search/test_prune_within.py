@@ -5,8 +5,8 @@ import pytest
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
 
-from sweep.errors import ConfigError
-from sweep.schema import SearchConfig
+from sweep.config.errors import ConfigError
+from sweep.config.schema import SearchConfig
 from sweep.search.pruners import pruner_for
 
 MODELS = CategoricalDistribution(["weak", "strong"])

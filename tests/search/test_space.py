@@ -2,7 +2,7 @@
 
 import pytest
 
-from sweep.errors import ConfigError
+from sweep.config.errors import ConfigError
 from sweep.search.space import BLOCKS, param_from_dict, param_from_override
 
 

@@ -10,7 +10,7 @@ def test_a_trial_that_returns_after_another_slot_met_the_budget_is_run_again(tmp
     """Regression: trial 0's SLURM job was cancelled, but the sweeper learnt it only after the other
     slot had finished trials 1 and 2 and, counting trial 0 as running, stopped the worker for a met
     budget. Trial 0 then returned to the budget and nobody ran another: 2 trials of 3."""
-    from sweep.outcome import JobOutcome
+    from sweep.pipeline.outcome import JobOutcome
     from sweep.search.liveness import budget_used
     from sweep.search.plan import plan_search
     from sweep.search.storage import open_storage

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sweep.errors import ConfigError
+from sweep.config.errors import ConfigError
 from sweep.select.hscore import hscore
 from sweep.select.scores import SCORES
 

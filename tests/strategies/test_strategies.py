@@ -1,4 +1,4 @@
-"""Every strategy x every model family, on tiny random models, through the job's real path (sweep.job.run_job).
+"""Every strategy x every model family, on tiny random models, through the job's real path (sweep.pipeline.job.run_job).
 
 Each case trains 3 steps and must leave its frozen parameters bit-identical, change every trainable tensor,
 train exactly as many parameters as the hand-written TABLE says, and end as a FINISHED MLflow run that
@@ -147,12 +147,12 @@ def teacher(tmp_path_factory, cache_dir) -> str:
 def test_strategy_trains_what_it_says_and_records_its_run(request, monkeypatch, tmp_path, cache_dir, store, family, model, strategy):
     from mlflow.tracking import MlflowClient
 
-    import sweep.build
+    import sweep.pipeline.build
     from lightning_modules.objectives import Classification, Distillation
-    from sweep.errors import ConfigError
-    from sweep.job import JobContext, run_job
-    from sweep.schema import validate
-    from sweep.train import objective_for
+    from sweep.config.errors import ConfigError
+    from sweep.pipeline.job import JobContext, run_job
+    from sweep.pipeline.train import objective_for
+    from sweep.pipeline.validate import validate
 
     expected = TABLE.get(model, (family, {}))[1].get(strategy)
     assert expected is not None, f"no table entry for {model} (family {family}) x strategy {strategy}: work it out and add it"
@@ -173,7 +173,7 @@ def test_strategy_trains_what_it_says_and_records_its_run(request, monkeypatch, 
 
     # the job builds once, through the real build; we look at its model before it trains, and after
     seen = {}
-    real_build = sweep.build.build
+    real_build = sweep.pipeline.build.build
 
     def build(job, tracking_uri=None):
         built = real_build(job, tracking_uri)
@@ -181,7 +181,7 @@ def test_strategy_trains_what_it_says_and_records_its_run(request, monkeypatch, 
         seen["before"] = {name: p.detach().clone() for name, p in built.model.named_parameters()}
         return built
 
-    monkeypatch.setattr(sweep.build, "build", build)
+    monkeypatch.setattr(sweep.pipeline.build, "build", build)
     outcome = run_job(cfg, JobContext(multirun=False, parent_run_id=None, job_number=None))
     built, before = seen["built"], seen["before"]
     params = dict(built.model.named_parameters())

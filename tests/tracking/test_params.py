@@ -2,8 +2,8 @@
 
 import logging
 
-from sweep.console import MaskSecrets
-from sweep.secrets import mask_secrets
+from sweep.config.secrets import mask_secrets
+from sweep.runtime.console import MaskSecrets
 from sweep.tracking.params import flatten, masked
 from sweep.tracking.store import tracking_uri
 

@@ -92,7 +92,7 @@ def test_a_long_table_keeps_whole_rows_within_mlflows_limit():
 
 
 def task_config(*overrides: str):
-    from sweep.schema import validate
+    from sweep.pipeline.validate import validate
 
     return validate(compose(*overrides)).root.task
 

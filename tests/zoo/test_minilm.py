@@ -39,8 +39,8 @@ def test_minilm_l3_converts_once(cache_dir):
 
 @pytest.mark.parametrize("model", ["minilm_l3", "minilm_l6"])
 def test_packaged_checkpoint_loads_offline_and_trains(job_config, model):
-    from sweep.build import build
-    from sweep.train import train
+    from sweep.pipeline.build import build
+    from sweep.pipeline.train import train
 
     built = build(job_config(f"model={model}", *TINY_DATA, "trainer.max_steps=2"))
     assert built.total_params > 17_000_000 and built.trainable_share == 1.0

@@ -21,7 +21,7 @@ CASES = [
 
 def trained(job_config, model: str, strategy: str):
     """A built job whose trainable tensors moved (as training would move them), in eval mode."""
-    from sweep.build import build
+    from sweep.pipeline.build import build
 
     depth = ["strategy.freeze_depth=1"] if strategy == "partial" else []  # tiny models have 2 blocks (default: 2 frozen)
     built = build(job_config(f"model={model}", f"strategy={strategy}", *depth, *TINY_DATA))
@@ -48,7 +48,7 @@ def metadata_of(built) -> dict:
 
 @pytest.mark.parametrize("model_name, strategy, kind", CASES, ids=[f"{m}-{s}" for m, s, _ in CASES])
 def test_a_saved_model_loads_back_the_same(job_config, cache_dir, tmp_path, model_name, strategy, kind):
-    from sweep.zoo.saved import HEAD_FILE, METADATA_FILE, load_folder, write_model
+    from sweep.tracking.saved_models import HEAD_FILE, METADATA_FILE, load_folder, write_model
 
     built, model = trained(job_config, model_name, strategy)
     folder = tmp_path / "model"
@@ -72,14 +72,14 @@ def test_a_saved_model_loads_back_the_same(job_config, cache_dir, tmp_path, mode
 
 
 def test_the_head_state_is_everything_but_the_backbone(job_config):
-    from sweep.zoo.saved import head_state
+    from sweep.tracking.saved_models import head_state
 
     built, model = trained(job_config, "tiny_bert", "lora")
     assert set(head_state(model)) == {"head.weight", "head.bias"}
 
 
 def test_loading_leaves_the_callers_random_state_alone(job_config, cache_dir, tmp_path):
-    from sweep.zoo.saved import load_folder, write_model
+    from sweep.tracking.saved_models import load_folder, write_model
 
     built, model = trained(job_config, "tiny_bert", "feature")  # a random: base, rebuilt from the run's seed
     write_model(tmp_path / "model", model, built.tokenizer, metadata_of(built))

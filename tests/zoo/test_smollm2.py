@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from sweep.errors import ConfigError
+from sweep.config.errors import ConfigError
 from tests.conftest import run_cli
 from tests.test_cli import assert_nothing_recorded
 

@@ -1,7 +1,7 @@
 """The teacher of knowledge distillation: loaded once, run once per split, its logits cached on disk.
 
 ``distill.teacher`` takes:
-- ``runs:/<run_id>/model``: a model this project trained and kept (sweep/zoo/saved.py);
+- ``runs:/<run_id>/model``: a model this project trained and kept (sweep/tracking/saved_models.py);
 - a zoo name (``minilm_l6``, a file in conf/model/): the best finished run of that model on this task
   that kept its model, found in the tracking store: "distil from the best L6 I trained";
 - a local folder or a hub id holding a Hugging Face sequence-classification model (``id2label`` names
@@ -21,30 +21,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
-from sweep.errors import ConfigError, require
+from sweep.config.errors import ConfigError
 from sweep.zoo.fingerprints import folder_fingerprint
 
 log = logging.getLogger(__name__)
 KEY = "distill.teacher"
-
-
-@dataclass
-class DistillConfig:
-    """Knowledge distillation (sweep/teacher.py); composes with every strategy. No teacher: off."""
-
-    teacher: Optional[str] = None  # runs:/<run_id>/model, a model name from conf/model/, a folder or a hub id
-    alpha: float = 0.5  # weight of the true labels' cross-entropy; 1 - alpha goes to the teacher's soft labels
-    temperature: float = 2.0  # softens both distributions in the soft term
-
-    def __post_init__(self) -> None:
-        require(0.0 <= self.alpha <= 1.0, "distill.alpha", self.alpha, "must be in [0, 1]")
-        require(self.temperature > 0, "distill.temperature", self.temperature, "must be > 0")
-        if self.teacher is not None:
-            require(bool(self.teacher.strip()), "distill.teacher", self.teacher, "must not be empty (null: no teacher)")
 
 
 @dataclass
@@ -68,7 +52,7 @@ class Teacher:
 def load_teacher(root, cache_dir: Path, tracking_uri: str | None = None) -> Teacher:
     """The teacher ``root.distill.teacher`` names (``root``: the job's RootConfig). ``tracking_uri``: the
     store a run or model name is found in; default: the job's own, as for its runs."""
-    from sweep.groups import CONF
+    from sweep.config.groups import CONF
     from sweep.tracking.store import tracking_uri as job_tracking_uri
 
     source = root.distill.teacher
@@ -115,7 +99,7 @@ def _saved_teacher(source: str, tracking_uri: str, cache_dir: Path, named: str |
     """``named``: the model name the run was found by (errors name it, as the user wrote it)."""
     import torch
 
-    from sweep.zoo.saved import load_saved_classifier
+    from sweep.tracking.saved_models import load_saved_classifier
 
     try:
         model, tokenizer, metadata = load_saved_classifier(source, tracking_uri, cache_dir)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sweep.errors import ConfigError
-from sweep.secrets import mask_secrets
+from sweep.config.errors import ConfigError
+from sweep.config.secrets import mask_secrets
 
 
 def sqlite_file(uri: str) -> Path | None:

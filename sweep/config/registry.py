@@ -1,22 +1,23 @@
 """Registries: name -> implementation, one small lookup instead of if-chains.
 
-Modelled on PEFT's ``register_peft_method``: each implementation registers itself in its own file;
-an unknown name is a ConfigError that lists the known names.
+A registry is filled by one explicit list where it is defined (``Registry(key, {name: entry, ...})``), or by
+decorators in that same file; never by two modules importing each other for side effects. An unknown
+name is a ConfigError that lists the known names.
 """
 
 from __future__ import annotations
 
 from typing import Callable, Generic, Iterator, TypeVar
 
-from sweep.errors import ConfigError
+from sweep.config.errors import ConfigError
 
 T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    def __init__(self, key: str):
+    def __init__(self, key: str, entries: dict[str, T] | None = None):
         self.key = key  # the config key users set to choose an entry, e.g. "strategy.name"
-        self._entries: dict[str, T] = {}
+        self._entries: dict[str, T] = dict(entries or {})  # one explicit list, where the registry is defined
 
     def register(self, name: str) -> Callable[[T], T]:
         def add(entry: T) -> T:

@@ -2,8 +2,9 @@
 
 Hydra composes plain YAML (conf/); ``validate`` merges it into these dataclasses, so a wrong type,
 an unknown key or a value out of range fails with the key's full name in about a second.
-A strategy's own keys are validated by the schema its registry entry declares (sweep/strategies/).
-Only the standard library and omegaconf are imported here.
+A strategy's own keys are validated by the schema its registry entry declares (sweep/strategies/);
+names that a feature's registry knows (families, task kinds, strategies, augmenters, schedulers) are
+checked by ``validate`` (sweep/pipeline/validate.py). Only the standard library and omegaconf are imported here.
 """
 
 from __future__ import annotations
@@ -14,18 +15,15 @@ from typing import Any, Dict, List, Optional
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from lightning_modules.schedule import SCHEDULERS
-from sweep.data.augment import AugmentConfig, check_augment
-from sweep.errors import ConfigError, require
-from sweep.models.families import FAMILIES, MODALITIES
-from sweep.teacher import DistillConfig
+from sweep.config.errors import ConfigError, require
 
 POOLINGS = ("mean", "cls", "last")
-PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed")  # auto: sweep/hardware.py
+PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed")  # auto: sweep/runtime/hardware.py
 DIRECTIONS = ("maximize", "minimize")
 SAMPLINGS = ("proportional", "temperature")  # how a multi-task epoch draws rows across sub-tasks
 SAVE_MODEL = ("auto", "always", "never")  # sweep/tracking/kept_models.py
-TRAINER_STRATEGIES = ("auto", "ddp", "ddp_find_unused_parameters_true")  # Lightning's names; DDP: sweep/distributed.py
+MODALITIES = ("text", "image")  # what a task's rows are (task.modality) and what a model family reads
+TRAINER_STRATEGIES = ("auto", "ddp", "ddp_find_unused_parameters_true")  # Lightning's names; DDP: sweep/distributed/ranks.py
 
 
 def one_of(key: str, value: Any, allowed: tuple) -> None:
@@ -45,7 +43,6 @@ class ModelConfig:
     config_overrides: Dict[str, Any] = field(default_factory=dict)  # passed to the HF config
 
     def __post_init__(self) -> None:
-        FAMILIES.get(self.family)  # an unknown family lists the known ones
         if self.pooling is not None:
             one_of("model.pooling", self.pooling, POOLINGS)
         require(0.0 <= self.dropout < 1.0, "model.dropout", self.dropout, "must be in [0, 1)")
@@ -105,7 +102,7 @@ class OptimConfig:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1  # of the total optimizer steps
     scheduler: str = "linear"  # decay after warmup
-    layer_decay: float = 1.0  # layer-wise lr decay (sweep/optim.py): each level down gets layer_decay x; 1.0 = off
+    layer_decay: float = 1.0  # layer-wise lr decay (sweep/pipeline/optim.py): each level down gets layer_decay x; 1.0 = off
     batch_size: int = 32
     eval_batch_size: int = 128
 
@@ -113,7 +110,6 @@ class OptimConfig:
         require(self.lr > 0, "optim.lr", self.lr, "must be > 0")
         require(self.weight_decay >= 0, "optim.weight_decay", self.weight_decay, "must be >= 0")
         require(0.0 <= self.warmup_ratio < 1.0, "optim.warmup_ratio", self.warmup_ratio, "must be in [0, 1)")
-        one_of("optim.scheduler", self.scheduler, tuple(SCHEDULERS))
         require(0.0 < self.layer_decay <= 1.0, "optim.layer_decay", self.layer_decay, "must be in (0, 1]")
         require(self.batch_size >= 1, "optim.batch_size", self.batch_size, "must be >= 1")
         require(self.eval_batch_size >= 1, "optim.eval_batch_size", self.eval_batch_size, "must be >= 1")
@@ -131,7 +127,7 @@ class TrainerConfig:
     accelerator: str = "auto"
     devices: Any = "auto"
     # auto: DDP when there are several devices. Spawned ranks (ddp_spawn, ddp_fork) cannot hand back the trained
-    # model, nor be followed by sweep/follower.py; ddp starts them as followers of rank 0 (sweep/ddp_launcher.py)
+    # model, nor be followed by sweep/pipeline/follower.py; ddp starts them as followers of rank 0 (sweep/distributed/launcher.py)
     strategy: str = "auto"
     num_nodes: int = 1  # DDP across nodes (SLURM: --nodes): every node runs trainer.devices processes
     gradient_clip_val: Optional[float] = 1.0  # max gradient norm; null or 0 = no clipping
@@ -152,6 +148,42 @@ class TrainerConfig:
         clip = self.gradient_clip_val
         require(clip is None or clip >= 0, "trainer.gradient_clip_val", clip, "must be >= 0 (or null: no clipping)")
         require(self.log_every_n_steps >= 1, "trainer.log_every_n_steps", self.log_every_n_steps, "must be >= 1")
+
+
+@dataclass
+class DistillConfig:
+    """Knowledge distillation (sweep/pipeline/teacher.py); composes with every strategy. No teacher: off."""
+
+    teacher: Optional[str] = None  # runs:/<run_id>/model, a model name from conf/model/, a folder or a hub id
+    alpha: float = 0.5  # weight of the true labels' cross-entropy; 1 - alpha goes to the teacher's soft labels
+    temperature: float = 2.0  # softens both distributions in the soft term
+
+    def __post_init__(self) -> None:
+        require(0.0 <= self.alpha <= 1.0, "distill.alpha", self.alpha, "must be in [0, 1]")
+        require(self.temperature > 0, "distill.temperature", self.temperature, "must be > 0")
+        if self.teacher is not None:
+            require(bool(self.teacher.strip()), "distill.teacher", self.teacher, "must not be empty (null: no teacher)")
+
+
+@dataclass
+class AugmentConfig:
+    """The `augment` group: augmentation of the training split; none: off. tokens: text (sweep/data/token_augment.py);
+    images: random shifts and crops (sweep/data/image_augment.py)."""
+
+    name: str = "none"  # none | tokens | images
+    p_mask: float = 0.0  # each content token replaced by the tokenizer's mask token
+    p_delete: float = 0.0  # each content token dropped (a row keeps at least one)
+    p_swap: float = 0.0  # each content token swapped with the next one
+    p_insert: float = 0.0  # a token of the training vocabulary inserted before each content token
+    max_shift: float = 0.0  # images: each image moved by up to this fraction of its side, in x and y
+    min_crop: float = 1.0  # images: a random square crop of side in [min_crop, 1] of the image, resized back
+
+    def __post_init__(self) -> None:
+        for key in ("p_mask", "p_delete", "p_swap", "p_insert"):
+            value = getattr(self, key)
+            require(0.0 <= value <= 1.0, f"augment.{key}", value, "must be in [0, 1]")
+        require(0.0 <= self.max_shift <= 0.5, "augment.max_shift", self.max_shift, "must be in [0, 0.5]")
+        require(0.25 <= self.min_crop <= 1.0, "augment.min_crop", self.min_crop, "must be in [0.25, 1]")
 
 
 @dataclass
@@ -269,68 +301,6 @@ def typed(schema: type, cfg: Any, prefix: str = "") -> Any:
 def job_container(cfg: DictConfig) -> dict:
     """The resolved config without Hydra's own node (which only resolves inside a job)."""
     return OmegaConf.to_container(OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]), resolve=True)
-
-
-def validate(cfg: DictConfig) -> JobConfig:
-    """Check a composed config completely; raises ConfigError naming the first bad key."""
-    from sweep.strategies import STRATEGIES  # registers every strategy; light imports only
-
-    plain = job_container(cfg)
-    root: RootConfig = typed(RootConfig, plain)
-    name = root.strategy.get("name")
-    require(name is not None, "strategy.name", None, f"must be set; known: {', '.join(STRATEGIES.names())}")
-    strategy_cls = STRATEGIES.get(name)
-    strategy = typed(strategy_cls.config_class, root.strategy, prefix="strategy.")
-    check_modality(root.model, root.task, name)
-    check_augment(root.augment, name, strategy_cls.frozen_features, root.task.modality)
-    teacher = root.distill.teacher if strategy_cls.teacher_use != "never" else None
-    if strategy_cls.teacher_use == "required":
-        hint = "runs:/<run_id>/model or a model name"
-        require(teacher is not None, "distill.teacher", None, f"strategy={name} needs a teacher: {hint}")
-    if teacher is not None:
-        require(root.task.kind != "multi", "distill.teacher", teacher, "distillation of multi-task training is not supported")
-        require(root.task.modality == "text", "distill.teacher", teacher, "distillation is supported on text tasks only")
-    return JobConfig(root=root, strategy=strategy, teacher=teacher)
-
-
-def check_modality(model: ModelConfig, task: TaskConfig, strategy: str) -> None:
-    """The model reads what the task's rows are (text or images), the task's kind yields them, and the
-    model's family can run the strategy: each a one-line error at compose time, before anything loads."""
-    from sweep.data.kinds import TASK_KINDS  # light: the readers import pandas and numpy when they run
-
-    if task.kind != "multi":  # a stack of other tasks, each checked when it is composed
-        kind = TASK_KINDS.get(task.kind)
-        require(kind.modality == task.modality, "task.modality", task.modality, f"task.kind={task.kind} yields {kind.modality} rows")
-    if not model.source.startswith("runs:/"):  # a kept model's family is its own: checked when it loads (sweep/zoo/saved.py)
-        check_family(model.family, model.name, task, strategy)
-
-
-def check_family(family_name: str, model_name: str, task: TaskConfig, strategy: str) -> None:
-    """The family reads the task's rows and can run the strategy."""
-    check_reads(family_name, model_name, task)
-    family = FAMILIES.get(family_name)
-    if strategy in family.refuses:
-        allowed = ", ".join(sorted(set(_strategy_names()) - set(family.refuses)))
-        raise ConfigError("strategy", f"family {family_name} cannot run it: {family.refuses[strategy]} (allowed: {allowed})", strategy)
-
-
-def check_reads(family_name: str, model_name: str, task: TaskConfig) -> None:
-    """The family reads what the task's rows are (text or images); also for sweep.pretrain."""
-    family = FAMILIES.get(family_name)
-    if family.modality != task.modality:
-        readers = [name for name in FAMILIES.names() if FAMILIES.get(name).modality == task.modality]
-        raise ConfigError(
-            "model",
-            f"model {model_name} (family {family_name}) reads {family.modality}, task {task.name} has {task.modality} rows; "
-            f"choose a model of family {' or '.join(readers)}",
-            model_name,
-        )
-
-
-def _strategy_names() -> list[str]:
-    from sweep.strategies import STRATEGIES
-
-    return STRATEGIES.names()
 
 
 def search_config(tree: dict | None) -> SearchConfig:

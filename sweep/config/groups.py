@@ -8,11 +8,21 @@ files in ``conf/`` (and ``--config-dir``) first: one line naming the key and the
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from sweep.errors import ConfigError
+from sweep.config.errors import ConfigError
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF = Path(__file__).resolve().parents[2] / "conf"
+# the zoo: model names that sweep.pretrain saved (pretrain.save_as; sweep/pretrain/zoo_names.py), a second
+# config root on Hydra's searchpath (conf/config.yaml); an environment variable, as Hydra reads it there
+ZOO_ENV, ZOO_DEFAULT = "SWEEP_ZOO_DIR", "outputs/zoo"
+
+
+def zoo_dir() -> Path:
+    return Path(os.environ.get(ZOO_ENV) or ZOO_DEFAULT)
+
+
 SPACE_PREFIX = "search.space."
 
 
@@ -30,8 +40,6 @@ def check_group_choices(argv: list[str]) -> None:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import ChoiceSweep
     from hydra.errors import HydraException
-
-    from sweep.pretrain.zoo_names import zoo_dir
 
     args, _ = get_args_parser().parse_known_args(argv)
     # the zoo: model names that sweep.pretrain saved (pretrain.save_as), on Hydra's searchpath too

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sweep.schema import JobConfig
+from sweep.config.schema import JobConfig
 from sweep.strategies import STRATEGIES, Strategy
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def build(job: JobConfig, tracking_uri: str | None = None) -> Built:
     if root.distill.teacher is not None and job.teacher is None:
         log.warning("strategy=%s trains on the labels alone: full fine-tuning under a teacher is strategy=distill", job.strategy.name)
     if job.teacher is not None:  # before the student: a bad teacher fails fast
-        from sweep.teacher import label_order, load_teacher
+        from sweep.pipeline.teacher import label_order, load_teacher
 
         start = time.perf_counter()
         teacher = load_teacher(root, cache_dir, tracking_uri)
@@ -78,11 +78,11 @@ def build(job: JobConfig, tracking_uri: str | None = None) -> Built:
     from sweep.data.pipelines import pipeline_for
     from sweep.models.classifier import SequenceClassifier
     from sweep.models.families import FAMILIES
+    from sweep.tracking.saved_models import classifier_from_run, is_saved_source
     from sweep.zoo.loader import load_backbone, source_fingerprint
-    from sweep.zoo.saved import classifier_from_run, is_saved_source
 
     start = time.perf_counter()
-    if is_saved_source(root.model.source):  # runs:/<id>/model: a kept model, with its head (sweep/zoo/saved.py)
+    if is_saved_source(root.model.source):  # runs:/<id>/model: a kept model, with its head (sweep/tracking/saved_models.py)
         model, processor = classifier_from_run(job, splits.label_names, cache_dir)
     else:
         inputs = pipeline_for(root.model.family)
@@ -123,7 +123,7 @@ def build(job: JobConfig, tracking_uri: str | None = None) -> Built:
 
         weights = sampling_weights(root.task, splits.train.tasks)
 
-    if strategy.frozen_features:  # never augmented: sweep.schema.check_augment refuses it
+    if strategy.frozen_features:  # never augmented: sweep.config.schema.check_augment refuses it
         backbone_id = source_fingerprint(root.model, root.seed)
         loaders = _feature_loaders(model, pipeline, processor, encoded, extras, weights, job, backbone_id, timings)
     else:
@@ -163,7 +163,7 @@ def _teacher_logits(teacher, columns: list[int], splits, job: JobConfig, extras:
     into the batches; val and test only measure the teacher, for comparison with its student."""
     import numpy as np
 
-    from sweep.teacher import teacher_logits
+    from sweep.pipeline.teacher import teacher_logits
 
     root = job.root
     start, hits, measured = time.perf_counter(), 0, {}

@@ -31,7 +31,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from sweep.errors import ConfigError
+from sweep.config.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def fetch(source: str, tracking_uri: str, cache_dir: Path) -> Path:
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    from sweep.secrets import mask_secrets
+    from sweep.config.secrets import mask_secrets
 
     run_id, path = parse_source(source)
     client = MlflowClient(tracking_uri=tracking_uri)
@@ -241,7 +241,7 @@ def _full_backbone(folder: Path, family: str):
 def _base_backbone(metadata: dict, tracking_uri: str | None, cache_dir: Path):
     import torch
 
-    from sweep.schema import ModelConfig
+    from sweep.config.schema import ModelConfig
     from sweep.zoo.loader import load_backbone
 
     base = metadata["base"]
@@ -268,13 +268,16 @@ def classifier_from_run(job, label_names: list[str], cache_dir: Path):
     from peft import PeftModel
     from torch import nn
 
-    from sweep.schema import check_family
+    from sweep.models.families import check_family
+    from sweep.strategies import STRATEGIES
     from sweep.tracking.store import tracking_uri
 
     root = job.root
     uri = tracking_uri(root.tracking.uri, root.paths.output_dir)
     model, tokenizer, metadata = load_saved_classifier(root.model.source, uri, cache_dir, headless_ok=True)
-    check_family(metadata["family"], root.model.source, root.task, job.strategy.name)  # the config check could not know it
+    check_family(
+        metadata["family"], root.model.source, root.task, job.strategy.name, STRATEGIES.names()
+    )  # the config check could not know it
     root.model.family, root.model.pooling = metadata["family"], metadata["pooling"]
     if isinstance(model.backbone, PeftModel) and root.trainer.fit and job.strategy.name != "feature":
         raise ConfigError(

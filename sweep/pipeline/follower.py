@@ -1,14 +1,14 @@
 """A rank > 0 of a DDP job: the same job as rank 0, trained beside it, recording nothing.
 
 Rank 0 owns the job's records: its MLflow run, its Optuna trial (reports, prune decisions, the result),
-its kept model and its output folder (sweep/job.py). A follower builds the same job from the same
+its kept model and its output folder (sweep/pipeline/job.py). A follower builds the same job from the same
 config (the same data, split, tokens and model; DDP copies rank 0's weights to it at the start), takes
 part in every collective of the fit and the test (gradients, metric syncs, rank 0's prune and best-weight
 decisions, broadcast), and returns without writing anything but the shared caches.
 
-Two ways in: SLURM tasks and torchrun ranks run the job's own command, and sweep/job.py hands ranks > 0
+Two ways in: SLURM tasks and torchrun ranks run the job's own command, and sweep/pipeline/job.py hands ranks > 0
 to ``follow``; the ranks that Lightning's launcher would start from rank 0 are started by ours
-(sweep/ddp_launcher.py) as ``python -m sweep.follower``, with the job's resolved config in the environment.
+(sweep/distributed/launcher.py) as ``python -m sweep.pipeline.follower``, with the job's resolved config in the environment.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ import sys
 
 from omegaconf import DictConfig, OmegaConf
 
-from sweep.outcome import JobOutcome
+from sweep.pipeline.outcome import JobOutcome
 
 log = logging.getLogger("sweep")
 
 
 def follows_pruning(root) -> bool:
     """Whether rank 0 runs a pruning callback (sweep/search/binding.py): a trial of a single-objective search."""
-    from sweep.schema import search_config
+    from sweep.config.schema import search_config
 
     return root.trial is not None and not search_config(root.search).multi_objective
 
@@ -36,15 +36,15 @@ def follow(cfg: DictConfig) -> JobOutcome:
     """Train as a rank > 0: raises what rank 0 raises too (a bad config, a failed fit), so both fail alike."""
     import optuna
 
-    from sweep.console import quiet_libraries
-    from sweep.schema import validate
+    from sweep.pipeline.validate import validate
+    from sweep.runtime.console import quiet_libraries
 
     job = validate(cfg)
     root = job.root
     quiet_libraries()
     from lightning_modules.pruning import OptunaPruning
-    from sweep.build import build
-    from sweep.train import train
+    from sweep.pipeline.build import build
+    from sweep.pipeline.train import train
 
     uri = None
     if job.teacher is not None:  # a teacher given by run or model name is read from rank 0's store
@@ -61,10 +61,10 @@ def follow(cfg: DictConfig) -> JobOutcome:
 
 
 def main() -> None:
-    """``python -m sweep.follower``: a child rank started by sweep/ddp_launcher.py. Exit 0 when the job
+    """``python -m sweep.pipeline.follower``: a child rank started by sweep/distributed/launcher.py. Exit 0 when the job
     finished or was pruned; else the error goes to stderr (rank 0 records the job's failure) and exit 1."""
-    from sweep.ddp_launcher import JOB_VARIABLE
-    from sweep.secrets import mask_secrets
+    from sweep.config.secrets import mask_secrets
+    from sweep.distributed.launcher import JOB_VARIABLE
 
     cfg = OmegaConf.create(json.loads(os.environ[JOB_VARIABLE]))
     rank = os.environ.get("LOCAL_RANK", "?")

@@ -1,4 +1,5 @@
-"""A Hydra callback that gives every grid one MLflow parent run, and its comparison table.
+"""The grid (``-m`` without a search): a Hydra callback that gives it one MLflow parent run, and at its end
+the comparison table and the report's paragraph.
 
 The parent run is created once, before any job starts: this also creates a fresh sqlite store from a
 single process (several processes creating it at once crash). Jobs find the parent through a file in
@@ -7,7 +8,7 @@ parent belongs to the study and its workers: the sweeper opens and ends it (swee
 
 Hydra turns exceptions raised in callbacks into warnings and carries on; a sweep without its parent
 run must not start, so failures here exit the process instead. Hydra calls no callback when a
-multirun is interrupted: the entry point ends the parent then (sweep/tracking/open_runs.py).
+multirun is interrupted: the entry point ends the parent then (sweep/tracking/job_run.py: end_all).
 """
 
 from __future__ import annotations
@@ -21,20 +22,16 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from sweep.tracking.parents import PARENT_FILE
+
 log = logging.getLogger("sweep")
-PARENT_FILE = ".mlflow_parent_run_id"
-
-
-def read_parent_run_id(sweep_dir: str) -> str | None:
-    path = Path(sweep_dir) / PARENT_FILE
-    return path.read_text().strip() if path.exists() else None
 
 
 def exit_on_error(method):
     @functools.wraps(method)
     def wrapper(*args, **kwargs):
-        from sweep.errors import ConfigError
-        from sweep.secrets import mask_secrets
+        from sweep.config.errors import ConfigError
+        from sweep.config.secrets import mask_secrets
 
         try:
             return method(*args, **kwargs)
@@ -57,17 +54,18 @@ def jobs_launched(sweep_dir: Path, since: float) -> int:
 class MlflowSweepCallback(Callback):
     @exit_on_error
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        from sweep.slurm_jobs import use_squeue_without_sacct
+        from sweep.distributed.slurm_jobs import use_squeue_without_sacct
 
         self.parent_run_id = None
         use_squeue_without_sacct(str(config.hydra.launcher.get("_target_", "")))
         if config.get("search") is not None:  # a search: the sweeper owns the study's parent
             return
-        from sweep.console import quiet_libraries
-        from sweep.errors import ConfigError
-        from sweep.groups import varies_with_the_job
-        from sweep.schema import RootConfig, job_container, typed, validate
-        from sweep.secrets import mask_secrets
+        from sweep.config.errors import ConfigError
+        from sweep.config.groups import varies_with_the_job
+        from sweep.config.schema import RootConfig, job_container, typed
+        from sweep.config.secrets import mask_secrets
+        from sweep.pipeline.validate import validate
+        from sweep.runtime.console import quiet_libraries
         from sweep.tracking.job_run import JobRun
         from sweep.tracking.orphans import close_orphans
         from sweep.tracking.store import check_reachable, client_and_experiment, tracking_uri
@@ -103,8 +101,7 @@ class MlflowSweepCallback(Callback):
             return
         from sweep.report.hook import end_of_sweep
         from sweep.tracking.comparison import print_comparison
-        from sweep.tracking.job_run import JobRun
-        from sweep.tracking.open_runs import end_children
+        from sweep.tracking.job_run import JobRun, end_children
 
         # every job has returned: a child still RUNNING lost its process (a killed worker)
         end_children(self.client, self.parent_run_id, "failed", "its process died before the run ended")

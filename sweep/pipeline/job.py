@@ -18,11 +18,12 @@ from dataclasses import dataclass
 
 from omegaconf import DictConfig, OmegaConf
 
-from sweep.errors import ConfigError
-from sweep.outcome import JobOutcome, is_reported
-from sweep.schema import JobConfig, job_container, validate
-from sweep.signals import Interrupted
-from sweep.slurm_jobs import current_job_id
+from sweep.config.errors import ConfigError
+from sweep.config.schema import JobConfig, job_container
+from sweep.distributed.slurm_jobs import current_job_id
+from sweep.pipeline.outcome import JobOutcome, is_reported
+from sweep.pipeline.validate import validate
+from sweep.runtime.signals import Interrupted
 
 log = logging.getLogger("sweep")
 
@@ -40,7 +41,7 @@ class JobContext:
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
 
-        from sweep.tracking.sweep_callback import read_parent_run_id
+        from sweep.tracking.parents import read_parent_run_id
 
         if not HydraConfig.initialized():
             return cls(False, None, None)
@@ -58,7 +59,7 @@ def run_name(model: str, strategy: str, custom: str | None, context: JobContext)
 def base_tags(model: str, strategy: str, task: str, source: str, context: JobContext) -> dict[str, str]:
     tags = {"model": model, "strategy": strategy, "task": task, "model.source": source, "process": f"{socket.gethostname()}:{os.getpid()}"}
     if context.job_number is not None:
-        tags["sweep.job"] = str(context.job_number)
+        tags["sweep.pipeline.job"] = str(context.job_number)
     if current_job_id() is not None:
         tags["slurm.job"] = current_job_id()
     return tags
@@ -115,10 +116,10 @@ def record_unopened(cfg: DictConfig, context: JobContext, error: BaseException) 
 
 def run_job(cfg: DictConfig, context: JobContext | None = None) -> JobOutcome:
     """Run one job; raises ConfigError on bad input, re-raises other errors after recording them."""
-    from sweep.distributed import is_rank_zero
+    from sweep.distributed.ranks import is_rank_zero
 
     if not is_rank_zero():  # a DDP rank that SLURM or torchrun started: rank 0 records, this one trains beside it
-        from sweep.follower import follow
+        from sweep.pipeline.follower import follow
 
         return follow(cfg)
     context = context or JobContext.from_hydra()
@@ -136,7 +137,7 @@ def run_job(cfg: DictConfig, context: JobContext | None = None) -> JobOutcome:
 
 def prepare(cfg: DictConfig):
     """Everything that can fail on bad input, before a run is opened: config, store, trial, data, model."""
-    from sweep.console import quiet_libraries
+    from sweep.runtime.console import quiet_libraries
     from sweep.tracking.store import check_reachable, tracking_uri
 
     job = validate(cfg)
@@ -144,7 +145,7 @@ def prepare(cfg: DictConfig):
     uri = tracking_uri(root.tracking.uri, root.paths.output_dir)
     check_reachable(uri)
     quiet_libraries()
-    from sweep.build import build
+    from sweep.pipeline.build import build
 
     binding = None
     if root.trial is not None:
@@ -155,13 +156,13 @@ def prepare(cfg: DictConfig):
 
 
 def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, context: JobContext) -> JobOutcome:
-    from sweep.cost import log_estimate
-    from sweep.hardware import resolve_precision
+    from sweep.pipeline.cost import log_estimate
+    from sweep.pipeline.train import train
+    from sweep.runtime.hardware import resolve_precision
     from sweep.tracking.job_run import JobRun
     from sweep.tracking.kept_models import should_save, try_save_model
     from sweep.tracking.orphans import close_orphans
     from sweep.tracking.store import client_and_experiment
-    from sweep.train import train
 
     root = job.root
     name = run_name(root.model.name, job.strategy.name, root.tracking.run_name, context)

@@ -1,13 +1,13 @@
 """Which process of a distributed (DDP) job this is: its global rank and the world size.
 
 Several processes train one job under DDP. Rank 0 owns the job's records (its MLflow run, its Optuna
-trial, its kept model); the others train beside it and record nothing (sweep/follower.py). Who started
+trial, its kept model); the others train beside it and record nothing (sweep/pipeline/follower.py). Who started
 the processes decides where the rank is written, and Lightning's cluster environments know each place:
 
 - SLURM tasks (``srun``, submitit's ``tasks_per_node``): ``SLURMEnvironment`` (SLURM_PROCID, SLURM_NTASKS);
 - ``torchrun``: ``TorchElasticEnvironment`` (RANK, WORLD_SIZE);
 - Lightning's own subprocess launcher: ``LightningEnvironment`` (LOCAL_RANK, NODE_RANK, WORLD_SIZE), which
-  Lightning sets in the child ranks it starts (ours: sweep/ddp_launcher.py) and in the main process itself.
+  Lightning sets in the child ranks it starts (ours: sweep/distributed/launcher.py) and in the main process itself.
 
 With none of these variables set this is the only process: rank 0 of 1, known without importing torch.
 """

@@ -15,9 +15,9 @@ from lightning_modules.callbacks import RestoreBestWeights
 from lightning_modules.classification import SequenceClassificationModule
 from lightning_modules.schedule import Schedule
 from lightning_modules.validation import ValidationPlan, ValidationSchedule
-from sweep.build import Built
-from sweep.console import interactive, quiet_libraries
-from sweep.optim import param_groups
+from sweep.pipeline.build import Built
+from sweep.pipeline.optim import param_groups
+from sweep.runtime.console import interactive, quiet_libraries
 
 
 class RunLogger(MLFlowLogger):
@@ -77,7 +77,7 @@ def precision_arguments(precision: str, accelerator: str) -> dict:
     if precision != "bf16-mixed":
         return {"precision": precision}
     from lightning_modules.precision import BF16MixedPrecision
-    from sweep.hardware import device_type
+    from sweep.runtime.hardware import device_type
 
     return {"plugins": [BF16MixedPrecision(device_type(accelerator))]}
 
@@ -98,7 +98,7 @@ def make_trainer(cfg, train_batches: int, tracking_uri: str | None, run_id: str 
     """The Lightning Trainer of a fit (also sweep.pretrain's): validations on the plan, best weights restored,
     early stopping, peak memory, the resolved precision, logging into the job's open run.
     Returns (trainer, validation schedule, best-weights callback, peak memory callback, precision)."""
-    from sweep.hardware import resolve_precision
+    from sweep.runtime.hardware import resolve_precision
 
     schedule = ValidationSchedule(ValidationPlan.for_budget(train_batches, cfg.max_epochs, cfg.max_steps, cfg.val_check_interval))
     best = RestoreBestWeights(cfg.monitor, cfg.mode, restore=cfg.restore_best)
@@ -142,7 +142,7 @@ def train(built: Built, tracking_uri: str | None = None, run_id: str | None = No
         schedule=Schedule(root.optim.lr, root.optim.warmup_ratio, root.optim.scheduler),
     )
     trainer, schedule, best, memory, precision = make_trainer(cfg, len(built.loaders["train"]), tracking_uri, run_id, callbacks)
-    from sweep.ddp_launcher import ranks_of
+    from sweep.distributed.launcher import ranks_of
 
     with ranks_of(trainer, root) as place:  # under DDP: the other ranks started (from rank 0), cleaned up after
         train_loader = built.loaders["train"]

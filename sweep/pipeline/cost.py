@@ -161,7 +161,7 @@ def estimate(built, precision: str, device: str) -> CostEstimate | None:
 
 def log_estimate(built, precision: str, accelerator: str) -> CostEstimate | None:
     """Estimate and log one INFO line; never fails the job (an estimate is advice, not a check)."""
-    from sweep.hardware import device_type
+    from sweep.runtime.hardware import device_type
 
     if not built.job.root.trainer.fit:
         return None

@@ -8,7 +8,7 @@ prompt-tuning soft prompt) lr * d**(L + 1). Depths come from the forward pass (s
 
 from __future__ import annotations
 
-from sweep.schema import OptimConfig
+from sweep.config.schema import OptimConfig
 
 
 def param_groups(model, optim: OptimConfig) -> list[dict]:

@@ -3,7 +3,7 @@
 Lightning's own subprocess launcher starts each child rank by re-running the command line
 (``_hydra_subprocess_cmd``: ``sys.argv`` plus ``hydra.run.dir=…``). Under ``-m`` that command is the whole
 sweep: each child would start a search of its own. And a child running ``sweep.run`` opens its own MLflow
-run and output folder. Ours starts ``python -m sweep.follower`` instead, with the job's resolved config
+run and output folder. Ours starts ``python -m sweep.pipeline.follower`` instead, with the job's resolved config
 in its environment: the same job, built the same way, trained beside rank 0, recording nothing. It works
 alike for a single run, a grid job and a search's trial run in-process.
 
@@ -29,7 +29,7 @@ from typing import Iterator
 
 from pytorch_lightning.strategies.launchers import _SubprocessScriptLauncher
 
-from sweep.distributed import Place, place_of
+from sweep.distributed.ranks import Place, place_of
 
 log = logging.getLogger("sweep")
 JOB_VARIABLE = "SWEEP_DDP_JOB"  # the child ranks' job: its resolved config, as JSON
@@ -43,7 +43,7 @@ EXIT_WAIT_S, FAILED_WAIT_S = 60.0, 3.0
 
 
 class FollowerLauncher(_SubprocessScriptLauncher):
-    """Lightning's subprocess launcher, starting ``python -m sweep.follower`` as the other ranks."""
+    """Lightning's subprocess launcher, starting ``python -m sweep.pipeline.follower`` as the other ranks."""
 
     def __init__(self, cluster_environment, num_processes: int, num_nodes: int, job: dict):
         super().__init__(cluster_environment, num_processes, num_nodes)
@@ -70,7 +70,7 @@ class FollowerLauncher(_SubprocessScriptLauncher):
         os.environ["WORLD_SIZE"] = str(self.num_processes * self.num_nodes)
         for local_rank in range(1, self.num_processes):
             env = {**os.environ, "LOCAL_RANK": str(local_rank), JOB_VARIABLE: self.job}
-            self.procs.append(subprocess.Popen([sys.executable, "-m", "sweep.follower"], env=env, cwd=os.getcwd()))
+            self.procs.append(subprocess.Popen([sys.executable, "-m", "sweep.pipeline.follower"], env=env, cwd=os.getcwd()))
 
     def _watch(self) -> None:
         """A child that fails while the job runs: stop the others, so rank 0 does not wait on them."""

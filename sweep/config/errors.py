@@ -29,7 +29,7 @@ def bad_input_line(error: BaseException) -> str | None:
     config-group choice (with the choices), a Hydra composition error; None for any other error."""
     from hydra.errors import HydraException, MissingConfigException
 
-    from sweep.secrets import mask_secrets
+    from sweep.config.secrets import mask_secrets
 
     if isinstance(error, ConfigError):
         return f"error: {mask_secrets(str(error))}"

@@ -12,7 +12,7 @@ class MaskSecrets(logging.Filter):
     """Masks passwords in URLs in every log record (Hydra logs each job's overrides, storage URLs too)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from sweep.secrets import mask_secrets
+        from sweep.config.secrets import mask_secrets
 
         message = record.getMessage()
         masked = mask_secrets(message)
@@ -31,7 +31,7 @@ def quiet_libraries() -> None:
     """Call after importing the libraries too: Lightning and MLflow reset their loggers on import."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # we tokenize before any fork
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when mlflow is imported
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a kept model's download (sweep/zoo/saved.py)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a kept model's download (sweep/tracking/saved_models.py)
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning", "transformers", "peft", "alembic", "mlflow"):
         logging.getLogger(name).setLevel(logging.WARNING)
     # Lightning's hints that do not apply here: in-memory tokenized data needs no loader workers,
