@@ -57,24 +57,24 @@ def test_save_model_never_keeps_nothing_and_such_a_run_cannot_be_loaded(tmp_path
 
 
 def test_a_search_keeps_only_its_best_trials_model(tmp_path, cache_dir):
+    """The removal path must run: a grid of a diverging lr (0.5) before a good one (1e-3), in the order the
+    seeded grid sampler gives, so the first trial's kept model is removed when the second beats it."""
     from tests.test_search_cli import study_of
 
-    args = ["-m", "search=optuna", "model=tiny_bert", *TINY_DATA, "search.n_trials=4", "search.metrics=[val/loss]"]
-    args += ["search.directions=[minimize]", "search.space.optim.lr=tag(log, interval(1e-4, 1e-1))"]
+    args = ["-m", "search=optuna", "model=tiny_bert", *TINY_DATA, "search.n_trials=2", "search.metrics=[val/loss]"]
+    args += ["search.directions=[minimize]", "search.sampler=grid", "search.space.optim.lr=choice(0.5, 0.001)"]
+    args += ["search.space.optim.warmup_ratio=choice(0.1)", "search.seed=1"]  # seed 1: the grid runs lr 0.5 first
     result = run_cli(*args, cwd=tmp_path, cache=cache_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     study = study_of(tmp_path)
     client, runs = all_runs(tmp_path)
-    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
-    assert len(children) == 4
+    children = sorted((r for r in runs if "mlflow.parentRunId" in r.data.tags), key=lambda r: int(r.data.tags["optuna.trial"]))
+    assert [float(r.data.params["optim.lr"]) for r in children] == [0.5, 0.001]  # the worse one first
     holding = [r for r in children if model_files(client, r)]
     assert len(holding) == 1 and holding[0].data.tags["model.kept"] == "true"
-    best = min(study.best_trials, key=lambda t: t.number)  # on a tie in value the earliest keeps its model
-    assert int(holding[0].data.tags["optuna.trial"]) == best.number
-    for run in children:
-        if run is not holding[0] and "model.kept" in run.data.tags:  # saved while it could still be the best
-            assert run.data.tags["model.kept"] == "false" and "not the best trial" in run.data.tags["model.removed"]
-            source = f"runs:/{run.info.run_id}/model"
-            loaded = run_cli("model=saved", f"model.source={source}", "trainer.fit=false", cwd=tmp_path, timeout=120)
-            assert loaded.returncode == 2 and loaded.stderr.startswith(f"error: model.source={source}: its model was removed (not the best")
-            break
+    assert int(holding[0].data.tags["optuna.trial"]) == study.best_trial.number == 1
+    removed = children[0]  # saved while it was the best so far, removed when trial 1 beat it
+    assert removed.data.tags["model.kept"] == "false" and "not the best trial" in removed.data.tags["model.removed"]
+    source = f"runs:/{removed.info.run_id}/model"
+    loaded = run_cli("model=saved", f"model.source={source}", "trainer.fit=false", cwd=tmp_path, timeout=120)
+    assert loaded.returncode == 2 and loaded.stderr.startswith(f"error: model.source={source}: its model was removed (not the best")

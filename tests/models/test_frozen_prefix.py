@@ -9,6 +9,17 @@ import torch
 from tests.conftest import TINY_DATA, compose
 
 
+@pytest.fixture(autouse=True)
+def empty_store():
+    """Every test starts with nothing kept: the store is process-wide, and rows another test kept would be
+    served, not computed, so a test of the computing path (e.g. the stale-batch regression) could not fail."""
+    from sweep.models import frozen_prefix
+
+    frozen_prefix.STORES.clear()
+    yield
+    frozen_prefix.STORES.clear()
+
+
 def built(model: str, cache: bool):
     from sweep.pipeline.build import build
     from sweep.pipeline.validate import validate
@@ -40,9 +51,6 @@ def loss_and_grads(model, batch):
 
 @pytest.mark.parametrize("model", ["tiny_bert", "tiny_gpt2", "tiny_llama", "minilm_l3"])
 def test_served_rows_give_the_logits_and_gradients_of_the_recomputed_prefix(model):
-    from sweep.models import frozen_prefix
-
-    frozen_prefix.STORES.clear()
     plain, cached = built(model, cache=False), built(model, cache=True)
     assert prefix_of(plain.model) is None and prefix_of(cached.model) is not None
     cached.model.load_state_dict(plain.model.state_dict())  # the same head (both start from one seed anyway)
