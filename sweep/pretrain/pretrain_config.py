@@ -87,7 +87,7 @@ def validate_pretrain(cfg: DictConfig) -> PretrainRoot:
             root.augment.name,
             f"pretrain.objective={root.pretrain.objective} corrupts its text itself: use augment=none",
         )
-    if root.model.source.startswith("runs:/"):  # a kept classifier's backbone: not wired yet (see README)
+    if root.model.source.startswith("runs:/"):  # a kept classifier's backbone: not wired yet (docs/pretraining.md)
         raise ConfigError("model.source", "pre-training starts from asset:, random:, a folder or a hub id", root.model.source)
     require(root.trainer.monitor in MONITORS, "trainer.monitor", root.trainer.monitor, f"must be one of {', '.join(MONITORS)}")
     require(root.optim.layer_decay == 1.0, "optim.layer_decay", root.optim.layer_decay, "must be 1.0 in pre-training (every layer learns)")

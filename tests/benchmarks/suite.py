@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=None, help="A B pairs per comparison (default 3, quick 1)")
     parser.add_argument("--only", nargs="+", default=None, help="benchmark names (default: all)")
     parser.add_argument("--out", type=Path, default=None, help="where to write the table (default RESULTS.md; quick: not written)")
-    parser.add_argument("--readme", action="store_true", help="also put the table into README.md's 'What makes it fast' section")
+    parser.add_argument("--readme", action="store_true", help="also put the table into docs/performance.md (between its markers)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     discover()
@@ -157,15 +157,17 @@ def main(argv: list[str] | None = None) -> int:
         out.write_text("\n".join(report))
         print(f"written: {out}")
     if args.readme:
-        regenerate_readme(ROOT / "README.md", [*machine(), "", *table(figures)])
+        regenerate_readme(PERFORMANCE_PAGE, [*machine(), "", *table(figures)])
     return 0
 
 
+# the page of the docs that shows the suite's table (README.md links to it), between these two markers
+PERFORMANCE_PAGE = ROOT / "docs" / "performance.md"
 README_BEGIN, README_END = "<!-- performance suite: begin -->", "<!-- performance suite: end -->"
 
 
 def regenerate_readme(readme: Path, lines: list[str]) -> None:
-    """Replace what stands between the suite's two markers in the README (its 'What makes it fast' section)."""
+    """Replace what stands between the suite's two markers in ``readme`` (docs/performance.md, "What makes it fast")."""
     text = readme.read_text()
     if README_BEGIN not in text or README_END not in text:
         raise SystemExit(f"{readme}: the markers {README_BEGIN!r} and {README_END!r} are missing")
