@@ -1,21 +1,27 @@
-"""Build one job: data, its preprocessing (the model family's pipeline: tokenizer or image processor),
-model and strategy, and the loaders, from a validated config.
+"""Build one job from a validated config and its resolved sources (sweep/pipeline/sources.py), in this order:
+
+1. the strategy against the model's block count (its config only: a bad depth fails before anything loads);
+2. the data: the task's splits (and a multi-task mixture's draw weights);
+3. the teacher, where there is one (sweep/pipeline/teacher.py ``teach``): loaded, its labels checked, its logits
+   of every split computed or read from the cache;
+4. the model and its strategy: the preprocessing (the model family's pipeline: tokenizer or image processor),
+   the classifier (fresh from ``model.source``, or a kept run's), the strategy applied, a frozen prefix installed;
+5. the splits encoded, then the loaders (of frozen features, where the strategy trains on them).
 
 Everything that can fail on bad input happens here, before a tracking run is opened, so a bad
-value leaves nothing half-written in the store.
+value leaves nothing half-written in the store. Nothing here looks a source up: ``sources`` says where
+the model and the teacher are.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sweep.config.schema import JobConfig
+from sweep.pipeline.sources import Sources, resolve_sources
 from sweep.strategies import STRATEGIES, Strategy
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -33,7 +39,7 @@ class Built:
     task_names: list[str] | None = None  # multi-task training: the sub-tasks, in head order
     task_label_counts: list[int] | None = None
     teacher_metrics: dict[str, float] = field(default_factory=dict)  # distillation: the teacher on val and test
-    teacher_source: str | None = None  # the teacher as resolved: a model name's runs:/ URI
+    sources: Sources | None = None  # the model and teacher as resolved (sweep/pipeline/sources.py)
 
     @property
     def trainable_share(self) -> float:
@@ -49,10 +55,12 @@ def check_model_fit(job: JobConfig, cache_dir: Path) -> Strategy:
     return strategy
 
 
-def build(job: JobConfig, tracking_uri: str | None = None) -> Built:
-    """``tracking_uri``: where a teacher given by run or model name is found (distillation)."""
+def build(job: JobConfig, sources: Sources | None = None) -> Built:
+    """``sources``: the job's model and teacher as resolved (sweep/pipeline/sources.py); default: resolved here,
+    from the job's own tracking store."""
     from sweep.data.tasks import load_splits
 
+    sources = sources if sources is not None else resolve_sources(job)
     root = job.root
     cache_dir = Path(root.paths.cache_dir)
     strategy = check_model_fit(job, cache_dir)
@@ -61,16 +69,18 @@ def build(job: JobConfig, tracking_uri: str | None = None) -> Built:
     start = time.perf_counter()
     splits = load_splits(root.task)
     timings["load_data_s"] = time.perf_counter() - start
-    teacher = None
-    if root.distill.teacher is not None and job.teacher is None:
-        log.warning("strategy=%s trains on the labels alone: full fine-tuning under a teacher is strategy=distill", job.strategy.name)
-    if job.teacher is not None:  # before the student: a bad teacher fails fast
-        from sweep.pipeline.teacher import label_order, load_teacher
+    weights = None  # multi-task training: how often each row is drawn
+    if splits.task_names is not None:
+        from sweep.data.multitask import sampling_weights
 
-        start = time.perf_counter()
-        teacher = load_teacher(root, cache_dir, tracking_uri)
-        teacher_columns = label_order(teacher, splits.label_names)
-        timings["load_teacher_s"] = time.perf_counter() - start
+        weights = sampling_weights(root.task, splits.train.tasks)
+
+    taught = None
+    if sources.teacher is not None:  # before the student: a bad teacher fails fast
+        from sweep.pipeline.teacher import teach
+
+        taught = teach(sources, splits, root.task.max_length, root.optim.eval_batch_size, cache_dir)
+        timings.update(taught.timings)
 
     # heavy imports only now: the checks above answer bad input without them
     import pytorch_lightning as pl
@@ -78,27 +88,31 @@ def build(job: JobConfig, tracking_uri: str | None = None) -> Built:
     from sweep.data.pipelines import pipeline_for
     from sweep.models.classifier import SequenceClassifier
     from sweep.models.families import FAMILIES
-    from sweep.tracking.saved_models import classifier_from_run, is_saved_source
     from sweep.zoo.loader import load_backbone, source_fingerprint
 
     start = time.perf_counter()
-    if is_saved_source(root.model.source):  # runs:/<id>/model: a kept model, with its head (sweep/tracking/saved_models.py)
+    if sources.kept_model:  # runs:/<id>/model: a kept model, with its head (sweep/tracking/saved_models.py)
+        from sweep.tracking.saved_models import classifier_from_run
+
         model, processor = classifier_from_run(job, splits.label_names, cache_dir)
+        pipeline = pipeline_for(root.model.family)  # the kept model's family, set as it loaded
     else:
-        inputs = pipeline_for(root.model.family)
-        processor = inputs.load_processor(root.model, cache_dir)
+        pipeline = pipeline_for(root.model.family)
+        processor = pipeline.load_processor(root.model, cache_dir)
         pl.seed_everything(root.seed, verbose=False)
-        backbone = load_backbone(root.model, cache_dir, **inputs.backbone_options(processor))
+        backbone = load_backbone(root.model, cache_dir, **pipeline.backbone_options(processor))
         pooling = root.model.pooling or FAMILIES.get(root.model.family).pooling
         model = SequenceClassifier(backbone, backbone.config.hidden_size, splits.num_labels, pooling, root.model.dropout)
-    pipeline = pipeline_for(root.model.family)  # after a kept model set the family
     strategy.apply(model, processor)
     model.train()  # from_pretrained returns eval mode (dropout off); Lightning keeps modes as they are
-    if strategy.cached_prefix_depth() and root.augment.name == "none":  # augmented rows differ every epoch
+    cached_prefix = strategy.cached_prefix_depth() and root.augment.name == "none"  # augmented rows differ every epoch
+    # what the frozen backbone's caches are keyed by: its weights (the frozen prefix, the frozen features)
+    backbone_id = source_fingerprint(root.model, root.seed) if cached_prefix or strategy.frozen_features else None
+    if cached_prefix:
         from sweep.models.frozen_prefix import install
 
         dtype = next(model.backbone.parameters()).dtype
-        install(model.backbone, strategy.cached_prefix_depth(), (source_fingerprint(root.model, root.seed), str(dtype)))
+        install(model.backbone, strategy.cached_prefix_depth(), (backbone_id, str(dtype)))
     timings["load_model_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -114,17 +128,10 @@ def build(job: JobConfig, tracking_uri: str | None = None) -> Built:
     if splits.task_names is not None:
         for name in extras:
             extras[name]["task"] = getattr(splits, name).tasks
-    teacher_metrics = {}
-    if teacher is not None:
-        teacher_metrics = _teacher_logits(teacher, teacher_columns, splits, job, extras, timings)
-    weights = None
-    if splits.task_names is not None:
-        from sweep.data.multitask import sampling_weights
-
-        weights = sampling_weights(root.task, splits.train.tasks)
+    if taught is not None:
+        extras["train"]["teacher_logits"] = taught.train_logits
 
     if strategy.frozen_features:  # never augmented: sweep.config.schema.check_augment refuses it
-        backbone_id = source_fingerprint(root.model, root.seed)
         loaders = _feature_loaders(model, pipeline, processor, encoded, extras, weights, job, backbone_id, timings)
     else:
         from sweep.data.augment import AUGMENTERS
@@ -153,32 +160,9 @@ def build(job: JobConfig, tracking_uri: str | None = None) -> Built:
         timings=timings,
         task_names=splits.task_names,
         task_label_counts=splits.task_label_counts,
-        teacher_metrics=teacher_metrics,
-        teacher_source=teacher.source if teacher is not None else None,
+        teacher_metrics=taught.metrics if taught is not None else {},
+        sources=sources,
     )
-
-
-def _teacher_logits(teacher, columns: list[int], splits, job: JobConfig, extras: dict, timings: dict) -> dict[str, float]:
-    """The teacher's logits of every split, from its cache after the first job: the training split's go
-    into the batches; val and test only measure the teacher, for comparison with its student."""
-    import numpy as np
-
-    from sweep.pipeline.teacher import teacher_logits
-
-    root = job.root
-    start, hits, measured = time.perf_counter(), 0, {}
-    for name in ("train", "val", "test"):
-        part = getattr(splits, name)
-        logits, hit = teacher_logits(
-            teacher, part.inputs, part.labels, columns, root.task.max_length, root.optim.eval_batch_size, Path(root.paths.cache_dir)
-        )
-        hits += hit
-        if name == "train":
-            extras[name]["teacher_logits"] = logits
-        elif len(part):
-            measured[f"teacher_{name}_acc"] = float(np.mean(logits.argmax(1) == part.labels))
-    timings.update(teacher_s=time.perf_counter() - start, teacher_cache_hits=hits, teacher_forward_batches=teacher.batches_run)
-    return measured
 
 
 def _feature_loaders(model, pipeline, processor, encoded: dict, extras: dict, weights, job: JobConfig, backbone_id: str, timings: dict):

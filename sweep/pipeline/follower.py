@@ -44,14 +44,11 @@ def follow(cfg: DictConfig) -> JobOutcome:
     quiet_libraries()
     from lightning_modules.pruning import OptunaPruning
     from sweep.pipeline.build import build
+    from sweep.pipeline.sources import resolve_sources
     from sweep.pipeline.train import train
 
-    uri = None
-    if job.teacher is not None:  # a teacher given by run or model name is read from rank 0's store
-        from sweep.tracking.store import tracking_uri
-
-        uri = tracking_uri(root.tracking.uri, root.paths.output_dir)
-    built = build(job, uri)
+    sources = resolve_sources(job)  # a teacher given by run or model name is read from rank 0's store
+    built = build(job, sources)
     pruning = OptunaPruning(None, root.trainer.monitor) if follows_pruning(root) else None  # follows rank 0's decisions
     try:
         result = train(built, callbacks=[pruning] if pruning else [])

@@ -1,4 +1,7 @@
-"""One job, start to end: validate, build, open its MLflow run, train, record, return the outcome.
+"""One job, start to end, in this order: validate the config (sweep/pipeline/validate.py), find its tracking
+store and trial, resolve its sources (the model, a kept run, the teacher: sweep/pipeline/sources.py), build it
+(data, teacher, model + strategy, loaders: sweep/pipeline/build.py), then open its MLflow run, train
+(sweep/pipeline/train.py), record, and return the outcome.
 
 Order matters: everything that can fail on bad input (config, data, model, store) happens before the
 run is opened, so a single run's bad value leaves nothing half-written (exit 2). In a sweep every job
@@ -136,7 +139,7 @@ def run_job(cfg: DictConfig, context: JobContext | None = None) -> JobOutcome:
 
 
 def prepare(cfg: DictConfig):
-    """Everything that can fail on bad input, before a run is opened: config, store, trial, data, model."""
+    """Everything that can fail on bad input, before a run is opened: config, store, trial, sources, data, model."""
     from sweep.runtime.console import quiet_libraries
     from sweep.tracking.store import check_reachable, tracking_uri
 
@@ -146,13 +149,15 @@ def prepare(cfg: DictConfig):
     check_reachable(uri)
     quiet_libraries()
     from sweep.pipeline.build import build
+    from sweep.pipeline.sources import resolve_sources
 
     binding = None
     if root.trial is not None:
         from sweep.search.binding import bind_trial
 
         binding = bind_trial(root)
-    return job, uri, binding, build(job, uri)
+    sources = resolve_sources(job, uri)  # the model, a kept run, the teacher: looked up in the store, nothing loaded
+    return job, uri, binding, build(job, sources)
 
 
 def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, context: JobContext) -> JobOutcome:
@@ -170,8 +175,8 @@ def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, 
     if not context.multirun:  # a sweep repairs once, at its start
         close_orphans(client, experiment_id)
     tags = tags_of(job, context, binding)
-    if built.teacher_source not in (None, job.teacher):  # a model name: the run it found, for good
-        tags["distill.teacher_run"] = built.teacher_source
+    if built.sources.teacher_run is not None:  # a model name: the run it found, for good
+        tags["distill.teacher_run"] = built.sources.teacher_run
     run = JobRun.open(client, experiment_id, name, tags, job_container(cfg), context.parent_run_id)
     monitor = root.trainer.monitor
     pruning = binding.pruning_callback(monitor) if binding is not None and binding.prunes else None

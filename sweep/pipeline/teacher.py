@@ -1,9 +1,10 @@
 """The teacher of knowledge distillation: loaded once, run once per split, its logits cached on disk.
 
-``distill.teacher`` takes:
+Its part of a job, in build's order (sweep/pipeline/build.py), all in one visit (``teach``): load the teacher
+from its source as resolved (sweep/pipeline/sources.py: a model name is already the ``runs:/`` URI of its
+best kept run), put its label columns in the task's order, and compute or read back its logits of every split.
+``distill.teacher``, as resolved:
 - ``runs:/<run_id>/model``: a model this project trained and kept (sweep/tracking/saved_models.py);
-- a zoo name (``minilm_l6``, a file in conf/model/): the best finished run of that model on this task
-  that kept its model, found in the tracking store: "distil from the best L6 I trained";
 - a local folder or a hub id holding a Hugging Face sequence-classification model (``id2label`` names
   its labels).
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +27,11 @@ from pathlib import Path
 import numpy as np
 
 from sweep.config.errors import ConfigError
+from sweep.pipeline.sources import TEACHER_KEY as KEY
+from sweep.pipeline.sources import Sources
 from sweep.zoo.fingerprints import folder_fingerprint
 
 log = logging.getLogger(__name__)
-KEY = "distill.teacher"
 
 
 @dataclass
@@ -49,50 +52,42 @@ class Teacher:
         return tokenizer_fingerprint(self.tokenizer)
 
 
-def load_teacher(root, cache_dir: Path, tracking_uri: str | None = None) -> Teacher:
-    """The teacher ``root.distill.teacher`` names (``root``: the job's RootConfig). ``tracking_uri``: the
-    store a run or model name is found in; default: the job's own, as for its runs."""
-    from sweep.config.groups import CONF
-    from sweep.tracking.store import tracking_uri as job_tracking_uri
+@dataclass
+class Taught:
+    """What the student gets of its teacher: the training split's logits (a per-row extra of its batches), the
+    teacher's accuracy on val and test (for comparison), and the seconds and cache hits it took."""
 
-    source = root.distill.teacher
-    uri = tracking_uri or job_tracking_uri(root.tracking.uri, root.paths.output_dir)
-    if source.startswith("runs:/"):
-        return _saved_teacher(source, uri, cache_dir)
-    if (CONF / "model" / f"{source}.yaml").exists():
-        run_uri = best_kept_run(source, root.task.name, root.trainer.monitor, root.trainer.mode, uri)
-        return _saved_teacher(run_uri, uri, cache_dir, named=source)
-    return _hugging_face_teacher(source)
+    train_logits: np.ndarray
+    metrics: dict[str, float]
+    timings: dict[str, float]
 
 
-def best_kept_run(model_name: str, task_name: str, monitor: str, mode: str, tracking_uri: str) -> str:
-    """``runs:/`` URI of the best finished run of ``model_name`` on ``task_name`` that kept its model,
-    by the best value of ``monitor`` (the student's own trainer.monitor and mode)."""
-    from mlflow.tracking import MlflowClient
+def teach(sources: Sources, splits, max_length: int, batch_size: int, cache_dir: Path) -> Taught:
+    """The teacher's whole part, in one visit: load it, check its labels against the task's, and its logits of
+    every split, from its cache after the first job. Raises ConfigError (``distill.teacher``) for a bad teacher."""
+    start = time.perf_counter()
+    teacher = load_teacher(sources, cache_dir)
+    columns = label_order(teacher, splits.label_names)
+    timings = {"load_teacher_s": time.perf_counter() - start}
+    start, hits, metrics, train_logits = time.perf_counter(), 0, {}, None
+    for name in ("train", "val", "test"):
+        part = getattr(splits, name)
+        logits, hit = teacher_logits(teacher, part.inputs, part.labels, columns, max_length, batch_size, cache_dir)
+        hits += hit
+        if name == "train":
+            train_logits = logits
+        elif len(part):
+            metrics[f"teacher_{name}_acc"] = float(np.mean(logits.argmax(1) == part.labels))
+    timings.update(teacher_s=time.perf_counter() - start, teacher_cache_hits=hits, teacher_forward_batches=teacher.batches_run)
+    return Taught(train_logits, metrics, timings)
 
-    client = MlflowClient(tracking_uri)
-    experiments = [experiment.experiment_id for experiment in client.search_experiments()]
-    query = f"tags.model = '{model_name}' and tags.task = '{task_name}' and tags.state = 'finished' and tags.`model.kept` = 'true'"
-    runs = client.search_runs(experiments, query, max_results=1000) if experiments else []
-    scored = [run for run in runs if f"best_{monitor}" in run.data.metrics]
-    if not scored:
-        raise ConfigError(
-            KEY,
-            f"no finished run of model {model_name} on task {task_name} kept its model and watched {monitor}; train one first "
-            f"(python -m sweep.run model={model_name} task={task_name}) or pass runs:/<run_id>/model",
-            model_name,
-        )
-    sign = 1.0 if mode == "max" else -1.0
-    best = max(scored, key=lambda run: (sign * run.data.metrics[f"best_{monitor}"], -run.info.start_time))  # a tie: the earliest
-    log.info(
-        "teacher %s: run %s (%s), best %s=%.4f",
-        model_name,
-        best.info.run_id,
-        best.info.run_name,
-        monitor,
-        best.data.metrics[f"best_{monitor}"],
-    )
-    return f"runs:/{best.info.run_id}/model"
+
+def load_teacher(sources: Sources, cache_dir: Path) -> Teacher:
+    """The teacher ``sources.teacher`` names, as resolved: a kept run (read from ``sources.tracking_uri``),
+    or a folder or hub id."""
+    if sources.kept_teacher:
+        return _saved_teacher(sources.teacher, sources.tracking_uri, cache_dir, named=sources.teacher_name)
+    return _hugging_face_teacher(sources.teacher)
 
 
 def _saved_teacher(source: str, tracking_uri: str, cache_dir: Path, named: str | None = None) -> Teacher:

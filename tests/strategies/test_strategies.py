@@ -175,8 +175,8 @@ def test_strategy_trains_what_it_says_and_records_its_run(request, monkeypatch, 
     seen = {}
     real_build = sweep.pipeline.build.build
 
-    def build(job, tracking_uri=None):
-        built = real_build(job, tracking_uri)
+    def build(job, sources=None):
+        built = real_build(job, sources)
         seen["built"] = built
         seen["before"] = {name: p.detach().clone() for name, p in built.model.named_parameters()}
         return built

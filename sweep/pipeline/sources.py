@@ -1,0 +1,95 @@
+"""Where a job's model and teacher come from, looked up once, before anything loads.
+
+The second stage of a job (sweep/pipeline/job.py): validate -> **resolve sources** -> build (data, teacher,
+model + strategy, loaders) -> train -> record. Here is every question to the tracking store that finds a
+source; nothing is loaded: build loads what this names and never goes back to the store or the config to
+find it.
+
+- the model: ``model.source`` as written: a packaged checkpoint (``asset:``), a GGUF file, a random
+  initialisation, a hub id or folder, or a kept run (``runs:/<run_id>/model``, whose recorded family and
+  pooling come with its files: sweep/tracking/saved_models.py ``classifier_from_run``);
+- the teacher (``distill.teacher``, where the strategy uses one): a ``runs:/`` URI or a folder / hub id stays
+  as written; a zoo name (a file in conf/model/) becomes the ``runs:/`` URI of that model's best finished run
+  on this task that kept its model: "distil from the best L6 I trained".
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sweep.config.errors import ConfigError
+from sweep.config.schema import JobConfig
+
+log = logging.getLogger(__name__)
+TEACHER_KEY = "distill.teacher"
+SCHEME = "runs:/"
+
+
+@dataclass(frozen=True)
+class Sources:
+    model: str  # model.source as written (a kept run: runs:/<run_id>/model)
+    tracking_uri: str | None = None  # the store a runs:/ source is read from (None: no source needs one)
+    teacher: str | None = None  # the teacher as resolved: a runs:/ URI (also a model name's), or a folder / hub id
+    teacher_name: str | None = None  # the model name a teacher run was found by (errors and tags name it)
+
+    @property
+    def kept_model(self) -> bool:
+        """The model is a kept run: it loads with its head, family and pooling from the store."""
+        return self.model.startswith(SCHEME)
+
+    @property
+    def kept_teacher(self) -> bool:
+        return self.teacher is not None and self.teacher.startswith(SCHEME)
+
+    @property
+    def teacher_run(self) -> str | None:
+        """The run a teacher's model name was found as (tagged ``distill.teacher_run``); None otherwise."""
+        return self.teacher if self.teacher_name is not None else None
+
+
+def resolve_sources(job: JobConfig, tracking_uri: str | None = None) -> Sources:
+    """The job's sources; ``tracking_uri``: the store a run or model name is found in (default: the job's own,
+    as for its runs). Raises ConfigError (``distill.teacher``) for a model name with no kept run on this task."""
+    from sweep.config.groups import CONF
+    from sweep.tracking.store import tracking_uri as job_tracking_uri
+
+    root = job.root
+    if root.distill.teacher is not None and job.teacher is None:
+        log.warning("strategy=%s trains on the labels alone: full fine-tuning under a teacher is strategy=distill", job.strategy.name)
+    teacher, named = job.teacher, None
+    needs_store = root.model.source.startswith(SCHEME) or teacher is not None
+    uri = (tracking_uri or job_tracking_uri(root.tracking.uri, root.paths.output_dir)) if needs_store else tracking_uri
+    if teacher is not None and not teacher.startswith(SCHEME) and (CONF / "model" / f"{teacher}.yaml").exists():
+        teacher, named = best_kept_run(teacher, root.task.name, root.trainer.monitor, root.trainer.mode, uri), teacher
+    return Sources(model=root.model.source, tracking_uri=uri, teacher=teacher, teacher_name=named)
+
+
+def best_kept_run(model_name: str, task_name: str, monitor: str, mode: str, tracking_uri: str) -> str:
+    """``runs:/`` URI of the best finished run of ``model_name`` on ``task_name`` that kept its model,
+    by the best value of ``monitor`` (the student's own trainer.monitor and mode)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    experiments = [experiment.experiment_id for experiment in client.search_experiments()]
+    query = f"tags.model = '{model_name}' and tags.task = '{task_name}' and tags.state = 'finished' and tags.`model.kept` = 'true'"
+    runs = client.search_runs(experiments, query, max_results=1000) if experiments else []
+    scored = [run for run in runs if f"best_{monitor}" in run.data.metrics]
+    if not scored:
+        raise ConfigError(
+            TEACHER_KEY,
+            f"no finished run of model {model_name} on task {task_name} kept its model and watched {monitor}; train one first "
+            f"(python -m sweep.run model={model_name} task={task_name}) or pass runs:/<run_id>/model",
+            model_name,
+        )
+    sign = 1.0 if mode == "max" else -1.0
+    best = max(scored, key=lambda run: (sign * run.data.metrics[f"best_{monitor}"], -run.info.start_time))  # a tie: the earliest
+    log.info(
+        "teacher %s: run %s (%s), best %s=%.4f",
+        model_name,
+        best.info.run_id,
+        best.info.run_name,
+        monitor,
+        best.data.metrics[f"best_{monitor}"],
+    )
+    return f"{SCHEME}{best.info.run_id}/model"

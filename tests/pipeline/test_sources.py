@@ -1,0 +1,57 @@
+"""Resolving a job's sources looks things up and loads nothing (sweep/pipeline/sources.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import TINY_DATA
+
+
+def kept_run(client, experiment_id: str, model: str, value: float) -> str:
+    """A finished run of ``model`` on rotten_tomatoes that says it kept its model (there are no files: loading it would fail)."""
+    run = client.create_run(experiment_id, tags={"model": model, "task": "rotten_tomatoes", "state": "finished", "model.kept": "true"})
+    client.log_metric(run.info.run_id, "best_val/acc", value)
+    client.set_terminated(run.info.run_id)
+    return run.info.run_id
+
+
+def test_a_model_name_teacher_becomes_its_best_kept_run_without_loading_it(job_config, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from sweep.pipeline.sources import resolve_sources
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    experiment_id = client.create_experiment("sweep")
+    kept_run(client, experiment_id, "tiny_bert", 0.6)
+    best = kept_run(client, experiment_id, "tiny_bert", 0.8)
+    kept_run(client, experiment_id, "minilm_l6", 0.9)  # another model
+
+    job = job_config("model=tiny_bert", *TINY_DATA, "strategy=distill", "distill.teacher=tiny_bert")
+    sources = resolve_sources(job, uri)
+    assert sources.teacher == sources.teacher_run == f"runs:/{best}/model"
+    assert sources.teacher_name == "tiny_bert" and sources.kept_teacher
+    assert sources.tracking_uri == uri and sources.model == job.root.model.source and not sources.kept_model
+
+
+def test_a_model_name_without_a_kept_run_is_refused(job_config, tmp_path):
+    from sweep.config.errors import ConfigError
+    from sweep.pipeline.sources import resolve_sources
+
+    job = job_config("model=tiny_bert", *TINY_DATA, "strategy=distill", "distill.teacher=minilm_l6")
+    with pytest.raises(ConfigError) as refusal:
+        resolve_sources(job, f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert refusal.value.key == "distill.teacher"
+    assert "no finished run of model minilm_l6 on task rotten_tomatoes kept its model" in str(refusal.value)
+
+
+def test_a_run_uri_or_a_folder_teacher_stays_as_written(job_config, tmp_path):
+    from sweep.pipeline.sources import resolve_sources
+
+    uri = f"sqlite:///{tmp_path / 'nothing-asked.db'}"
+    for teacher, kept in (("runs:/0123abcd/model", True), (str(tmp_path / "teacher"), False)):
+        sources = resolve_sources(job_config("model=tiny_bert", *TINY_DATA, "strategy=distill", f"distill.teacher={teacher}"), uri)
+        assert (sources.teacher, sources.kept_teacher, sources.teacher_run, sources.teacher_name) == (teacher, kept, None, None)
+    alone = resolve_sources(job_config("model=tiny_bert", *TINY_DATA, "strategy=full"), uri)
+    assert alone.teacher is None and alone.teacher_run is None
+    assert not (tmp_path / "nothing-asked.db").exists()  # no store was opened
