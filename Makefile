@@ -25,7 +25,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 test: lint
-	$(BIN)/python -m pytest -q -rs --durations=10
+	$(BIN)/python -m pytest -q -rs -n 2 --dist loadgroup --durations=10
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -rs -m "not slow"

@@ -70,21 +70,25 @@ def test_the_trainer_validates_on_the_steps_sweep_plans():
     assert eval_steps(128) == 4
 
 
-@pytest.mark.slow
-def test_the_quick_suite_runs_every_benchmark_and_prints_its_figures():
+def test_the_smoke_run_covers_every_benchmark():
     from tests.benchmarks.suite import BENCHMARKS, discover
 
     discover()
     assert set(SMOKE) == set(BENCHMARKS), "a benchmark the smoke run does not cover: add it to SMOKE"
+
+
+# one benchmark a test (its own `suite --quick --only NAME` process), so that make test's two workers share them
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SMOKE))
+def test_the_quick_suite_runs_every_benchmark_and_prints_its_figures(name):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     env.pop("MLFLOW_TRACKING_URI", None)
-    command = [sys.executable, "-m", "tests.benchmarks.suite", "--quick", "--only", *SMOKE]
+    command = [sys.executable, "-m", "tests.benchmarks.suite", "--quick", "--only", name]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = done.stdout.split("# Performance suite results", 1)[1]
-    for name, figures in SMOKE.items():
-        rows = [line for line in report.splitlines() if line.startswith(f"| {name} |")]
-        for figure in figures:
-            (row,) = [line for line in rows if f"| {figure}" in line]
-            measured = float(row.split("|")[3].split()[0].replace(",", ""))
-            assert math.isfinite(measured), row
+    rows = [line for line in report.splitlines() if line.startswith(f"| {name} |")]
+    for figure in SMOKE[name]:
+        (row,) = [line for line in rows if f"| {figure}" in line]
+        measured = float(row.split("|")[3].split()[0].replace(",", ""))
+        assert math.isfinite(measured), row

@@ -18,9 +18,7 @@ def test_the_teacher_runs_once_per_split_across_jobs_and_epochs(tmp_path, cache_
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     _, runs = all_runs(tmp_path)
-    children = sorted(
-        (run for run in runs if "mlflow.parentRunId" in run.data.tags), key=lambda run: int(run.data.tags["sweep.pipeline.job"])
-    )
+    children = sorted((run for run in runs if "mlflow.parentRunId" in run.data.tags), key=lambda run: int(run.data.tags["sweep.job"]))
     assert [run.data.tags["strategy"] for run in children] == ["distill", "distill", "full", "full"]
     distilled, alone = children[:2], children[2:]
     # the first job runs the teacher on train, val and test (one batch each at eval batch size 128);

@@ -29,8 +29,13 @@ def start(args: list[str], cwd: Path, cache: Path) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
-def wait_for(condition, timeout: float = 300):
+def wait_for(condition, timeout: float = 300, cwd: Path | None = None):
+    """Poll ``condition``; with ``cwd``, only once the sweep has set up its stores (its parent run's file is
+    written after the MLflow store and the study exist): a client opened on a store not yet created creates
+    it, and two processes creating one sqlite store at once crash one of them (the sweep: a flaky test)."""
     deadline = time.time() + timeout
+    while cwd is not None and not any(cwd.glob("outputs/multirun/*/*/.mlflow_parent_run_id")) and time.time() < deadline:
+        time.sleep(0.5)
     while time.time() < deadline:
         try:
             found = condition()
@@ -58,7 +63,7 @@ def test_a_signal_during_a_two_slot_search_loses_nothing(tmp_path, cache_dir, si
     import optuna
 
     process = start(SEARCH, tmp_path, cache_dir)
-    wait_for(lambda: len(running_trials(tmp_path)) == 2)  # both slots mid-trial
+    wait_for(lambda: len(running_trials(tmp_path)) == 2, cwd=tmp_path)  # both slots mid-trial
     time.sleep(3)
     sent = time.time()
     if whole_group:  # a terminal's Ctrl-C: every process of the command gets it
@@ -95,7 +100,7 @@ def test_a_signal_during_a_two_slot_search_loses_nothing(tmp_path, cache_dir, si
 
 def test_ctrl_c_during_a_grid_ends_its_parent_and_the_running_child(tmp_path, cache_dir):
     process = start(["-m", "strategy=full,lora", *L3_LONG], tmp_path, cache_dir)
-    wait_for(lambda: [r for r in mlflow_runs(tmp_path)[2] if r.info.status == "RUNNING"])
+    wait_for(lambda: [r for r in mlflow_runs(tmp_path)[2] if r.info.status == "RUNNING"], cwd=tmp_path)
     time.sleep(3)
     os.killpg(process.pid, signal.SIGINT)
     _, err = process.communicate(timeout=60)

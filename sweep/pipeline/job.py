@@ -62,7 +62,7 @@ def run_name(model: str, strategy: str, custom: str | None, context: JobContext)
 def base_tags(model: str, strategy: str, task: str, source: str, context: JobContext) -> dict[str, str]:
     tags = {"model": model, "strategy": strategy, "task": task, "model.source": source, "process": f"{socket.gethostname()}:{os.getpid()}"}
     if context.job_number is not None:
-        tags["sweep.pipeline.job"] = str(context.job_number)
+        tags["sweep.job"] = str(context.job_number)
     if current_job_id() is not None:
         tags["slurm.job"] = current_job_id()
     return tags

@@ -163,7 +163,7 @@ def run_pretrain(cfg: DictConfig) -> str:
         "sweep.kind": "pretrain",
     }
     if context.job_number is not None:
-        tags["sweep.pipeline.job"] = str(context.job_number)
+        tags["sweep.job"] = str(context.job_number)
     name = root.tracking.run_name or f"{root.model.name}-pretrain-{objective}"
     from sweep.config.schema import job_container
 
