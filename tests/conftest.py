@@ -18,15 +18,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything the tests load is pac
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads xdist_group markers into the test ids
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (make test: two workers), every test of the real cluster runs in one worker: the
-    cluster is one set of services on fixed ports, brought up once per session by tests/cluster/conftest.py."""
-    for item in items:
-        if item.get_closest_marker("cluster") is not None:
-            item.add_marker(pytest.mark.xdist_group("cluster"))
-
-
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory) -> Path:
     """One cache for the session: the MiniLM-L3 conversion and token caches are made once."""

@@ -20,6 +20,7 @@ from tests.conftest import ROOT, TINY_DATA, run_cli
 
 pytestmark = [
     pytest.mark.cluster,
+    pytest.mark.xdist_group("cluster"),  # one worker of make test brings the cluster up for all of its tests
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root: installs and runs Chromium, starts an MLflow server"),
 ]
 CHROMIUM = "/usr/bin/chromium"

@@ -15,7 +15,7 @@ import pytest
 
 from tests.test_nightly import FROZEN_FULL
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("cluster"), pytest.mark.slow]  # one worker: one cluster
 LOSS = ["search.metrics=[val/loss]", "search.directions=[minimize]"]
 LEARNING_FULL = "+search.strategy_spaces.full={optim.lr:{low:1e-4,high:2e-4,log:true}}"
 L3_ROWS = ["task.train_size=192", "task.val_size=64", "task.test_size=32", "optim.batch_size=16", "trainer.max_epochs=2"]

@@ -17,7 +17,7 @@ import pytest
 
 from tests.cluster.conftest import ROOT, cluster_cli, cluster_root
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("cluster")]  # one worker of make test: one cluster, fixed ports
 
 SERVICES = ("munged", "slurmctld", "slurmd", "postgres", "mlflow")
 

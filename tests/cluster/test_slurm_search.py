@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import run_cli
 from tests.test_search_cli import L3_SMALL
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("cluster"), pytest.mark.slow]  # one worker: one cluster
 
 
 def names() -> tuple[str, str]:
