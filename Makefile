@@ -25,7 +25,8 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 test: lint
-	$(BIN)/python -m pytest -q -rs -n 2 --dist loadgroup --durations=10
+	$(BIN)/python -m pytest -q -rs -n 2 --dist loadgroup --durations=10 -m "not cluster"
+	$(BIN)/python -m pytest -q -rs --durations=5 -m cluster   # one cluster, on fixed ports: serially (skips, with its reason, without root)
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -rs -m "not slow"
