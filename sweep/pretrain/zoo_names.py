@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sweep.config.groups import ZOO_ENV, zoo_dir  # noqa: F401  (where the names live: a folder on Hydra's searchpath)
+from sweep.config.groups import zoo_dir  # where the names live: a folder on Hydra's searchpath
 
 
 def write_zoo_name(name: str, run_id: str, root) -> Path:
