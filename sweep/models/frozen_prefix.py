@@ -16,8 +16,11 @@ real ones, and pooling reads only real positions.
 
 One difference from recomputing: the prefix runs without dropout (as in evaluation), where an
 uncached train-mode prefix would drop a few of its activations. ``strategy.cache_prefix=false`` turns
-the cache off. Kept outputs are shared across jobs of this process (the trials of a search) by model,
-weights, depth and precision, within a memory budget; past it, new rows are computed and not kept.
+the cache off. Kept outputs live where the model runs (GPU memory, for a model on a GPU), and are shared by
+the jobs of this process (the trials of a search) of the same model, weights and depth, within a budget of
+that device's memory; past it, new rows are computed and not kept. A job of another model or depth, or one
+that reads no prefix (full, LoRA, ...), releases them as it is built: a search does not carry one trial's
+activations through every later trial.
 """
 
 from __future__ import annotations
@@ -33,13 +36,23 @@ log = logging.getLogger("sweep")
 
 
 class _Stores:
-    """Kept outputs by (model, weights, depth, precision), then by row; the least recently used model's go
-    first when the budget is reached, so a search over depths or models holds a bounded amount."""
+    """Kept outputs by (model, weights, depth, precision), then by row; the least recently used key's go first
+    when the budget is reached. Only one job's (model, weights, depth) is kept at a time: start() releases
+    the rest, so what a trial kept on a GPU does not stay there through the trials that follow."""
 
     def __init__(self):
         self.by_key: OrderedDict[tuple, dict[bytes, torch.Tensor]] = OrderedDict()
         self.sizes: dict[tuple, int] = {}
-        self.budget: int | None = None
+        self.budget: int | None = None  # bytes; None: memory_budget() of the device the outputs live on
+        self.job: tuple | None = None  # (model, weights, depth) of the job now using the store
+        self.on_cuda = False  # something kept was on a GPU: release() gives its memory back
+
+    def start(self, job: tuple | None) -> None:
+        """A job is being built: ``job`` is its (model, weights, depth), None where it reads no prefix. The
+        outputs of another are released; the same one's stay, served to this job as to the last."""
+        if job != self.job:
+            self.clear()
+        self.job = job
 
     def get(self, key: tuple) -> dict[bytes, torch.Tensor]:
         if key not in self.by_key:
@@ -49,7 +62,8 @@ class _Stores:
 
     def keep(self, key: tuple, row: bytes, output: torch.Tensor) -> bool:
         size = output.numel() * output.element_size()
-        budget = self.budget if self.budget is not None else memory_budget()
+        # one job's outputs at a time, so all on one device: its memory is the budget of the whole store
+        budget = self.budget if self.budget is not None else memory_budget(output.device)
         while sum(self.sizes.values()) + size > budget and next(iter(self.by_key)) != key:
             oldest = next(iter(self.by_key))
             del self.by_key[oldest], self.sizes[oldest]
@@ -57,21 +71,42 @@ class _Stores:
             return False
         self.by_key[key][row] = output
         self.sizes[key] += size
+        self.on_cuda |= output.is_cuda
         return True
 
     def clear(self) -> None:
+        """Drop every kept output (the store holds the only references) and, for a GPU, hand the memory
+        they took back to the driver, for another process on the same GPU (two workers) to use."""
         self.by_key.clear()
         self.sizes.clear()
+        self.job = None
+        if self.on_cuda:
+            torch.cuda.empty_cache()
+        self.on_cuda = False
 
 
 STORES = _Stores()
 
 
-def memory_budget() -> int:
-    """Bytes the kept outputs of this process may hold: an eighth of the machine's memory, at most 2 GiB
-    (MiniLM-L6's output at one depth for the 13,891 Rotten Tomatoes rows takes about 0.5 GiB in fp32)."""
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return min(total // 8, 2 << 30)
+def release() -> None:
+    """Called as a job that reads no frozen prefix is built: nothing an earlier trial kept stays in memory."""
+    STORES.start(None)
+
+
+def memory_budget(device: torch.device | str = "cpu") -> int:
+    """Bytes the kept outputs may hold on ``device``: an eighth of its memory, at most 2 GiB (MiniLM-L6's
+    output at one depth for the 13,891 Rotten Tomatoes rows takes about 0.5 GiB in fp32). A GPU's own
+    memory, not the host's: the model, its gradients and optimizer state and the batch's activations
+    share it with them."""
+    return min(device_memory(torch.device(device)) // 8, 2 << 30)
+
+
+def device_memory(device: torch.device) -> int:
+    """Total bytes of the memory tensors on ``device`` live in: a GPU's own; the host's for the CPU (and for
+    devices that share it, as Apple's MPS does). Tests replace it to fake a device's size."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 class _PrefixDone(Exception):
@@ -186,14 +221,18 @@ def install(backbone: nn.Module, depth: int, key: tuple) -> FrozenPrefix | None:
     from sweep.models.blocks import example_inputs, find_blocks
 
     if depth <= 0:
+        release()
         return None
     blocks = find_blocks(backbone)
     if "input_ids" not in example_inputs(backbone):
         log.info("frozen prefix cache: text models only; this one computes its frozen blocks every step")
+        release()
         return None
     if not _returns_a_tensor(backbone, blocks[depth - 1]):
         log.info("frozen prefix cache: %s blocks return more than their hidden states; not cached", type(blocks[0]).__name__)
+        release()
         return None
+    STORES.start((*key, depth))  # another model's or depth's outputs go: this job would never read them
     return FrozenPrefix(backbone, blocks, depth, key)
 
 

@@ -113,6 +113,10 @@ def build(job: JobConfig, sources: Sources | None = None) -> Built:
 
         dtype = next(model.backbone.parameters()).dtype
         install(model.backbone, strategy.cached_prefix_depth(), (backbone_id, str(dtype)))
+    else:  # this job reads no frozen prefix: what an earlier trial of the process kept must not stay in memory
+        from sweep.models.frozen_prefix import release
+
+        release()
     timings["load_model_s"] = time.perf_counter() - start
 
     start = time.perf_counter()

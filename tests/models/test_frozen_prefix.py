@@ -136,3 +136,74 @@ def test_the_memory_budget_drops_the_least_recently_used_models_outputs():
     assert stores.keep(("b",), b"3", row)  # over budget: model a's outputs go, b's stay
     assert list(stores.by_key) == [("b",)] and len(stores.by_key[("b",)]) == 3
     assert not stores.keep(("b",), b"4", row)  # b alone fills the budget: the row is served, not kept
+
+
+def test_the_budget_is_an_eighth_of_the_memory_of_the_device_the_outputs_live_on(monkeypatch):
+    """Regression (issue 18): the budget was an eighth of host RAM (at most 2 GiB) whatever the device, so a
+    small GPU on a large host was budgeted by memory it does not have. Sizes faked: no GPU needed."""
+    from types import SimpleNamespace
+
+    from sweep.models import frozen_prefix
+
+    gib = 1 << 30
+    host = SimpleNamespace(total=512 * gib)
+    gpu = SimpleNamespace(total_memory=4 * gib)
+    monkeypatch.setattr(frozen_prefix.os, "sysconf", lambda name: host.total if name == "SC_PHYS_PAGES" else 1)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device: gpu)
+    assert frozen_prefix.memory_budget(torch.device("cuda", 0)) == gib // 2  # the GPU's eighth, not the host's
+    assert frozen_prefix.memory_budget("cpu") == 2 * gib  # the host's eighth, capped
+    gpu.total_memory = 80 * gib
+    assert frozen_prefix.memory_budget(torch.device("cuda", 0)) == 2 * gib
+
+
+def test_the_store_keeps_what_the_fake_device_size_allows(monkeypatch):
+    """keep() asks the size of the device the output is on (faked here: 4 KiB, so a 512-byte budget)."""
+    from sweep.models import frozen_prefix
+
+    asked = []
+    monkeypatch.setattr(frozen_prefix, "device_memory", lambda device: asked.append(device) or 4096, raising=False)
+    stores = frozen_prefix._Stores()
+    row = torch.zeros(16, 4)  # 256 bytes
+    stores.get(("a",))
+    assert stores.keep(("a",), b"1", row) and stores.keep(("a",), b"2", row)
+    assert not stores.keep(("a",), b"3", row), "a third row is past the fake device's budget (4 KiB / 8)"
+    assert asked and all(device == row.device for device in asked)
+
+
+def built_job(*overrides: str):
+    from sweep.pipeline.build import build
+    from sweep.pipeline.validate import validate
+
+    return build(validate(compose("model=tiny_bert", *overrides, *TINY_DATA, "task.max_length=16")))
+
+
+def kept_rows(built) -> int:
+    """Run one batch through the model (filling the store) and say how many rows the store holds."""
+    from sweep.models import frozen_prefix
+
+    batch = next(iter(built.loaders["val"]))
+    with torch.no_grad():
+        built.model.eval()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    return sum(len(rows) for rows in frozen_prefix.STORES.by_key.values())
+
+
+def test_a_job_of_another_depth_or_one_without_the_prefix_releases_the_kept_outputs():
+    """Regression (issue 18): kept outputs stayed, on the model's device, through every later trial of the
+    process, full and LoRA ones included. Now only those of the job being built's model and depth stay."""
+    from sweep.models import frozen_prefix
+
+    stores = frozen_prefix.STORES
+    depth1 = ["strategy=partial", "strategy.freeze_depth=1"]
+    rows = kept_rows(built_job(*depth1))
+    assert rows > 0
+    built_job(*depth1)  # the same model and depth: the next trial is served what the last one kept
+    assert sum(len(kept) for kept in stores.by_key.values()) == rows
+    built_job("strategy=partial", "strategy.freeze_depth=2")
+    assert not stores.by_key, "a job of another depth releases the other depth's outputs"
+    assert kept_rows(built_job("strategy=partial", "strategy.freeze_depth=2")) == rows
+    built_job("strategy=full")
+    assert not stores.by_key, "a full fine-tuning job keeps nothing of the partial trial before it"
+    assert stores.job is None
+    assert kept_rows(built_job(*depth1)) == rows
+    built_job("strategy=lora")
+    assert not stores.by_key, "nor does a LoRA job"
