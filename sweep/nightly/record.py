@@ -2,7 +2,8 @@
 artifacts, the verdict as tags, so the MLflow UI shows each night's outcome where its runs are.
 
 The parent is the search's own (sweep/tracking/search_runs.py): tags ``sweep.kind=optuna``,
-``optuna.study=<night>`` and ``optuna.storage=<the storage URL, masked>``; found, never created here.
+``optuna.study=<night>``, ``optuna.storage=<the storage URL, masked>`` and ``optuna.study_id=<the study's
+identity>`` (a night deleted and run again is another study); found, never created here.
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ log = logging.getLogger("sweep")
 ARTIFACT_DIR = "nightly"
 
 
-def night_parent(client, experiment_id: str, study: str, storage_shown: str) -> str | None:
-    query = f"tags.`optuna.study` = '{study}' and tags.`optuna.storage` = '{storage_shown}' and tags.`sweep.kind` = 'optuna'"
+def night_parent(client, experiment_id: str, study: str, storage_shown: str, study_id: str) -> str | None:
+    from sweep.tracking.search_runs import parent_query
+
+    query = parent_query(study, storage_shown, study_id)
     runs = [r for r in client.search_runs([experiment_id], filter_string=query, max_results=100) if "mlflow.parentRunId" not in r.data.tags]
     runs.sort(key=lambda r: (r.info.start_time, r.info.run_id))  # workers agree on the oldest (search_runs.study_parent)
     return runs[0].info.run_id if runs else None
 
 
-def record_report(report: Report, tracking_uri: str, experiment: str, storage_shown: str) -> str | None:
+def record_report(report: Report, tracking_uri: str, experiment: str, storage_shown: str, study_id: str) -> str | None:
     """Log the report on the night's parent run; returns its run id (None: no parent found)."""
     from mlflow.tracking import MlflowClient
 
@@ -32,7 +35,7 @@ def record_report(report: Report, tracking_uri: str, experiment: str, storage_sh
 
     client = MlflowClient(tracking_uri=tracking_uri)
     found = client.get_experiment_by_name(experiment)
-    parent = night_parent(client, found.experiment_id, report.study, storage_shown) if found else None
+    parent = night_parent(client, found.experiment_id, report.study, storage_shown, study_id) if found else None
     if parent is None:
         log.warning("no parent run of study %s in experiment %s: the report is not logged", report.study, experiment)
         return None

@@ -73,6 +73,8 @@ def tags_of(job: JobConfig, context: JobContext, binding) -> dict[str, str]:
     tags = base_tags(root.model.name, job.strategy.name, root.task.name, root.model.source, context)
     if binding is not None:
         tags.update({"optuna.study": binding.study_name, "optuna.trial": str(binding.number)})
+        if binding.study_id:  # which study of that name (a name can be deleted and made again)
+            tags["optuna.study_id"] = binding.study_id
     if job.teacher is not None:  # what the student learnt from (params hold distill.* as configured)
         tags["distill.teacher"] = job.teacher
     return tags

@@ -96,5 +96,11 @@ def of_study(client, uri: str, experiment, study: str) -> Source:
             "report.study", f"no study of that name in experiment {experiment.name}; studies: {', '.join(names) or '(none)'}", study
         )
     parents.sort(key=lambda r: (r.info.start_time, r.info.run_id))  # workers agree on the oldest (search_runs.study_parent)
+    from sweep.tracking.search_runs import STUDY_ID_TAG
+
+    if parents:  # a name made again (its database deleted) is another study: report the latest one
+        latest = parents[-1].data.tags.get(STUDY_ID_TAG, "")
+        parents = [run for run in parents if run.data.tags.get(STUDY_ID_TAG, "") == latest]
+        trials = [run for run in trials if run.data.tags.get(STUDY_ID_TAG, latest) == latest]
     parent = parents[0].info.run_id if parents else None
     return Source(client, uri, experiment.experiment_id, experiment.name, parent, study, "report.study", study, job_records(trials))

@@ -15,6 +15,7 @@ class TrialBinding:
     trial: object  # optuna.trial.Trial
     study_name: str
     prunes: bool  # single-objective studies only: Optuna cannot prune multi-objective trials
+    study_id: str = ""  # the study's UUID (sweep/search/study.py); "" for a study made before identities
 
     @property
     def number(self) -> int:
@@ -49,4 +50,6 @@ def bind_trial(root) -> TrialBinding:
     slurm_job = current_job_id()
     if slurm_job is not None:  # the sweeper cancels it if the trial is returned (sweep/distributed/slurm_jobs.py)
         trial.set_user_attr(SLURM_JOB_ATTR, slurm_job)
-    return TrialBinding(trial, root.trial.study_name, prunes)
+    from sweep.search.study import IDENTITY
+
+    return TrialBinding(trial, root.trial.study_name, prunes, str(study.user_attrs.get(IDENTITY, "")))

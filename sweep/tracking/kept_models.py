@@ -150,13 +150,17 @@ def remove_model(client, tracking_uri: str, run_id: str, reason: str) -> None:
         pass
 
 
-def keep_best_models(study, client, tracking_uri: str, experiment_id: str, parent_run_id: str) -> int:
+def keep_best_models(study, client, tracking_uri: str, experiment_id: str, parent_run_id: str, study_id: str = "") -> int:
     """Remove the models of the study's finished trials that are not (or no longer) its best; returns how many.
+    ``study_id``: the study's identity (sweep/search/study.py).
 
-    Runs are found by their parent (the study's) and their ``model.kept`` tag; a trial still running
-    keeps its model until it is told.
+    Runs are found by their parent (the study's, bound to its identity) and their ``model.kept`` tag, and
+    a run that names another study identity is never touched; a trial still running keeps its model until
+    it is told.
     """
     import optuna
+
+    from sweep.tracking.search_runs import STUDY_ID_TAG
 
     trials = study.get_trials(deepcopy=False)
     finished = {t.number for t in trials if t.state.is_finished()}
@@ -165,6 +169,8 @@ def keep_best_models(study, client, tracking_uri: str, experiment_id: str, paren
     removed = 0
     for run in client.search_runs([experiment_id], filter_string=query, max_results=1000):
         number = int(run.data.tags.get("optuna.trial", -1))
+        if run.data.tags.get(STUDY_ID_TAG, study_id) != study_id:  # another study of the same name
+            continue
         if number in finished and number not in keep:
             reason = "not the best trial of its study" if len(study.directions) == 1 else "not on its study's Pareto front"
             remove_model(client, tracking_uri, run.info.run_id, f"{reason} {study.study_name}")

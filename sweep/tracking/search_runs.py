@@ -25,6 +25,7 @@ from sweep.tracking.orphans import WORKER_TAG, close_orphans, record_alive, work
 from sweep.tracking.parents import PARENT_FILE, shared
 
 log = logging.getLogger("sweep")
+STUDY_ID_TAG = "optuna.study_id"  # the study's UUID (sweep/search/study.py) on its parent and its trials' runs
 
 
 def worker_id(owner: dict) -> str:
@@ -33,9 +34,18 @@ def worker_id(owner: dict) -> str:
     return f"{host}-{owner['pid']}-{int(owner['started'])}"
 
 
-def study_parent(client, experiment_id: str, study: str, storage: str, name: str, tags: dict) -> str:
+def parent_query(study: str, storage: str, study_id: str) -> str:
+    """The MLflow filter of a study's parent run: by the study's identity, never by its name alone (a study
+    deleted and made again under the same name is another study, sweep/search/study.py)."""
+    return (
+        f"tags.`optuna.study` = '{study}' and tags.`optuna.storage` = '{storage}' and tags.`sweep.kind` = 'optuna' "
+        f"and tags.`{STUDY_ID_TAG}` = '{study_id}'"
+    )
+
+
+def study_parent(client, experiment_id: str, study: str, storage: str, study_id: str, name: str, tags: dict) -> str:
     """The study's parent run, found or created; several workers starting at once agree on the oldest."""
-    query = f"tags.`optuna.study` = '{study}' and tags.`optuna.storage` = '{storage}' and tags.`sweep.kind` = 'optuna'"
+    query = parent_query(study, storage, study_id)
 
     def parents():
         runs = client.search_runs([experiment_id], filter_string=query, max_results=100)
@@ -43,9 +53,8 @@ def study_parent(client, experiment_id: str, study: str, storage: str, name: str
 
     found = parents()
     if not found:
-        created = client.create_run(
-            experiment_id, run_name=name, tags={**tags, "sweep.kind": "optuna", "optuna.study": study, "optuna.storage": storage}
-        )
+        identity = {"sweep.kind": "optuna", "optuna.study": study, "optuna.storage": storage, STUDY_ID_TAG: study_id}
+        created = client.create_run(experiment_id, run_name=name, tags={**tags, **identity})
         found = parents()
         if found[0].info.run_id != created.info.run_id:  # another worker created one first: use that
             client.delete_run(created.info.run_id)
@@ -62,7 +71,7 @@ class SearchTracking:
     worker: str = ""
 
     @classmethod
-    def join(cls, config: DictConfig, study: str, storage_shown: str, grace_period: float) -> SearchTracking:
+    def join(cls, config: DictConfig, study: str, storage_shown: str, study_id: str, grace_period: float) -> SearchTracking:
         """Find or create the study's parent, repair what dead processes left RUNNING, add this worker."""
         from sweep.config.schema import RootConfig, job_container, typed
         from sweep.config.secrets import mask_secrets
@@ -76,7 +85,7 @@ class SearchTracking:
         sweep_dir.mkdir(parents=True, exist_ok=True)
         overrides = mask_secrets(" ".join(config.hydra.overrides.task))[:5000]
         tags = {"sweep.dir": str(sweep_dir.resolve()), "sweep.overrides": overrides}
-        parent = study_parent(client, experiment_id, study, storage_shown, f"search-{study}", tags)
+        parent = study_parent(client, experiment_id, study, storage_shown, study_id, f"search-{study}", tags)
         (sweep_dir / PARENT_FILE).write_text(parent)  # the jobs find their parent here
         tracking = cls(client, experiment_id, uri, parent, grace_period, worker_id(this_process()))
         tracking._record("running")

@@ -72,3 +72,50 @@ def test_keep_best_models_removes_the_others_files_and_tags_them(tmp_path):
             assert files == ["model/sweep_model.json"] and tags[KEPT_TAG] == "true"
         else:
             assert files == [] and tags[KEPT_TAG] == "false" and "not the best trial" in tags[REMOVED_TAG]
+
+
+def test_a_study_made_again_under_its_name_never_touches_the_old_studys_models(tmp_path):
+    """Regression: parents were found by study name and storage, and kept models removed by trial number
+    under that parent: delete the study's database, run the same command, and the new study's trial 0
+    (beaten) removed the old search's best model, trial 0. Now the new study has its own identity and so
+    its own parent, and a run of another identity is never touched, even under a shared (older) parent."""
+    from mlflow.tracking import MlflowClient
+
+    from sweep.search.storage import open_storage
+    from sweep.search.study import IDENTITY, open_study
+    from sweep.tracking.search_runs import STUDY_ID_TAG, study_parent
+    from tests.search.test_plan import plan
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment("sweep", artifact_location=(tmp_path / "artifacts").as_uri())
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "sweep_model.json").write_text("{}")
+    p = plan(f"paths.output_dir={tmp_path}", "search.study_name=same-name")
+
+    def search(values: list[float]):
+        study = open_study(p, open_storage(p.storage_url))
+        identity = study.user_attrs[IDENTITY]
+        parent = study_parent(client, experiment, p.study_name, "storage", identity, "search", {})
+        runs = []
+        for number, value in enumerate(values):
+            trial = study.ask()
+            tags = {"mlflow.parentRunId": parent, "optuna.trial": str(number), KEPT_TAG: "true", STUDY_ID_TAG: identity}
+            run = client.create_run(experiment, tags=tags)
+            client.log_artifacts(run.info.run_id, str(tmp_path / "model"), "model")
+            runs.append(run.info.run_id)
+            study.tell(trial, value)
+        keep_best_models(study, client, uri, experiment, parent, identity)
+        return study, identity, parent, runs
+
+    _, first_id, first_parent, (old_best,) = search([0.8])
+    (tmp_path / "optuna" / "same-name.db").unlink()  # the user deletes the study, and runs the same command
+    again, second_id, second_parent, (beaten_run, new_best) = search([0.5, 0.9])
+    assert second_id != first_id and second_parent != first_parent
+    assert client.get_run(old_best).data.tags[KEPT_TAG] == "true"
+    assert [a.path for a in client.list_artifacts(old_best, "model")] == ["model/sweep_model.json"]
+    assert client.get_run(beaten_run).data.tags[KEPT_TAG] == "false" and client.get_run(new_best).data.tags[KEPT_TAG] == "true"
+    # a parent from before identities holds both studies' runs: the other identity's are left alone
+    client.set_tag(old_best, "mlflow.parentRunId", second_parent)
+    assert keep_best_models(again, client, uri, experiment, second_parent, second_id) == 0
+    assert client.get_run(old_best).data.tags[KEPT_TAG] == "true"
