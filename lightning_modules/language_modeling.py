@@ -55,5 +55,8 @@ class LanguageModelingModule(SequenceClassificationModule):
         loss, correct, count = self.totals[stage]
         if count:
             mean = loss / count
-            self.log_dict({f"{stage}/loss": mean, f"{stage}/perplexity": math.exp(min(mean, 50.0)), f"{stage}/acc": correct / count})
+            # acc as a float64 tensor (on the CPU: MPS has none): Lightning turns a Python float into float32,
+            # and 79/100 would reach MLflow and best_val/acc as 0.79000002 (lightning_modules/objectives.py)
+            acc = torch.tensor(correct / count, dtype=torch.float64)
+            self.log_dict({f"{stage}/loss": mean, f"{stage}/perplexity": math.exp(min(mean, 50.0)), f"{stage}/acc": acc})
         self.totals[stage] = [0.0, 0, 0]

@@ -25,8 +25,34 @@ def by_stage(make) -> nn.ModuleDict:
     return nn.ModuleDict({f"{stage}_": make() for stage in STAGES})
 
 
+class ExactCounts:
+    """Reduces a stat-scores metric's integer counts (tp, fp, tn, fn) in float64, on the CPU.
+
+    torchmetrics divides them in float32: an accuracy of 79/100 reached MLflow (and best_*, the tables, the
+    search) as 0.79000002. In float64 it is the correctly rounded fraction, float(79) / float(100) == 0.79,
+    and Lightning keeps it float64 on its way to the logger. The counts stay int64 on the model's device;
+    they are divided on the CPU (a few numbers, once an epoch), the value goes back to that device. MPS has
+    no float64: there the value is float32.
+    """
+
+    def compute(self) -> torch.Tensor:
+        device = self.tp.device
+        return super().compute().to(device, torch.float32 if device.type == "mps" else torch.float64)
+
+    def _final_state(self) -> tuple[torch.Tensor, ...]:
+        return tuple(state.to("cpu", torch.float64) for state in super()._final_state())
+
+
+class ExactAccuracy(ExactCounts, MulticlassAccuracy):
+    pass
+
+
+class ExactF1Score(ExactCounts, MulticlassF1Score):
+    pass
+
+
 def classification_metrics(num_labels: int) -> MetricCollection:
-    return MetricCollection({"acc": MulticlassAccuracy(num_labels, average="micro"), "f1": MulticlassF1Score(num_labels, average="macro")})
+    return MetricCollection({"acc": ExactAccuracy(num_labels, average="micro"), "f1": ExactF1Score(num_labels, average="macro")})
 
 
 class Objective(nn.Module):

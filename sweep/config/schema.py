@@ -9,6 +9,7 @@ checked by ``validate`` (sweep/pipeline/validate.py). Only the standard library 
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -63,6 +64,7 @@ class TaskConfig:
     labels: Optional[List[str]] = None  # label names in id order; default: the sorted names found
     label_map: Optional[Dict[str, str]] = None  # raw label value -> label name; unmapped rows are dropped
     path: Optional[str] = None  # csv/jsonl file for kind=csv
+    encoding: str = "utf-8"  # of that file's text (Python's codec names: latin-1, cp1252, utf-16, ...)
     text_column: str = "text"
     label_column: str = "label"
     group_column: Optional[str] = None  # rows sharing a group never straddle two splits
@@ -85,6 +87,11 @@ class TaskConfig:
         if self.labels is not None:
             require(len(set(self.labels)) >= 2, "task.labels", self.labels, "needs at least two distinct labels")
         one_of("task.modality", self.modality, MODALITIES)
+        try:  # an unknown name, or a codec that does not turn bytes into text (base64, rot13)
+            text = getattr(codecs.lookup(self.encoding), "_is_text_encoding", True)
+        except LookupError:
+            text = False
+        require(text, "task.encoding", self.encoding, "unknown text encoding; e.g. utf-8, latin-1, cp1252, utf-16")
         one_of("task.sampling", self.sampling, SAMPLINGS)
         require(self.sampling_temperature >= 1.0, "task.sampling_temperature", self.sampling_temperature, "must be >= 1 (1 = proportional)")
         if self.kind == "multi":

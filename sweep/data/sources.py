@@ -7,6 +7,7 @@ A reader returns a DataFrame with columns ``text``, ``label`` (raw values) and o
 
 from __future__ import annotations
 
+import codecs
 import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,9 +53,11 @@ def user_file(task: TaskConfig):
     as_text = {task.label_column: "string"}
     try:
         if kind == "jsonl":
-            frame = pd.read_json(path, lines=True, dtype=as_text)
+            frame = pd.read_json(path, lines=True, dtype=as_text, encoding=task.encoding)
         else:
-            frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",", dtype=as_text)
+            frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",", dtype=as_text, encoding=task.encoding)
+    except UnicodeDecodeError as error:  # before ValueError, its base: the fix is task.encoding, not the path
+        raise ConfigError("task.encoding", undecodable(path, task.encoding, error), task.encoding) from None
     except pd.errors.EmptyDataError:
         raise ConfigError("task.path", "the file is empty", task.path) from None
     except ValueError as error:  # malformed JSON lines, a bad compression
@@ -70,3 +73,43 @@ def user_file(task: TaskConfig):
     return frame.rename(columns={column: role for role, column in wanted.items() if column is not None})[
         [role for role, column in wanted.items() if column is not None]
     ]
+
+
+def undecodable(path: Path, encoding: str, error: UnicodeDecodeError) -> str:
+    """What a decode error says to do: where the file's first byte that ``encoding`` cannot read is (pandas'
+    own position counts from one of its buffers, not from the file's start), and which encoding to try."""
+    head = b""
+    try:
+        head, where = first_undecodable(path, encoding)
+    except Exception:  # an odd compression: the decoder's own words, still one line
+        where = None
+    where = where or str(error).splitlines()[0]
+    # latin-1 reads every byte (but may not be the file's real encoding); a UTF-16 file says so in its first bytes
+    suggestion = "utf-16" if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else "latin-1"
+    if codecs.lookup(encoding).name == codecs.lookup(suggestion).name:
+        suggestion = "utf-8"
+    return f"cannot decode {path} as {encoding}: {where}; set task.encoding={suggestion} (or the file's encoding)"
+
+
+def first_undecodable(path: Path, encoding: str, chunk_size: int = 1 << 20) -> tuple[bytes, str | None]:
+    """(the file's first bytes, where its first byte that ``encoding`` cannot decode is: "byte 0xe9 at line 2
+    (offset 14)", None if none), reading the file (decompressed, as pandas does) a chunk at a time."""
+    from pandas.io.common import get_handle
+
+    decoder = codecs.getincrementaldecoder(encoding)()
+    head, offset, lines = b"", 0, 0
+    with get_handle(path, "rb", compression="infer", is_text=False) as handles:
+        while True:
+            chunk = handles.handle.read(chunk_size)
+            head = head or chunk[:4]
+            pending = decoder.getstate()[0]  # the bytes of an unfinished character at the last chunk's end
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as error:  # error.start counts from the pending bytes
+                at = offset - len(pending) + error.start
+                line = lines + chunk.count(b"\n", 0, max(0, at - offset)) + 1
+                return head, f"byte 0x{error.object[error.start]:02x} at line {line} (offset {at})"
+            if not chunk:
+                return head, None
+            offset += len(chunk)
+            lines += chunk.count(b"\n")
