@@ -91,6 +91,10 @@ def report_of(out: Path, study: str) -> dict:
         (["nightly.date=2026-02-30"], "error: nightly.date=2026-02-30: must be a date YYYY-MM-DD, or null for today (UTC)"),
         (["search.n_trials=3"], "error: search.n_trials=3: set by the night: the budget is cells x nightly.trials_per_cell"),
         (["nightly.models=[vit_small]"], "error: nightly=['vit_small'] x ['full', 'lora', 'feature']: cell model=vit_small strategy=full:"),
+        (  # a searched key of a strategy's own space, misspelt: before, each of that strategy's trials failed
+            ["search.strategy_spaces.feature.optim.lrr=interval(1e-4,1e-3)"],
+            "error: search.strategy_spaces.feature.optim.lrr: is searched, but the job's config (strategy=feature) has no key optim.lrr",
+        ),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_recorded(tmp_path, cache_dir, args, message):
@@ -204,6 +208,35 @@ def test_report_minimize_first_night_and_other_objectives(tmp_path):
     make_night(storage, "2026-11-29", {("a", "full"): [0.9]}, metric="val/acc")
     other = night_report(storage, "nightly-2026-11-29", "nightly", "2026-11-29", [("a", "full")], "val/acc", "maximize", 0.02)
     assert other.previous_study is None and other.exit_code == 0 and "not comparable" in other.note
+
+
+def test_a_crashed_night_between_two_good_ones_does_not_hide_a_regression(tmp_path):
+    """Regression: the report compared with the latest earlier study, result or not; a night that crashed
+    (no trial complete) made every cell of the next night "new", exit 0, and a 30-point drop went unflagged."""
+    from sweep.nightly.report import REGRESSION_EXIT, night_report
+
+    storage = f"sqlite:///{tmp_path / 'nights.db'}"
+    make_night(storage, "2026-11-26", {("a", "full"): [0.80], ("a", "lora"): [0.70]})
+    make_night(storage, "2026-11-27", {("a", "full"): [0.81], ("a", "lora"): ["failed"]})  # lora crashed
+    make_night(storage, "2026-11-28", {("a", "full"): ["failed"], ("a", "lora"): ["failed"]})  # the whole night crashed
+    cells = [("a", "full"), ("a", "lora")]
+    make_night(storage, "2026-11-29", {("a", "full"): [0.51], ("a", "lora"): [0.40]})
+    report = night_report(storage, "nightly-2026-11-29", "nightly", "2026-11-29", cells, "val/acc", "maximize", 0.02)
+    rows = {(r.model, r.strategy): r for r in report.rows}
+    assert (rows[("a", "full")].verdict, rows[("a", "full")].previous, rows[("a", "full")].previous_study) == (
+        "REGRESSION", 0.81, "nightly-2026-11-27",
+    )  # fmt: skip
+    assert (rows[("a", "lora")].verdict, rows[("a", "lora")].previous, rows[("a", "lora")].previous_study) == (
+        "REGRESSION", 0.70, "nightly-2026-11-26",
+    )  # fmt: skip
+    assert report.previous_study == "nightly-2026-11-28" and report.exit_code == REGRESSION_EXIT
+    assert "| a | lora | 0.4000 | 0.7000 | -0.3000 | REGRESSION | nightly-2026-11-26 |" in report.markdown()
+    # and a cell missing tonight fails against the last night that had it, not against the crashed one
+    make_night(storage, "2026-11-30", {("a", "full"): [0.80], ("a", "lora"): [None]})
+    make_night(storage, "2026-12-01", {("a", "full"): [0.80]})
+    missing = night_report(storage, "nightly-2026-12-01", "nightly", "2026-12-01", cells, "val/acc", "maximize", 0.02)
+    lora = next(r for r in missing.rows if r.strategy == "lora")
+    assert (lora.verdict, lora.fails, lora.previous_study) == ("missing", True, "nightly-2026-11-29")
 
 
 def test_top_up_is_idempotent_and_returns_follow_their_cell(tmp_path):
@@ -345,3 +378,57 @@ def test_searched_parameters_pass_through_to_the_search(tmp_path, cache_dir):
     night = resolve([*TINY_NIGHT, "search.space.optim.lr=choice(1e-4,1e-9)", f"paths.output_dir={tmp_path}"])
     assert "search.space.optim.lr=choice(1e-4,1e-9)" in night.search_overrides
     assert list(night.plan.base["optim.lr"].choices) == [1e-4, 1e-9]  # the sweeper reads it as the space of optim.lr
+
+
+@pytest.mark.slow
+def test_two_nodes_one_night_the_node_that_ends_it_writes_the_report(tmp_path, cache_dir):
+    """Regression: the first node to end counted the other node's running trial toward the budget and
+    reported at once, judging a cell on half its trials (and a cell whose only trial ran elsewhere as
+    "missing", exit 3). Node B holds a trial (its process tree stopped mid-trial, alive); node A runs the
+    other trial and ends: no verdict from A, exit 0; --report-only refuses a night not over; B ends the
+    night and writes the one report, on both trials."""
+    import optuna
+    import psutil
+
+    out = tmp_path / "outputs"
+    args = ["nightly.models=[tiny_bert]", "nightly.strategies=[full]", "nightly.trials_per_cell=2", "nightly.date=2026-11-27", *TINY_DATA]
+    node_b = subprocess.Popen(
+        nightly_command(*args, out=out, cache=cache_dir), cwd=tmp_path, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while True:  # B's trial has opened its run: it is training
+        assert node_b.poll() is None and time.monotonic() < deadline, node_b.communicate()
+        if (out / "optuna" / "nightly.db").exists():
+            try:
+                trials = night(out, "2026-11-27").get_trials(states=[optuna.trial.TrialState.RUNNING])
+            except KeyError:  # the study is being created
+                trials = []
+            if trials and "mlflow_run_id" in trials[0].user_attrs:
+                break
+        time.sleep(0.2)
+    tree = [psutil.Process(node_b.pid), *psutil.Process(node_b.pid).children(recursive=True)]
+    for process in tree:
+        process.suspend()
+    try:
+        node_a = run_nightly(*args, out=out, cache=cache_dir)
+        assert node_a.returncode == 0, node_a.stderr[-3000:]
+        assert "nightly nightly-2026-11-27: this node is done; 1 trial(s) still running, 0 queued (tiny_bert/full)" in node_a.stdout
+        assert "## Nightly" not in node_a.stdout  # no verdict on half the night
+        assert "this worker is done (budget); 1 trial(s) of study nightly-2026-11-27 still run" in node_a.stdout
+        assert "study nightly-2026-11-27:" not in node_a.stdout  # the study's summary is the last worker's
+        early = run_nightly("--report-only", *args, out=out, cache=cache_dir, timeout=120)
+        assert early.returncode == 1 and "not over, no verdict: 1 trial(s) still running" in early.stderr, early.stderr[-2000:]
+    finally:
+        for process in tree:
+            process.resume()
+    stdout, stderr = node_b.communicate(timeout=300)
+    assert node_b.returncode == 0, stderr[-3000:]
+    assert "## Nightly nightly-2026-11-27 (no previous night)" in stdout
+    assert "study nightly-2026-11-27: 2 complete, 0 pruned, 0 failed" in stdout  # printed once, by the worker that ended it
+    study = night(out, "2026-11-27")
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
+    (row,) = report_of(out, "nightly-2026-11-27")["rows"]
+    assert row["tonight"] == pytest.approx(max(t.value for t in study.trials))
+    later = run_nightly("--report-only", *args, out=out, cache=cache_dir, timeout=120)
+    assert later.returncode == 0 and "## Nightly nightly-2026-11-27 (no previous night)" in later.stdout, later.stderr[-2000:]

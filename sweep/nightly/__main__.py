@@ -4,10 +4,13 @@
    UTC) and study ``<nightly.study_prefix>-<date>``; every model, strategy and cell checked;
 2. prepare it: the study created in search.storage, each cell enqueued nightly.trials_per_cell times;
 3. search: ``python -m sweep.run -m experiment=nightly search.study_name=<night> search.n_trials=<cells x k> ...``;
-4. report: tonight's best per (model, strategy) against the previous night's, printed and logged on
-   the night's MLflow parent run (nightly/report.md, nightly/report.json).
+4. report: tonight's best per (model, strategy) against each cell's latest earlier result, printed and
+   logged on the night's MLflow parent run (nightly/report.md, nightly/report.json) -- by the node that
+   ends the night: a node whose search ends while trials still run on other nodes says so and exits 0
+   without a verdict (sweep/nightly/progress.py).
 
-The same command again resumes the night (nothing enqueued twice, the budget met exactly).
+The same command again resumes the night (nothing enqueued twice, the budget met exactly);
+``--report-only`` writes the report of a night that is over, without running anything.
 Only the standard library is imported before the arguments are read: --help answers at once.
 """
 
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import sys
 
-USAGE = """usage: python -m sweep.nightly [KEY=VALUE ...]
+USAGE = """usage: python -m sweep.nightly [--report-only] [KEY=VALUE ...]
 
 Run tonight's sweep (conf/experiment/nightly.yaml) and compare it with the previous night.
 
@@ -24,15 +27,21 @@ Run tonight's sweep (conf/experiment/nightly.yaml) and compare it with the previ
   python -m sweep.nightly nightly.date=2026-11-27           # name (or resume) another night
   python -m sweep.nightly hydra/launcher=submitit_slurm search.n_jobs=8 \\
       search.storage='postgresql://sweep:${oc.env:PGPASSWORD}@db/optuna' tracking.uri=http://mlflow:5000
+  python -m sweep.nightly --report-only nightly.date=2026-11-27   # the report of a night run by several nodes
+
+Several nodes may share a night (the same command on each): the node that ends it writes the report;
+one that ends while trials still run elsewhere says so and exits 0 without a verdict.
 
 Keys: nightly.models, nightly.strategies, nightly.trials_per_cell, nightly.threshold (absolute drop of
 search.metrics[0] that is a regression), nightly.date, nightly.study_prefix, nightly.fail_on_missing;
 any key of python -m sweep.run (search.storage, tracking.uri, task=..., trainer.max_epochs=...).
 
-Exit codes: 0 no regression (or the first night); 3 regression (a cell worse by more than the
-threshold, or a cell that had a result last night and has none tonight); 2 bad input, nothing
-recorded; 1 the search failed or stopped early; 130 / 143 interrupted (SIGINT / SIGTERM).
+Exit codes: 0 no regression (or the first night, or other nodes still run it); 3 regression (a cell
+worse by more than the threshold, or a cell that had a result on its latest earlier night and has none
+tonight); 2 bad input, nothing recorded; 1 the search failed or stopped early (--report-only: the night
+is not over); 130 / 143 interrupted (SIGINT / SIGTERM).
 """
+REPORT_ONLY = "--report-only"
 
 
 def main(argv: list[str]) -> int:
@@ -49,14 +58,21 @@ def main(argv: list[str]) -> int:
 
     warnings.filterwarnings("ignore", message="provider=hydra.searchpath in main")  # no zoo folder yet: normal
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    report_only = REPORT_ONLY in argv
+    argv = [arg for arg in argv if arg != REPORT_ONLY]
     try:
-        from sweep.nightly.night import prepare, resolve
+        from sweep.nightly.night import existing_study, prepare, resolve
 
         night = resolve(argv)
-        added, used = prepare(night)
+        if report_only:
+            study = existing_study(night)
+        else:
+            added, used = prepare(night)
     except (ConfigError, HydraException) as error:
         print(bad_input_line(error), file=sys.stderr)
         return 2
+    if report_only:
+        return report_if_over(night, study, ending="--report-only")
     cells = len(night.cells)
     print(
         f"night {night.study_name}: {cells} cells x {night.nightly.trials_per_cell} trials = {night.nightly.n_trials} "
@@ -71,14 +87,46 @@ def main(argv: list[str]) -> int:
     if code != 0:
         print(f"nightly {night.study_name}: the search exited {code}; no regression report", file=sys.stderr)
         return code
-    return report(night)
+    return report_if_over(night, study_of(night), ending="search")
 
 
-def report(night) -> int:
+def study_of(night):
+    import optuna
+
+    from sweep.search.storage import open_storage
+
+    return optuna.load_study(study_name=night.study_name, storage=open_storage(night.storage_url))
+
+
+def report_if_over(night, study, ending: str) -> int:
+    """The report, if the night is over; otherwise why not. A node whose search ended while others still
+    run the night exits 0 (its part is done); ``--report-only`` on a night not over exits 1."""
+    from sweep.nightly.progress import night_progress
+
+    progress = night_progress(study)
+    if progress.over:
+        return report(night, study)
+    if ending == "search":
+        print(
+            f"nightly {night.study_name}: this node is done; {progress.describe()} on other nodes: the node that ends the night "
+            f"writes its report (or later: python -m sweep.nightly --report-only nightly.date={night.date} ...)",
+            flush=True,
+        )
+        return 0
+    print(
+        f"nightly {night.study_name}: not over, no verdict: {progress.describe()}; when no node runs it any more, resume it "
+        f"with python -m sweep.nightly nightly.date={night.date} ...",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def report(night, study) -> int:
     from sweep.config.secrets import mask_secrets
     from sweep.nightly.record import record_report
     from sweep.nightly.report import night_report
     from sweep.search.storage import open_storage
+    from sweep.search.study import IDENTITY
 
     nightly = night.nightly
     result = night_report(
@@ -86,7 +134,8 @@ def report(night) -> int:
         nightly.threshold, nightly.fail_on_missing,
     )  # fmt: skip
     print("\n" + result.markdown(), flush=True)
-    parent = record_report(result, night.tracking_uri, night.experiment, mask_secrets(night.storage_url))
+    identity = str(study.user_attrs.get(IDENTITY, ""))
+    parent = record_report(result, night.tracking_uri, night.experiment, mask_secrets(night.storage_url), identity)
     if parent:
         print(f"report logged on the night's parent run {parent}: {ARTIFACTS}", flush=True)
     if result.failing:

@@ -101,7 +101,9 @@ def _resolve(user: list[str]) -> Night:
             raise ConfigError(
                 "nightly", f"cell model={model} strategy={strategy}: {error}", f"{nightly.models} x {nightly.strategies}"
             ) from None
-    plan = plan_search(config, [arg for arg in search_overrides if not arg.startswith("hydra")])  # the sweeper's own checks
+    plan = plan_search(  # the sweeper's own checks, the searched keys of every strategy included
+        config, [arg for arg in search_overrides if not arg.startswith("hydra")], lambda extra: compose([*search_overrides, *extra])
+    )
     search = plan.search
     return Night(
         nightly, date, name, plan.storage_url, tracking_uri(root.tracking.uri, root.paths.output_dir), root.tracking.experiment,
@@ -129,3 +131,15 @@ def prepare(night: Night) -> tuple[int, int]:
         check_same_matrix(study, night.nightly)
         added = top_up(study, night.nightly)
         return added, budget_used(study)
+
+
+def existing_study(night: Night):
+    """The night's study, for a report only: never created here (a night no node ran is bad input)."""
+    import optuna
+
+    from sweep.search.storage import open_storage
+
+    storage = open_storage(night.plan.storage_url)
+    if night.study_name not in optuna.get_all_study_names(storage):
+        raise ConfigError("nightly.date", f"no night {night.study_name} in search.storage: nothing to report", night.date)
+    return optuna.load_study(study_name=night.study_name, storage=storage)

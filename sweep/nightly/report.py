@@ -1,16 +1,19 @@
 """The regression report: tonight's best per (model, strategy) against the previous night's.
 
-The previous night is the latest study named ``<study_prefix>-<YYYY-MM-DD>`` with an earlier date in
-the same storage. Per cell, the best complete trial's first objective (``search.metrics[0]``, in its
-direction); a change worse than ``nightly.threshold`` (absolute) is a REGRESSION. Verdicts:
+Earlier nights are the studies named ``<study_prefix>-<YYYY-MM-DD>`` with an earlier date in the same
+storage, on the same objective. Each cell is compared with the most recent earlier night that has a
+result for it (not merely the latest night: a night that crashed, or failed one cell, must not turn the
+next night's drop into "new"); each row says which night that was. Per cell, the best complete trial's
+first objective (``search.metrics[0]``, in its direction); a change worse than ``nightly.threshold``
+(absolute) is a REGRESSION. Verdicts:
 
     improved     better by more than the threshold
     ok           within the threshold
     REGRESSION   worse by more than the threshold                                   (fails the night)
     missing      in tonight's matrix, no complete trial tonight (failed, pruned, not run);
-                 fails the night when the previous night had a result and nightly.fail_on_missing
-    new          tonight's matrix has it, the previous night did not
-    removed      the previous night had it, tonight's matrix does not
+                 fails the night when an earlier night had a result and nightly.fail_on_missing
+    new          tonight's matrix has it, no earlier night (of the last LOOKBACK) has a result for it
+    removed      the latest earlier night had it, tonight's matrix does not
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from sweep.nightly.matrix import cell_of
 
 REGRESSION_EXIT = 3  # distinct from a crashed search (1), bad input (2), a signal (130, 143)
 TOLERANCE = 1e-9  # 0.70 - 0.72 is -0.0200000001 in floats: not "beyond" a threshold of 0.02
+LOOKBACK = 60  # earlier nights searched for a cell's last result: a cell unseen for two months is "new"
 
 
 @dataclass
@@ -58,11 +62,17 @@ def best_per_cell(study, direction: str) -> dict[tuple[str, str], CellBest]:
     return cells
 
 
-def previous_night(names: list[str], prefix: str, date: str) -> str | None:
-    """The latest ``<prefix>-<date>`` study before ``date`` (ISO dates sort as strings)."""
+def earlier_nights(names: list[str], prefix: str, date: str) -> list[str]:
+    """The ``<prefix>-<date>`` studies before ``date``, latest first (ISO dates sort as strings)."""
     pattern = re.compile(rf"^{re.escape(prefix)}-(\d{{4}}-\d{{2}}-\d{{2}})$")
-    earlier = sorted(m.group(1) for m in map(pattern.match, names) if m and m.group(1) < date)
-    return f"{prefix}-{earlier[-1]}" if earlier else None
+    earlier = sorted((m.group(1) for m in map(pattern.match, names) if m and m.group(1) < date), reverse=True)
+    return [f"{prefix}-{day}" for day in earlier]
+
+
+def previous_night(names: list[str], prefix: str, date: str) -> str | None:
+    """The latest ``<prefix>-<date>`` study before ``date``."""
+    earlier = earlier_nights(names, prefix, date)
+    return earlier[0] if earlier else None
 
 
 @dataclass
@@ -77,6 +87,7 @@ class Row:
     previous_trial: int | None = None
     note: str = ""
     fails: bool = False
+    previous_study: str | None = None  # the night compared with: the latest earlier one with a result for this cell
 
 
 @dataclass
@@ -111,15 +122,16 @@ class Report:
             f"Objective `{self.metric}` ({self.direction}), best complete trial per cell; "
             f"regression: worse by more than {self.threshold:g} (absolute).",
             "",
-            "| model | strategy | tonight | previous | delta | verdict | trials |",
-            "|:--|:--|--:|--:|--:|:--|:--|",
+            "| model | strategy | tonight | previous | delta | verdict | against | trials |",
+            "|:--|:--|--:|--:|--:|:--|:--|:--|",
         ]
 
         def number(value: float | None, signed: bool = False) -> str:
             return "" if value is None else (f"{value:+.4f}" if signed else f"{value:.4f}")
 
         lines = [
-            f"| {r.model} | {r.strategy} | {number(r.tonight)} | {number(r.previous)} | {number(r.delta, True)} | {r.verdict} | {r.note} |"
+            f"| {r.model} | {r.strategy} | {number(r.tonight)} | {number(r.previous)} | {number(r.delta, True)} | {r.verdict} "
+            f"| {r.previous_study or ''} | {r.note} |"
             for r in self.rows
         ]
         return "\n".join(head + lines + ["", self.verdict_line(), ""])
@@ -130,34 +142,74 @@ class Report:
         return json.dumps(body, indent=2)
 
 
-def compare(
-    tonight: dict, previous: dict | None, cells: list[tuple[str, str]], direction: str, threshold: float, fail_on_missing: bool = True
-) -> list[Row]:
-    """One row per cell of tonight's matrix, then the cells only the previous night had."""
+@dataclass
+class Earlier:
+    """What earlier nights say per cell: its latest result, and the night it comes from."""
+
+    results: dict = field(default_factory=dict)  # (model, strategy) -> CellBest with a value
+    nights: dict = field(default_factory=dict)  # (model, strategy) -> the study it is from
+    latest: dict | None = None  # the latest comparable night's cells (for "removed"); None: no earlier night
+
+    def get(self, cell) -> tuple[CellBest | None, str | None]:
+        return self.results.get(cell), self.nights.get(cell)
+
+
+def compare(tonight: dict, earlier: Earlier, cells: list[tuple[str, str]], direction: str, threshold: float,
+            fail_on_missing: bool = True) -> list[Row]:  # fmt: skip
+    """One row per cell of tonight's matrix, then the cells only the latest earlier night had."""
     sign = 1.0 if direction == "maximize" else -1.0  # gain > 0 is better, whatever the direction
     rows = []
     for model, strategy in cells:
-        now, before = tonight.get((model, strategy), CellBest()), (previous or {}).get((model, strategy))
+        now = tonight.get((model, strategy), CellBest())
+        before, night = earlier.get((model, strategy))
         note = f"trial {now.trial}" if now.trial is not None else now.why_missing()
         if now.value is None:
-            had = before is not None and before.value is not None
+            had = before is not None
             rows.append(Row(model, strategy, None, before.value if had else None, None, "missing", None,
-                            before.trial if had else None, note, fails=had and fail_on_missing))  # fmt: skip
+                            before.trial if had else None, note, fails=had and fail_on_missing, previous_study=night))  # fmt: skip
             continue
-        if before is None or before.value is None:
-            verdict = "new" if previous is not None else "first night"
+        if before is None:
+            verdict = "new" if earlier.latest is not None else "first night"
             rows.append(Row(model, strategy, now.value, None, None, verdict, now.trial, None, note))
             continue
         delta = now.value - before.value
         gain = sign * delta
         verdict = "REGRESSION" if gain < -threshold - TOLERANCE else "improved" if gain > threshold + TOLERANCE else "ok"
-        rows.append(
-            Row(model, strategy, now.value, before.value, delta, verdict, now.trial, before.trial, note, fails=verdict == "REGRESSION")
-        )
-    for (model, strategy), before in sorted((previous or {}).items()):
+        rows.append(Row(model, strategy, now.value, before.value, delta, verdict, now.trial, before.trial, note,
+                        fails=verdict == "REGRESSION", previous_study=night))  # fmt: skip
+    latest = earlier.latest or {}
+    for (model, strategy), before in sorted(latest.items()):
         if (model, strategy) not in cells:
-            rows.append(Row(model, strategy, None, before.value, None, "removed", None, before.trial, "not in tonight's matrix"))
+            night = earlier.nights.get((model, strategy))
+            rows.append(Row(model, strategy, None, before.value, None, "removed", None, before.trial, "not in tonight's matrix",
+                            previous_study=night))  # fmt: skip
     return rows
+
+
+def earlier_results(storage, names: list[str], cells, metric: str, direction: str) -> tuple[Earlier, str, list[str]]:
+    """Each cell's latest earlier result, from the nights ``names`` (latest first) on the same objective;
+    also the latest comparable night's name ("" if none) and why other nights were skipped."""
+    import optuna
+
+    earlier, latest_name, skipped = Earlier(), "", []
+    wanted = set(cells)
+    for name in names[:LOOKBACK]:
+        study = optuna.load_study(study_name=name, storage=storage)
+        metrics, directions = study.user_attrs.get("metrics", []), [d.name.lower() for d in study.directions]
+        if metrics[:1] != [metric] or directions[:1] != [direction]:
+            skipped.append(f"{name} optimised {metrics[:1]} ({directions[:1]}), not {metric} ({direction}): not comparable")
+            continue
+        best = best_per_cell(study, direction)
+        if earlier.latest is None:
+            earlier.latest, latest_name = {cell: b for cell, b in best.items() if b.value is not None}, name
+            earlier.nights.update({cell: name for cell in earlier.latest})
+        for cell, result in best.items():
+            if result.value is not None and cell not in earlier.results:
+                earlier.results[cell] = result
+                earlier.nights.setdefault(cell, name)
+        if wanted <= set(earlier.results):
+            break
+    return earlier, latest_name, skipped
 
 
 def night_report(storage, study_name: str, prefix: str, date: str, cells, metric: str, direction: str, threshold: float,
@@ -167,15 +219,8 @@ def night_report(storage, study_name: str, prefix: str, date: str, cells, metric
 
     study = optuna.load_study(study_name=study_name, storage=storage)
     tonight = best_per_cell(study, direction)
-    name = previous_night(optuna.get_all_study_names(storage), prefix, date)
-    previous, note = None, "" if name else "no previous night"
-    if name is not None:
-        before = optuna.load_study(study_name=name, storage=storage)
-        metrics, directions = before.user_attrs.get("metrics", []), [d.name.lower() for d in before.directions]
-        if metrics[:1] != [metric] or directions[:1] != [direction]:
-            note = f"{name} optimised {metrics[:1]} ({directions[:1]}), not {metric} ({direction}): not comparable"
-            name = None
-        else:
-            previous = best_per_cell(before, direction)
-    rows = compare(tonight, previous, list(cells), direction, threshold, fail_on_missing)
-    return Report(study_name, name, metric, direction, threshold, rows, note)
+    names = earlier_nights(optuna.get_all_study_names(storage), prefix, date)
+    earlier, latest, skipped = earlier_results(storage, names, list(cells), metric, direction)
+    note = "; ".join(skipped) if skipped else ("" if names else "no previous night")
+    rows = compare(tonight, earlier, list(cells), direction, threshold, fail_on_missing)
+    return Report(study_name, latest or None, metric, direction, threshold, rows, note)

@@ -27,6 +27,12 @@ from sweep.runtime.signals import Interrupted
 log = logging.getLogger("sweep")
 
 
+def running_elsewhere(study) -> int:
+    import optuna
+
+    return len(study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.RUNNING]))
+
+
 class OptunaSweeper(Sweeper):
     def __init__(self, **_: Any):
         self.config: DictConfig | None = None
@@ -77,14 +83,14 @@ class OptunaSweeper(Sweeper):
         from sweep.runtime.console import quiet_libraries
         from sweep.search.plan import plan_search
 
-        plan = plan_search(self.config, arguments)
+        plan = plan_search(self.config, arguments, compose=self._compose_config)
         quiet_libraries()
         from sweep.config.secrets import mask_secrets
         from sweep.report.hook import end_of_sweep
         from sweep.search.liveness import budget_used
         from sweep.search.storage import open_storage
-        from sweep.search.study import open_study
-        from sweep.search.summary import end_of_search
+        from sweep.search.study import open_study, study_identity
+        from sweep.search.summary import describe_failures, end_of_search, failure_reasons
         from sweep.search.worker import BUDGET, NORMAL_ENDS, Worker
         from sweep.tracking.comparison import print_comparison
         from sweep.tracking.kept_models import keep_best_models
@@ -99,13 +105,21 @@ class OptunaSweeper(Sweeper):
             lambda study, trial: worker[0].returned_by_optuna(study, trial),
         )
         study = open_study(plan, storage)  # a study of other directions or metrics fails here, before MLflow
-        self.tracking = tracking = SearchTracking.join(self.config, plan.study_name, mask_secrets(plan.storage_url), search.grace_period)
+        identity = study_identity(study)
+        self.tracking = tracking = SearchTracking.join(
+            self.config, plan.study_name, mask_secrets(plan.storage_url), identity, search.grace_period
+        )
         save_runs_view(tracking.client, tracking.experiment_id, plan.monitor, plan.mode, list(search.metrics))
         # only the best trial keeps its model (tracking.save_model=auto): the others' are removed as trials are told
         keep_best = None
         if plan.save_model == "auto":  # always: every trial keeps its model; never: none has one
-            keep_best = partial(keep_best_models, study, tracking.client, tracking.uri, tracking.experiment_id, tracking.parent_run_id)
-        worker.append(Worker(plan, study, storage, self._launch, self._compose, tracking.close_run, tracking.beat, keep_best))
+            keep_best = partial(
+                keep_best_models, study, tracking.client, tracking.uri, tracking.experiment_id, tracking.parent_run_id, identity
+            )
+        record_failure = partial(tracking.record_failed_trial, plan.study_name, identity)
+        worker.append(
+            Worker(plan, study, storage, self._launch, self._compose, tracking.close_run, tracking.beat, keep_best, record_failure)
+        )
         tracking.close_orphan_runs(study)
         worker[0].drop_outgrown_models()  # what a worker that died between telling and removing left
         log.info(
@@ -115,13 +129,21 @@ class OptunaSweeper(Sweeper):
         worker[0].run(search.n_jobs)
         reason = worker[0].stop.reason or BUDGET
         worker[0].drop_outgrown_models()  # the last trials told, from an up-to-date study
-        end_of_search(plan, study, tracking, self.config, stop_reason=reason)
         final = tracking.leave("finished" if reason in NORMAL_ENDS else "failed", budget_met=reason in NORMAL_ENDS)
         self.tracking = None  # left: an exit below must not leave again
-        print_comparison(tracking.client, tracking.experiment_id, tracking.parent_run_id, tracking.uri, plan.monitor, plan.mode)
-        end_of_sweep(tracking.client, tracking.experiment_id, tracking.parent_run_id, plan.monitor)  # the recommendation; never raises
-        if final is None:
-            print("other workers of this study are still running; its parent run stays RUNNING until the last one ends", flush=True)
+        if final is None:  # the study's report is the last worker's: it sees every trial, and prints it once
+            print(
+                f"this worker is done ({reason}); {running_elsewhere(study)} trial(s) of study {plan.study_name} still run in other "
+                "workers: the study's summary comes from the last one to end",
+                flush=True,
+            )
+        else:
+            end_of_search(plan, study, tracking, self.config, stop_reason=reason)
+            failures = describe_failures(failure_reasons(study))  # also in the parent's description, under the table
+            print_comparison(
+                tracking.client, tracking.experiment_id, tracking.parent_run_id, tracking.uri, plan.monitor, plan.mode, footer=failures
+            )
+            end_of_sweep(tracking.client, tracking.experiment_id, tracking.parent_run_id, plan.monitor)  # the recommendation; never raises
         if reason not in NORMAL_ENDS:
             print(f"search stopped: {reason}", file=sys.stderr)
             sys.exit(1)
@@ -141,6 +163,9 @@ class OptunaSweeper(Sweeper):
             return result.return_value
         error = result._return_value  # the exception that escaped the job
         return JobOutcome("failed", error=f"{type(error).__name__}: {error}")
+
+    def _compose_config(self, overrides: list[str]):
+        return self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
 
     def _compose(self, overrides: list[str]):
         from sweep.pipeline.validate import validate
