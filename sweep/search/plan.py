@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Callable
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -47,10 +48,16 @@ class SearchPlan:
         return any(param.key == "strategy" for param in self.choices)
 
 
-def plan_search(config: DictConfig, arguments: list[str]) -> SearchPlan:
+STRATEGY_SPACES = "search.strategy_spaces."
+
+
+def plan_search(config: DictConfig, arguments: list[str], compose: Callable[[list[str]], DictConfig] | None = None) -> SearchPlan:
+    """``compose(overrides)``: the config a trial composes with those overrides, to check the searched keys
+    of strategies other than the default (None: those are checked trial by trial)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     from sweep.pipeline.validate import validate
+    from sweep.search.keys import check_searched_keys
     from sweep.search.pruners import PRUNERS
     from sweep.search.samplers import SAMPLERS
     from sweep.search.storage import check_reachable, storage_url
@@ -83,25 +90,32 @@ def plan_search(config: DictConfig, arguments: list[str]) -> SearchPlan:
             choices.append(param)
         else:
             base[key] = param
-    passthrough = []
+    passthrough, from_command_line = [], {}
+    strategy_spaces = {
+        name: {key: param_from_dict(key, spec, f"search.strategy_spaces.{name}") for key, spec in (space or {}).items()}
+        for name, space in search.strategy_spaces.items()
+    }
     for override in overrides:
         if not override.is_sweep_override():
             passthrough.append(override.input_line)
             continue
         param = param_from_override(override)
-        if param.kind == "categorical" and "." not in param.key:
+        if param.key.startswith(STRATEGY_SPACES):  # search.strategy_spaces.lora.strategy.r='choice(4,8)': that strategy's own
+            name, _, key = param.key[len(STRATEGY_SPACES) :].partition(".")
+            strategy_spaces.setdefault(name, {})[key] = replace(param, key=key)
+        elif param.kind == "categorical" and "." not in param.key:
             choices.append(param)  # a config group (model, strategy, task, ...): chosen first
         else:
             base[param.key] = param
-    strategy_spaces = {
-        name: {key: param_from_dict(key, spec, f"search.strategy_spaces.{name}") for key, spec in (space or {}).items()}
-        for name, space in search.strategy_spaces.items()
-    }
+            from_command_line[param.key] = override.key_or_group  # as typed, for errors
     searched = [name for param in choices if param.key == "strategy" for name in param.choices]
     for key, names in (("search.strategy_spaces", list(strategy_spaces)), ("search.space.strategy", searched)):
         unknown = [name for name in names if name not in STRATEGIES]
         if unknown:
             raise ConfigError(key, f"unknown strategies {unknown}; known: {', '.join(STRATEGIES.names())}", names)
+
+    runnable = searched or [root.strategy["name"]]
+    check_searched_keys(config, base, strategy_spaces, runnable, root.strategy["name"], from_command_line, compose)
 
     grouped = [key for key in search.prune_within if key not in {p.key for p in choices}]
     if grouped:  # grouping by a value every trial shares, or by a float, would never group anything

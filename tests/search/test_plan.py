@@ -105,3 +105,18 @@ def test_a_multi_task_search_may_optimise_one_sub_task(tmp_path):
         plan(f"paths.output_dir={tmp_path}", *multi, "search.metrics=[val/nope/f1]")
     with pytest.raises(ConfigError, match="'val/rotten_tomatoes/acc' is never logged by a job"):  # not a multi-task job
         plan(f"paths.output_dir={tmp_path}", "search.metrics=[val/rotten_tomatoes/acc]")
+
+
+def test_a_strategys_own_space_from_the_command_line_and_its_keys_checked(tmp_path):
+    from sweep.search.plan import plan_search
+
+    searched = ["search.space.strategy=choice(full,lora)", "search.strategy_spaces.lora.strategy.r=choice(4,8)"]
+    config = compose("search=optuna", f"paths.output_dir={tmp_path}")
+    p = plan(f"paths.output_dir={tmp_path}", arguments=searched)
+    assert p.strategy_spaces["lora"]["strategy.r"].choices == (4, 8) and "search.strategy_spaces.lora.strategy.r" not in p.base
+    typo = ["search.space.strategy=choice(full,lora)", "search.strategy_spaces.lora.strategy.rr=choice(4,8)"]
+    with pytest.raises(ConfigError) as refusal:
+        plan_search(config, typo, compose=lambda extra: compose("search=optuna", f"paths.output_dir={tmp_path}", *extra))
+    assert refusal.value.key == "search.strategy_spaces.lora.strategy.rr" and "did you mean strategy.r?" in str(refusal.value)
+    with pytest.raises(ConfigError, match="search.space.optim.lrr: is searched"):  # named as typed
+        plan(f"paths.output_dir={tmp_path}", arguments=["search.space.optim.lrr=interval(1e-5,1e-3)"])
