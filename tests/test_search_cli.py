@@ -1,6 +1,7 @@
 """Optuna searches end to end: real CLI subprocesses, real sqlite/journal storages, real MLflow."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -210,9 +211,16 @@ def test_failures_are_recorded_and_the_search_goes_on(tmp_path, cache_dir):
             raised.state == optuna.trial.TrialState.FAIL and "not a multiple of the number of attention heads" in raised.user_attrs["error"]
         )
     assert {by_params[(lr, 2)].state for lr in (1e-3, 3e-3)} == {optuna.trial.TrialState.COMPLETE}
-    _, _, children = mlflow_runs(tmp_path)
+    _, (parent,), children = mlflow_runs(tmp_path)
     failed = [r for r in children if r.data.tags["state"] == "failed"]
     assert len(failed) == 4 and all(r.info.status == "FAILED" and r.data.tags["error"] for r in failed)
+    # why they failed: each as it fails, then the distinct reasons with counts, also on the parent's page
+    said = result.stdout + result.stderr
+    heads = "model.source=random:bert: cannot load or build a model from it: The hidden size (32) is not a multiple"
+    assert len(re.findall(rf"trial \d failed: {re.escape(heads)}", said)) == 3, said[-3000:]
+    assert re.search(r"trial \d failed: FloatingPointError: training loss is nan", said)
+    reasons = f"4 trial(s) failed, by reason:\n  3 x {heads}"
+    assert reasons in result.stdout and reasons in parent.data.tags["mlflow.note.content"]
 
 
 def test_too_many_failures_stop_the_search(tmp_path, cache_dir):
@@ -266,6 +274,15 @@ def test_bad_search_input_exits_and_touches_nothing(tmp_path):
             "search.storage=postgresql://sweep:***@127.0.0.1:9/optuna: cannot connect",
         ),
         (["search.metrics=[val/acc,val/f1]"], "1 direction(s) for 2 metric(s)"),
+        # a searched typo: before, every trial failed at its composition and the search exited 1
+        (
+            ["optim.lrr=interval(1e-5,1e-3)"],
+            "error: optim.lrr: is searched, but the job's config has no key optim.lrr: did you mean optim.lr?",
+        ),
+        (
+            ["search.space.strategy=choice(full,lora)", "search.strategy_spaces.lora.strategy.rank=choice(4,8)"],
+            "error: search.strategy_spaces.lora.strategy.rank: is searched, but the job's config (strategy=lora) has no key strategy.rank",
+        ),
     ]:
         result = run_cli("-m", "search=optuna", *args, cwd=tmp_path, timeout=120)
         assert result.returncode == 2, result.stderr[-2000:]

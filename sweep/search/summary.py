@@ -4,6 +4,8 @@ a single run, Optuna's plots, and a summary of the compute used (what pruning sa
 from __future__ import annotations
 
 import logging
+import re
+from collections import Counter
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -11,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from sweep.search.liveness import counts
 from sweep.search.plan import SearchPlan
 from sweep.search.space import describe_params
-from sweep.search.worker import NORMAL_ENDS
+from sweep.search.worker import NORMAL_ENDS, first_line
 
 log = logging.getLogger("sweep")
 SKIPPED_KEYS = ("trial", "search", "hydra", "experiment", "nightly")  # best.yaml is itself an experiment
@@ -34,6 +36,31 @@ def summary(study) -> dict[str, float]:
         "optimizer_steps_total": sum(trial_steps(t) for t in done),
         "trial_seconds_total": sum(t.duration.total_seconds() for t in done if t.duration is not None),
     }
+
+
+NUMBER = re.compile(r"\d+(\.\d+)?([eE][-+]?\d+)?")
+
+
+def failure_reasons(study) -> list[tuple[str, int]]:
+    """The distinct reasons trials failed by their own doing, most frequent first: each error's first line,
+    grouped with those that differ only in their numbers (the sampled value a type check refused), shown
+    by the first of them."""
+    import optuna
+
+    failed = [t for t in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.FAIL]) if counts(t)]
+    lines = [first_line(t.user_attrs.get("error", "")) for t in failed]
+    groups = Counter(NUMBER.sub("#", line) for line in lines)
+    shown = {}
+    for line in lines:
+        shown.setdefault(NUMBER.sub("#", line), line)
+    return [(shown[key], n) for key, n in groups.most_common()]
+
+
+def describe_failures(reasons: list[tuple[str, int]]) -> str:
+    if not reasons:
+        return ""
+    total = sum(n for _, n in reasons)
+    return f"{total} trial(s) failed, by reason:\n" + "\n".join(f"  {n} x {reason}" for reason, n in reasons)
 
 
 def describe_scores(trial, plan: SearchPlan) -> str:
@@ -110,6 +137,9 @@ def end_of_search(plan: SearchPlan, study, tracking, config: DictConfig, stop_re
         (files / "best.yaml").write_text(text)
         lines.append(f"reproduce the best trial: python -m sweep.run --config-dir {out} experiment=best")
         write_plots(study, files)
+    failures = describe_failures(failure_reasons(study))
+    if failures:
+        lines.append(failures)
     if stop_reason not in NORMAL_ENDS:
         lines.append(f"stopped: {stop_reason}")
     dashboard = file_of(plan.storage_url) if plan.storage_url.startswith("journal:") else mask_secrets(plan.storage_url)

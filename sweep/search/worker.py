@@ -30,6 +30,12 @@ NORMAL_ENDS = (BUDGET, GRID_DONE)  # a search that ends otherwise exits non-zero
 SLOT_GRACE_S = 15  # after a signal, how long the other slots get to see their jobs end
 
 
+def first_line(error: str) -> str:
+    """An error's first line: what a console line or a table cell can hold (the rest is on the trial's run)."""
+    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    return lines[0][:300] if lines else "(no message)"
+
+
 def format_override(key: str, value) -> str:
     if isinstance(value, float):
         return f"{key}={value!r}"
@@ -56,9 +62,10 @@ class Stop:
 class Worker:
     def __init__(
         self, plan: SearchPlan, study, storage, launch: Callable, compose: Callable, close_run: Callable, beat: Callable,
-        keep_best: Callable | None = None,
+        keep_best: Callable | None = None, record_failure: Callable | None = None,
     ):  # fmt: skip
         self.plan, self.study, self.storage = plan, study, storage
+        self.record_failure = record_failure  # trial number, params, overrides, error -> None: a FAILED run for a trial that opened none
         self.keep_best = keep_best  # () -> None: removes the models of trials no longer best (sweep/tracking/kept_models.py)
         self.launch = launch  # overrides, job number -> JobOutcome
         self.compose = compose  # overrides -> the job's validated JobConfig (for the model's block count)
@@ -235,9 +242,17 @@ class Worker:
             )
         self._tell_fail(trial, outcome.error or "failed")
         # the job ends its own run; if its process died first, the run is ended here
-        run_id = outcome.run_id or self.storage.get_trial(trial._trial_id).user_attrs.get("mlflow_run_id")
+        frozen = self.storage.get_trial(trial._trial_id)
+        run_id = outcome.run_id or frozen.user_attrs.get("mlflow_run_id")
         if run_id:
             self.close_run(run_id, "failed", mask_secrets(outcome.error or "failed"))
+        elif self.record_failure is not None:  # it failed before its job could open a run: the table gets its row, with the error
+            try:
+                self.record_failure(
+                    trial.number, frozen.params, frozen.user_attrs.get("overrides", []), mask_secrets(outcome.error or "failed")
+                )
+            except Exception:  # tracking trouble: the trial's own record (its error attribute) stands
+                log.warning("trial %d: its failure could not be recorded in MLflow", trial.number, exc_info=True)
 
     def _tell(self, trial, values=None, state=None) -> None:
         try:
@@ -264,6 +279,7 @@ class Worker:
         trial.set_user_attr("error", mask_secrets(error)[:2000])
         self.storage.set_trial_system_attr(trial._trial_id, FAILED_BY_TRIAL, True)
         self._tell(trial, state=optuna.trial.TrialState.FAIL)
+        log.warning("trial %d failed: %s", trial.number, first_line(mask_secrets(error)))  # as it fails, not only at the end
 
     def return_trial(self, trial, state: str, reason: str) -> None:
         """Fail a trial that was not at fault (interrupted, its worker died): its budget returns, so a

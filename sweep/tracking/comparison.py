@@ -62,9 +62,12 @@ def to_markdown(table: pd.DataFrame) -> str:
     return shown.to_markdown(index=False, disable_numparse=True)  # keep our number formats
 
 
-def print_comparison(client, experiment_id: str, parent_run_id: str, uri: str, monitor: str, mode: str, lost: int = 0) -> pd.DataFrame:
+def print_comparison(
+    client, experiment_id: str, parent_run_id: str, uri: str, monitor: str, mode: str, lost: int = 0, footer: str = ""
+) -> pd.DataFrame:
     """Log the table on the parent run (comparison.md, comparison.csv, and its description in the UI)
-    and print it with the UI command."""
+    and print it with the UI command. ``footer``: logged under the table, not printed (a search's failure
+    reasons, which its summary printed already)."""
     from sweep.config.secrets import mask_secrets
     from sweep.tracking.parents import shared
     from sweep.tracking.store import ui_hint
@@ -73,8 +76,9 @@ def print_comparison(client, experiment_id: str, parent_run_id: str, uri: str, m
     table = comparison(client, experiment_id, parent_run_id, monitor, mode)
     markdown = mask_secrets(to_markdown(table))
     after = f"\n\n{lost} job(s) left no run at all (their process died before recording anything)" if lost else ""
-    client.log_text(parent_run_id, markdown + after + "\n", "comparison.md")
+    noted = after + (f"\n\n{footer}" if footer else "")  # the console has it already
+    client.log_text(parent_run_id, markdown + noted + "\n", "comparison.md")
     client.log_text(parent_run_id, table.to_csv(index=False), "comparison.csv")
-    shared(client.set_tag, parent_run_id, NOTE_TAG, note(markdown) + after)  # a search's workers each end with it
+    shared(client.set_tag, parent_run_id, NOTE_TAG, note(markdown) + noted)
     print(f"\n{markdown}{after}\n\n{ui_hint(uri, experiment_id)}", flush=True)
     return table

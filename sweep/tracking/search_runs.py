@@ -116,6 +116,20 @@ class SearchTracking:
         shared(JobRun(self.client, self.parent_run_id).finish, final)
         return final
 
+    def record_failed_trial(self, study: str, study_id: str, number: int, params: dict, overrides: list[str], error: str) -> str:
+        """A FAILED run for a trial whose job never opened one (its config could not be composed, its
+        process could not start): the comparison table and the UI show it with its error, as for a grid's
+        jobs. A job that failed before its own run opened records that itself: then nothing is added."""
+        query = f"tags.mlflow.parentRunId = '{self.parent_run_id}' and tags.`optuna.trial` = '{number}'"
+        recorded = self.client.search_runs([self.experiment_id], filter_string=query, max_results=1)
+        if recorded:  # the job's own process recorded its failure (sweep/pipeline/job.py record_unopened)
+            return recorded[0].info.run_id
+        tags = {"optuna.study": study, "optuna.trial": str(number), STUDY_ID_TAG: study_id}
+        config = {"trial": {"number": number, "params": dict(params), "overrides": list(overrides)}}
+        run = JobRun.open(self.client, self.experiment_id, f"trial-{number}", tags, config, self.parent_run_id)
+        run.finish("failed", error=error)
+        return run.run_id
+
     def close_run(self, run_id: str, state: str, error: str) -> None:
         """End a run its own process could not end (that process died or was stopped)."""
         JobRun(self.client, run_id).finish_if_running(state, error=error)
