@@ -91,6 +91,7 @@ def report_of(out: Path, study: str) -> dict:
         (["nightly.date=2026-02-30"], "error: nightly.date=2026-02-30: must be a date YYYY-MM-DD, or null for today (UTC)"),
         (["search.n_trials=3"], "error: search.n_trials=3: set by the night: the budget is cells x nightly.trials_per_cell"),
         (["nightly.models=[vit_small]"], "error: nightly=['vit_small'] x ['full', 'lora', 'feature']: cell model=vit_small strategy=full:"),
+        (["--report-only", "nightly.date=2026-01-01"], "error: nightly.date=2026-01-01: no night nightly-2026-01-01 in search.storage"),
         (  # a searched key of a strategy's own space, misspelt: before, each of that strategy's trials failed
             ["search.strategy_spaces.feature.optim.lrr=interval(1e-4,1e-3)"],
             "error: search.strategy_spaces.feature.optim.lrr: is searched, but the job's config (strategy=feature) has no key optim.lrr",

@@ -137,9 +137,13 @@ def existing_study(night: Night):
     """The night's study, for a report only: never created here (a night no node ran is bad input)."""
     import optuna
 
-    from sweep.search.storage import open_storage
+    from sweep.search.storage import file_of, open_storage
 
+    local = file_of(night.plan.storage_url)
+    missing = ConfigError("nightly.date", f"no night {night.study_name} in search.storage: nothing to report", night.date)
+    if local is not None and not local.exists():  # opening it would create it: a report writes nothing
+        raise missing
     storage = open_storage(night.plan.storage_url)
     if night.study_name not in optuna.get_all_study_names(storage):
-        raise ConfigError("nightly.date", f"no night {night.study_name} in search.storage: nothing to report", night.date)
+        raise missing
     return optuna.load_study(study_name=night.study_name, storage=storage)
