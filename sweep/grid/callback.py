@@ -57,6 +57,7 @@ class MlflowSweepCallback(Callback):
         from sweep.distributed.slurm_jobs import use_squeue_without_sacct
 
         self.parent_run_id = None
+        self.unreturned: list[str] = []  # jobs whose SLURM job ended without a result, as the end of the grid says them
         use_squeue_without_sacct(str(config.hydra.launcher.get("_target_", "")))
         if config.get("search") is not None:  # a search: the sweeper owns the study's parent
             return
@@ -95,6 +96,47 @@ class MlflowSweepCallback(Callback):
         self.monitor, self.mode = root.trainer.monitor, root.trainer.mode
         log.info("sweep parent run %s in %s", parent.run_id, mask_secrets(uri))
 
+    def on_job_end(self, config: DictConfig, job_return, **kwargs) -> None:
+        """Hydra calls this in each job's process; our SLURM launcher (hydra_plugins/sweep_slurm) calls it here
+        for a job whose SLURM job ended without a result. Its run ends with why (its process was killed
+        before it could), or, cancelled before it opened one, it gets one: the table has its row."""
+        from hydra_plugins.sweep_slurm import EndedWithoutResult
+
+        if not isinstance(job_return, EndedWithoutResult) or getattr(self, "parent_run_id", None) is None:
+            return
+        number, outcome = int(config.hydra.job.num), job_return.return_value
+        self.unreturned.append(f"job {number} (SLURM job {job_return.slurm_job}): {outcome.error.splitlines()[0]}")
+        try:
+            self._record_unreturned(config, number, outcome.state, outcome.error, job_return.slurm_job)
+        except Exception:  # best effort: the store may be what failed; the grid still fails this job
+            log.warning("job %d: its end could not be recorded in MLflow", number, exc_info=True)
+
+    def _record_unreturned(self, config: DictConfig, number: int, state: str, error: str, slurm_job: str) -> None:
+        from omegaconf import OmegaConf
+
+        from sweep.config.schema import job_container
+        from sweep.config.secrets import mask_secrets
+        from sweep.pipeline.context import JobContext
+        from sweep.pipeline.job import base_tags, run_name
+        from sweep.tracking.job_run import JobRun
+
+        query = f"tags.mlflow.parentRunId = '{self.parent_run_id}' and tags.`sweep.job` = '{number}'"
+        runs = self.client.search_runs([self.experiment_id], query)
+        for run in runs:
+            if run.info.status == "RUNNING":  # killed before it could end its run
+                JobRun(self.client, run.info.run_id).finish(state, error=error)
+            elif run.data.tags.get("state") == "interrupted":  # ended on SLURM's SIGTERM: say where that came from
+                JobRun(self.client, run.info.run_id).set_tags({"error": mask_secrets(error)[:5000]})
+        if runs:
+            return
+        context = JobContext(True, self.parent_run_id, number)
+        model, strategy, task, source = (
+            str(OmegaConf.select(config, key, default="?")) for key in ("model.name", "strategy.name", "task.name", "model.source")
+        )
+        tags = {**base_tags(model, strategy, task, source, context), "slurm.job": slurm_job}
+        name = run_name(model, strategy, OmegaConf.select(config, "tracking.run_name", default=None), context)
+        JobRun.open(self.client, self.experiment_id, name, tags, job_container(config), self.parent_run_id).finish(state, error=error)
+
     @exit_on_error
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         if self.parent_run_id is None:
@@ -111,6 +153,8 @@ class MlflowSweepCallback(Callback):
         end_of_sweep(self.client, self.experiment_id, self.parent_run_id, self.monitor)  # the recommendation; never raises
         failed = int((table["state"] != "finished").sum()) if not table.empty else 0
         JobRun(self.client, self.parent_run_id).finish("finished", jobs=len(table) + lost, jobs_failed=failed + lost)
-        if failed or lost:
+        for job in self.unreturned:
+            print(job, file=sys.stderr)
+        if failed or lost or self.unreturned:
             print(f"{failed + lost} of {len(table) + lost} jobs failed (see the note column and the runs' error tags)", file=sys.stderr)
             sys.exit(1)
