@@ -72,7 +72,10 @@ class JobRun:
         """The job's data set (sweep/tracking/datasets.py): the runs list's Dataset column."""
         from sweep.tracking.datasets import data_input
 
-        self.client.log_inputs(self.run_id, datasets=[data_input(task, sizes)])
+        from sweep.tracking.parents import shared
+
+        # jobs of one grid log the same data set at once: MLflow inserts it once, the losers retry and link it
+        shared(self.client.log_inputs, self.run_id, datasets=[data_input(task, sizes)])
 
     def set_tags(self, tags: dict[str, Any]) -> None:
         from mlflow.entities import RunTag

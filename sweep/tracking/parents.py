@@ -14,6 +14,10 @@ def read_parent_run_id(sweep_dir: str) -> str | None:
     return path.read_text().strip() if path.exists() else None
 
 
+# a lost insert race: sqlite's words, and PostgreSQL's (behind an MLflow server, as its error text)
+RACES = ("UNIQUE constraint", "IntegrityError", "database is locked", "UniqueViolation", "duplicate key value")
+
+
 def shared(call, *args, **kwargs):
     """A write to the run every worker writes to. Two processes setting the same tag on one sqlite store
     at once race in MLflow's insert-or-update (UNIQUE constraint failed); the loser tries again and updates."""
@@ -21,6 +25,6 @@ def shared(call, *args, **kwargs):
         try:
             return call(*args, **kwargs)
         except Exception as error:
-            if attempt == 5 or not any(sign in str(error) for sign in ("UNIQUE constraint", "IntegrityError", "database is locked")):
+            if attempt == 5 or not any(sign in str(error) for sign in RACES):
                 raise
             time.sleep(0.1 * (attempt + 1))
