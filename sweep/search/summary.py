@@ -68,12 +68,16 @@ def describe_scores(trial, plan: SearchPlan) -> str:
 
 
 def best_trials(study) -> list:
+    """The trials whose models the study keeps (sweep/tracking/kept_models.py): the best, on a tie in value the
+    earliest; or the Pareto front. Not Optuna's ``study.best_trial``: on PostgreSQL its query orders a tie
+    arbitrarily, and the summary, the tag and best.yaml then named a trial whose model had been removed."""
     import optuna
 
+    from sweep.tracking.kept_models import kept_numbers
+
     complete = study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])
-    if not complete:
-        return []
-    return list(study.best_trials) if len(study.directions) > 1 else [study.best_trial]
+    kept = kept_numbers(complete, study.directions)
+    return sorted((t for t in complete if t.number in kept), key=lambda t: t.number)
 
 
 def best_yaml(trial, groups: set[str], plan: SearchPlan) -> str:

@@ -71,7 +71,6 @@ class JobRun:
     def log_data(self, task, sizes: dict[str, int]) -> None:
         """The job's data set (sweep/tracking/datasets.py): the runs list's Dataset column."""
         from sweep.tracking.datasets import data_input
-
         from sweep.tracking.parents import shared
 
         # jobs of one grid log the same data set at once: MLflow inserts it once, the losers retry and link it

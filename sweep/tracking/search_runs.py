@@ -131,8 +131,13 @@ class SearchTracking:
         return run.run_id
 
     def close_run(self, run_id: str, state: str, error: str) -> None:
-        """End a run its own process could not end (that process died or was stopped)."""
-        JobRun(self.client, run_id).finish_if_running(state, error=error)
+        """End a trial's run as its trial ended (failed, or returned to the budget): one its own process could
+        not end (that process died or was stopped), and also one its process ended FINISHED before the
+        result reached the study (its sweeper was killed in between, or its worker process after): the study
+        is the search's record, and a FINISHED row for a failed or re-run trial would compare as a result."""
+        run = JobRun(self.client, run_id)
+        if not run.finish_if_running(state, error=error) and self.client.get_run(run_id).data.tags.get("state") == "finished":
+            run.finish(state, error=f"{error} (its job had ended it as finished)")
 
     def close_orphan_runs(self, study) -> None:
         """Children left RUNNING whose trial is no longer running (a worker killed mid-trial)."""

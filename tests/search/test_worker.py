@@ -73,3 +73,63 @@ def test_a_trial_that_fails_before_its_job_opens_a_run_gets_a_failed_run_once(tm
     assert all(r.info.status == "FAILED" and r.data.tags["error"] == error and r.data.tags["optuna.study_id"] == "study-uuid" for r in runs)
     assert record(1, {}, [], error) in {r.info.run_id for r in runs}  # the trial's run already exists: none added
     assert len(client.search_runs([experiment], f"tags.mlflow.parentRunId = '{parent}'")) == 2
+
+
+def test_a_run_its_job_finished_follows_its_trial_failed_or_returned(tmp_path):
+    """Regression (chaos benchmark): a job ended its run FINISHED, then its sweeper (or its worker process)
+    was killed before the result reached the study; the trial failed or returned to the budget and ran
+    again, while its run stayed FINISHED with metrics: a result row for a trial the study never counted."""
+    from mlflow.tracking import MlflowClient
+
+    from sweep.pipeline.outcome import JobOutcome
+    from sweep.search.plan import plan_search
+    from sweep.search.storage import open_storage
+    from sweep.search.study import open_study
+    from sweep.search.worker import Worker
+    from sweep.tracking.job_run import JobRun
+    from sweep.tracking.search_runs import SearchTracking
+
+    plan = plan_search(compose("search=optuna", f"paths.output_dir={tmp_path}", "search.n_trials=2", "search.max_failure_rate=1"), [])
+    storage = open_storage(plan.storage_url)
+    study = open_study(plan, storage)
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("sweep")
+    tracking = SearchTracking(client, experiment, "", client.create_run(experiment).info.run_id, 600)
+    worker = Worker(plan, study, storage, launch=None, compose=None, close_run=tracking.close_run, beat=lambda: None)
+    runs = []
+    for _ in range(2):
+        trial = study.ask()
+        run = JobRun.create(client, experiment, "job", {})
+        run.finish("finished")  # the job got there; then its process or its sweeper was killed
+        trial.set_user_attr("mlflow_run_id", run.run_id)
+        runs.append((trial, run.run_id))
+    (told, told_run), (returned, returned_run) = runs
+    worker.tell(told, JobOutcome("failed", error="TerminatedWorkerError: a worker process was killed"))
+    worker.return_trial(returned, "interrupted", "its worker died")
+    worker.heartbeat.stop()
+    told_tags, returned_tags = client.get_run(told_run).data.tags, client.get_run(returned_run).data.tags
+    assert (client.get_run(told_run).info.status, told_tags["state"]) == ("FAILED", "failed")
+    assert told_tags["error"].startswith("TerminatedWorkerError: a worker process was killed (its job had ended it as finished)")
+    assert (client.get_run(returned_run).info.status, returned_tags["state"]) == ("KILLED", "interrupted")
+    assert returned_tags["error"].startswith("its worker died")
+
+
+def test_the_summarys_best_trial_is_the_one_that_keeps_its_model_on_a_tie():
+    """Regression (chaos benchmark, PostgreSQL): Optuna's best_trial orders a tie in value arbitrarily on
+    PostgreSQL; the summary, the parent's tag and best.yaml named trial 26 while trial 0 kept its model."""
+    import optuna
+
+    from sweep.search.summary import best_trials
+
+    study = optuna.create_study(direction="maximize")
+    for value in (0.34, 0.34, 0.2, 0.34):
+        study.add_trial(optuna.trial.create_trial(value=value))
+
+    class PostgreSQLOrder:  # what the RDB query may return on a tie
+        directions = study.directions
+        best_trial = study.trials[3]
+
+        def get_trials(self, **kwargs):
+            return study.get_trials(**kwargs)
+
+    assert [t.number for t in best_trials(PostgreSQLOrder())] == [0]
