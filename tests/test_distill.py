@@ -77,24 +77,37 @@ def test_a_grid_of_distillation_and_augmentation_runs_every_combination(tmp_path
 
 
 @pytest.mark.slow
-def test_a_kept_run_teaches_by_its_uri_or_by_its_model_name(tmp_path, cache_dir):
+def test_a_kept_run_teaches_by_its_uri_or_by_its_model_name_one_teacher_per_sweep(tmp_path, cache_dir):
+    """Regression (one teacher per sweep): a model name was resolved inside each job, so a grid's full job
+    that kept its model before the grid's distill job became that job's teacher. Now the name is resolved
+    as of the sweep's start and pinned on its parent."""
+    from mlflow.tracking import MlflowClient
+
     fp32 = "trainer.precision=32-true"  # the teacher's logits are computed in float32
     result = run_cli("model=tiny_bert", *TINY_DATA, "trainer.max_epochs=2", fp32, cwd=tmp_path, cache=cache_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     _, (teacher_run,) = all_runs(tmp_path)
     assert teacher_run.data.tags["model.kept"] == "true"
     uri = f"runs:/{teacher_run.info.run_id}/model"
+    # the teacher scores worst of all: any model the grid keeps would win a lookup made during the grid
+    MlflowClient(f"sqlite:///{tmp_path / 'outputs' / 'mlflow.db'}").log_metric(teacher_run.info.run_id, "best_val/acc", -1.0)
 
     result = run_cli(
-        "-m", f"distill.teacher=tiny_bert,{uri}", "strategy=distill", "model=tiny_bert", *TINY_DATA, fp32, cwd=tmp_path, cache=cache_dir
-    )
+        "-m", "strategy=full,distill", f"distill.teacher=tiny_bert,{uri}", "model=tiny_bert", *TINY_DATA, fp32, cwd=tmp_path,
+        cache=cache_dir,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     _, runs = all_runs(tmp_path)
-    students = [run for run in runs if "mlflow.parentRunId" in run.data.tags]
-    # the model name finds the same kept run (the first job: no student is kept yet), so both students
-    # learn from the same teacher, and the name's run is on record
+    children = [run for run in runs if "mlflow.parentRunId" in run.data.tags]
+    (parent,) = [run for run in runs if run.data.tags.get("sweep.kind") == "grid"]
+    kept_in_grid = [run for run in children if run.data.tags["strategy"] == "full"]
+    assert len(kept_in_grid) == 2 and all(run.data.tags["model.kept"] == "true" for run in kept_in_grid)
+    students = [run for run in children if run.data.tags["strategy"] == "distill"]
+    # both students learn from the run kept before the grid, and the name's run is on record (tag and param)
     assert sorted(run.data.tags["distill.teacher"] for run in students) == [uri, "tiny_bert"]
     assert [run.data.tags.get("distill.teacher_run", uri) for run in students] == [uri, uri]
+    assert [run.data.params.get("distill.teacher_run", uri) for run in students] == [uri, uri]
+    assert parent.data.tags["distill.teacher_pin.tiny_bert.rotten_tomatoes.val/acc.max"] == uri
     for run in students:
         # the reloaded teacher scores the test split as its own run did
         assert run.data.metrics["teacher_test_acc"] == pytest.approx(teacher_run.data.metrics["test/acc"], abs=1e-6)

@@ -44,10 +44,12 @@ def follow(cfg: DictConfig) -> JobOutcome:
     quiet_libraries()
     from lightning_modules.pruning import OptunaPruning
     from sweep.pipeline.build import build
+    from sweep.pipeline.context import JobContext
     from sweep.pipeline.sources import resolve_sources
     from sweep.pipeline.train import train
 
-    sources = resolve_sources(job)  # a teacher given by run or model name is read from rank 0's store
+    # a teacher given by run or model name is read from rank 0's store, pinned on the same sweep's parent
+    sources = resolve_sources(job, sweep_parent=JobContext.from_hydra().parent_run_id)
     built = build(job, sources)
     pruning = OptunaPruning(None, root.trainer.monitor) if follows_pruning(root) else None  # follows rank 0's decisions
     try:

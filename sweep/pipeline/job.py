@@ -17,41 +17,18 @@ import logging
 import os
 import socket
 import traceback
-from dataclasses import dataclass
 
 from omegaconf import DictConfig, OmegaConf
 
 from sweep.config.errors import ConfigError
 from sweep.config.schema import JobConfig, job_container
 from sweep.distributed.slurm_jobs import current_job_id
+from sweep.pipeline.context import JobContext
 from sweep.pipeline.outcome import JobOutcome, is_reported
 from sweep.pipeline.validate import validate
 from sweep.runtime.signals import Interrupted
 
 log = logging.getLogger("sweep")
-
-
-@dataclass
-class JobContext:
-    """Where this job sits: a single run, or one job of a sweep (its parent run and number)."""
-
-    multirun: bool
-    parent_run_id: str | None
-    job_number: int | None
-
-    @classmethod
-    def from_hydra(cls) -> JobContext:
-        from hydra.core.hydra_config import HydraConfig
-        from hydra.types import RunMode
-
-        from sweep.tracking.parents import read_parent_run_id
-
-        if not HydraConfig.initialized():
-            return cls(False, None, None)
-        hydra_cfg = HydraConfig.get()
-        if hydra_cfg.mode != RunMode.MULTIRUN:
-            return cls(False, None, None)
-        return cls(True, read_parent_run_id(hydra_cfg.sweep.dir), hydra_cfg.job.get("num"))
 
 
 def run_name(model: str, strategy: str, custom: str | None, context: JobContext) -> str:
@@ -129,7 +106,7 @@ def run_job(cfg: DictConfig, context: JobContext | None = None) -> JobOutcome:
         return follow(cfg)
     context = context or JobContext.from_hydra()
     try:
-        job, uri, binding, built = prepare(cfg)
+        job, uri, binding, built = prepare(cfg, context.parent_run_id)
     except BaseException as error:
         # a single run's bad input records nothing; a store that does not answer cannot record (MLflow
         # would retry for minutes before the job could say so)
@@ -140,8 +117,9 @@ def run_job(cfg: DictConfig, context: JobContext | None = None) -> JobOutcome:
     return train_and_record(job, uri, binding, built, cfg, context)
 
 
-def prepare(cfg: DictConfig):
-    """Everything that can fail on bad input, before a run is opened: config, store, trial, sources, data, model."""
+def prepare(cfg: DictConfig, parent_run_id: str | None = None):
+    """Everything that can fail on bad input, before a run is opened: config, store, trial, sources, data, model.
+    ``parent_run_id``: the sweep's, where a teacher named by model is pinned (sweep/pipeline/sources.py)."""
     from sweep.runtime.console import quiet_libraries
     from sweep.tracking.store import check_reachable, tracking_uri
 
@@ -158,7 +136,7 @@ def prepare(cfg: DictConfig):
         from sweep.search.binding import bind_trial
 
         binding = bind_trial(root)
-    sources = resolve_sources(job, uri)  # the model, a kept run, the teacher: looked up in the store, nothing loaded
+    sources = resolve_sources(job, uri, parent_run_id)  # the model, a kept run, the teacher: looked up in the store, nothing loaded
     return job, uri, binding, build(job, sources)
 
 
@@ -180,6 +158,8 @@ def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, 
     if built.sources.teacher_run is not None:  # a model name: the run it found, for good
         tags["distill.teacher_run"] = built.sources.teacher_run
     run = JobRun.open(client, experiment_id, name, tags, job_container(cfg), context.parent_run_id)
+    if built.sources.teacher_run is not None:  # the pin as a param too: runs compare on it in the UI
+        client.log_param(run.run_id, "distill.teacher_run", built.sources.teacher_run)
     monitor = root.trainer.monitor
     pruning = binding.pruning_callback(monitor) if binding is not None and binding.prunes else None
     try:  # from here on the run always ends: finished, pruned, failed or interrupted

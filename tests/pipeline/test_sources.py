@@ -55,3 +55,35 @@ def test_a_run_uri_or_a_folder_teacher_stays_as_written(job_config, tmp_path):
     alone = resolve_sources(job_config("model=tiny_bert", *TINY_DATA, "strategy=full"), uri)
     assert alone.teacher is None and alone.teacher_run is None
     assert not (tmp_path / "nothing-asked.db").exists()  # no store was opened
+
+
+def test_a_sweep_resolves_a_teacher_name_once_as_of_its_start_and_pins_it(job_config, tmp_path):
+    """A model kept during the sweep never teaches the sweep's later jobs; the pin on the parent wins."""
+    import time
+
+    from mlflow.tracking import MlflowClient
+
+    from sweep.config.errors import ConfigError
+    from sweep.pipeline.sources import pin_key, resolve_sources
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    experiment_id = client.create_experiment("sweep")
+    earliest = client.create_run(experiment_id, tags={"sweep.kind": "grid"}).info.run_id  # a sweep started before any kept run
+    time.sleep(0.01)
+    before = kept_run(client, experiment_id, "tiny_bert", 0.6)
+    time.sleep(0.01)
+    parent = client.create_run(experiment_id, tags={"sweep.kind": "grid"}).info.run_id
+    time.sleep(0.01)
+    during = kept_run(client, experiment_id, "tiny_bert", 0.9)  # a job of this sweep kept a better model
+
+    job = job_config("model=tiny_bert", *TINY_DATA, "strategy=distill", "distill.teacher=tiny_bert")
+    assert resolve_sources(job, uri).teacher == f"runs:/{during}/model"  # a single run: the best there is now
+    sources = resolve_sources(job, uri, sweep_parent=parent)
+    assert sources.teacher == sources.teacher_run == f"runs:/{before}/model"
+    pin = pin_key("tiny_bert", "rotten_tomatoes", "val/acc", "max")
+    assert client.get_run(parent).data.tags[pin] == f"runs:/{before}/model"
+    client.set_tag(parent, pin, "runs:/pinned/model")
+    assert resolve_sources(job, uri, sweep_parent=parent).teacher == "runs:/pinned/model"  # read, not looked up again
+    with pytest.raises(ConfigError, match="kept its model and watched val/acc before this sweep started"):
+        resolve_sources(job, uri, sweep_parent=earliest)
