@@ -41,11 +41,17 @@ def main(cfg: DictConfig):
             print(f"error: {mask_secrets(str(error))}", file=sys.stderr)
             sys.exit(2)
         except Exception as error:
+            from sweep.config.paths import disk_full
+            from sweep.pipeline.job import describe, failure_line, output_dir_of
+
             if context.multirun:
-                log.exception("job %s failed", context.job_number)
-                return JobOutcome("failed", error=mask_secrets(f"{type(error).__name__}: {error}"))
+                if disk_full(error) is None:
+                    log.exception("job %s failed", context.job_number)
+                else:  # a full disk: its traceback says nothing more (sweep/config/paths.py)
+                    log.error("job %s failed: %s", context.job_number, mask_secrets(failure_line(error, cfg)))
+                return JobOutcome("failed", error=mask_secrets(describe(error, output_dir_of(cfg))))
             # the traceback is kept on the job's MLflow run (tag `traceback`)
-            print(f"error: training failed: {mask_secrets(f'{type(error).__name__}: {error}')}", file=sys.stderr)
+            print(f"error: training failed: {mask_secrets(failure_line(error, cfg))}", file=sys.stderr)
             sys.exit(1)
 
 

@@ -61,8 +61,53 @@ def state_of(error: BaseException) -> str:
     return "interrupted" if isinstance(error, Interrupted) else "failed"
 
 
-def describe(error: BaseException) -> str:
-    return str(error) if isinstance(error, (ConfigError, Interrupted)) else f"{type(error).__name__}: {error}"
+def describe(error: BaseException, output_dir: str | None = None) -> str:
+    """The run's ``error`` tag; a full disk in one line: what could not be written, the output folder's free space."""
+    from sweep.config.paths import describe_disk_full
+
+    if isinstance(error, (ConfigError, Interrupted)):
+        return str(error)
+    return describe_disk_full(error, output_dir) or f"{type(error).__name__}: {error}"
+
+
+def output_dir_of(cfg: DictConfig | None) -> str | None:
+    try:
+        output_dir = OmegaConf.select(cfg, "paths.output_dir", default=None) if cfg is not None else None
+    except Exception:  # an interpolation that cannot resolve
+        return None
+    return None if output_dir is None else str(output_dir)
+
+
+def failure_line(error: BaseException, cfg: DictConfig | None = None) -> str:
+    """What a failed single run prints: its error in one line (the traceback is on its run, tag ``traceback``)."""
+    text = describe(error, output_dir_of(cfg)).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def end_run(run, state: str, error: BaseException, output_dir: str) -> None:
+    """End ``run`` with the job's error; a store that cannot record it (its disk is full too) is said in one
+    line, not raised over the error itself: the run stays RUNNING until the next start ends it (orphans)."""
+    try:
+        run.finish(state, error=describe(error, output_dir), traceback=traceback.format_exc()[-4000:])
+    except Exception as failure:
+        log.warning("run %s: could not be ended as %s (%s); the next start ends it", run.run_id, state, failure_line(failure))
+
+
+def quiet_log_files() -> None:
+    """A log file that cannot be written (its disk is full, its mount gone) is said once, in one line, and
+    dropped: Python's logging would print a traceback for every record after it (the console still logs)."""
+    import functools
+    import sys
+
+    def failed(handler: logging.FileHandler, record: logging.LogRecord) -> None:
+        logging.getLogger().removeHandler(handler)
+        error = sys.exc_info()[1]
+        why = getattr(error, "strerror", None) or error
+        print(f"warning: the log file {handler.baseFilename} cannot be written ({why}): logging to the console only", file=sys.stderr)
+
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handleError = functools.partial(failed, handler)
 
 
 def record_unopened(cfg: DictConfig, context: JobContext, error: BaseException) -> None:
@@ -91,9 +136,14 @@ def record_unopened(cfg: DictConfig, context: JobContext, error: BaseException) 
             tags.update({"optuna.study": pick("trial.study_name"), "optuna.trial": pick("trial.number")})
         name = run_name(model, strategy, OmegaConf.select(cfg, "tracking.run_name", default=None), context)
         run = JobRun.open(client, experiment_id, name, tags, config, context.parent_run_id)
-        run.finish(state_of(error), error=describe(error), traceback=traceback.format_exc()[-4000:])
-    except Exception:
-        log.warning("job %s: its failure could not be recorded in MLflow", context.job_number, exc_info=True)
+        run.finish(state_of(error), error=describe(error, output_dir), traceback=traceback.format_exc()[-4000:])
+    except Exception as failure:
+        from sweep.config.paths import disk_full
+
+        if disk_full(failure) is None:
+            log.warning("job %s: its failure could not be recorded in MLflow", context.job_number, exc_info=True)
+        else:  # the store's disk is full too: its traceback says nothing more
+            log.warning("job %s: its failure could not be recorded in MLflow: %s", context.job_number, failure_line(failure))
 
 
 def run_job(cfg: DictConfig, context: JobContext | None = None) -> JobOutcome:
@@ -105,6 +155,7 @@ def run_job(cfg: DictConfig, context: JobContext | None = None) -> JobOutcome:
 
         return follow(cfg)
     context = context or JobContext.from_hydra()
+    quiet_log_files()
     try:
         job, uri, binding, built = prepare(cfg, context.parent_run_id)
     except BaseException as error:
@@ -200,7 +251,7 @@ def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, 
                 run.finish("pruned", pruned_step=pruning.pruned_step)
             log.info("result %s: %s", name, error)
             return JobOutcome("pruned", pruned_step=pruning.pruned_step, run_id=run.run_id, error=str(error))
-        run.finish(state_of(error), error=describe(error), traceback=traceback.format_exc()[-4000:])
+        end_run(run, state_of(error), error, root.paths.output_dir)
         raise
     run.finish("finished", best_step=result.best_step, precision=result.precision)
     test = "  ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()) if k.startswith("test/"))

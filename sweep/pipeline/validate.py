@@ -1,6 +1,7 @@
 """A composed config, checked whole: the typed groups (sweep/config/schema.py), then every name that a
 feature's catalogue knows (strategies, model families, task kinds, augmenters, schedulers), then the
-combinations (a family that reads the task's rows and can run the strategy, a teacher where one is needed).
+combinations (a family that reads the task's rows and can run the strategy, a teacher where one is needed),
+and last the output folder, the one check that touches the disk (sweep/config/paths.py).
 
 The one file of sweep.config that imports features: their catalogues, which are light by rule (no torch,
 no transformers at import), so a bad name still fails in about a second, before anything is loaded.
@@ -12,6 +13,7 @@ from omegaconf import DictConfig
 
 from lightning_modules.schedule import SCHEDULERS
 from sweep.config.errors import require
+from sweep.config.paths import check_output_dir
 from sweep.config.schema import JobConfig, ModelConfig, RootConfig, TaskConfig, job_container, one_of, typed
 from sweep.data.augment import check_augment
 from sweep.data.kinds import TASK_KINDS
@@ -38,6 +40,7 @@ def validate(cfg: DictConfig) -> JobConfig:
     if teacher is not None:
         require(root.task.kind != "multi", "distill.teacher", teacher, "distillation of multi-task training is not supported")
         require(root.task.modality == "text", "distill.teacher", teacher, "distillation is supported on text tasks only")
+    check_output_dir(root.paths.output_dir)
     return JobConfig(root=root, strategy=strategy, teacher=teacher)
 
 

@@ -52,6 +52,7 @@ def main(argv: list[str]) -> int:
     warnings.filterwarnings("ignore", message="provider=hydra.searchpath in main")
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
     try:
+        from sweep.config.paths import check_output_dir
         from sweep.report.assemble import build_report
         from sweep.report.config import resolve
         from sweep.report.source import open_source
@@ -59,6 +60,9 @@ def main(argv: list[str]) -> int:
 
         settings = resolve(argv)
         config = settings.report
+        # where the report goes, checked before the store is read
+        out, key = (config.out, "report.out") if config.out else (settings.paths.output_dir, "paths.output_dir")
+        check_output_dir(out, key)
         uri = tracking_uri(settings.tracking.uri, settings.paths.output_dir)
         source = open_source(uri, settings.tracking.experiment, config.parent, config.study)
         report = build_report(source, config)

@@ -34,6 +34,8 @@ def quiet_libraries() -> None:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a kept model's download (sweep/tracking/saved_models.py)
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning", "transformers", "peft", "alembic", "mlflow"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # it logs the traceback of every store error it then raises (a full disk: one per write); the caller says it once
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     # Lightning's hints that do not apply here: in-memory tokenized data needs no loader workers,
     # and short runs have fewer batches than a logging interval
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
