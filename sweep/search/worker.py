@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from sweep.config.errors import ConfigError
+from sweep.config.paths import is_disk_full
 from sweep.config.secrets import mask_secrets
 from sweep.distributed.slurm_jobs import SLURM_JOB_ATTR, cancel
 from sweep.pipeline.outcome import JobOutcome
@@ -171,6 +172,10 @@ class Worker:
             overrides = self.sample(trial)
         except Exception as error:  # a space that cannot be sampled or composed fails every trial alike
             message = str(error) if isinstance(error, ConfigError) else f"{type(error).__name__}: {error}"
+            if isinstance(error, ConfigError) and error.key == "paths.output_dir":  # it filled up or went away meanwhile
+                self.return_trial(trial, "failed", message)
+                self.stop.set(mask_secrets(message))
+                return
             self._tell_fail(trial, message)
             self.stop.set(f"bad search space: {mask_secrets(message)}")
             return
@@ -230,6 +235,10 @@ class Worker:
             return
         if outcome.state == "interrupted":
             self.return_trial(trial, "interrupted", outcome.error or "interrupted")
+            return
+        if outcome.state == "failed" and is_disk_full(outcome.error):  # not the trial's doing, and every next trial would fail alike
+            self.return_trial(trial, "failed", outcome.error or "no space left on device")
+            self.stop.set(f"a disk is full: {first_line(outcome.error)}")
             return
         if outcome.state == "finished":
             values = [outcome.objective(metric, self.plan.monitor) for metric in self.plan.search.metrics]

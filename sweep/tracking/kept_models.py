@@ -123,14 +123,18 @@ def upload_model(run, write) -> None:
 def try_save_model(run, built, tracking_uri: str) -> None:
     """``save_model``, where a failure of its own (a full disk, a store that refuses artifacts) costs the
     model only: the run trained and tested, so it still finishes; it says why it has no model."""
+    from sweep.config.paths import disk_full
+
     try:
         save_model(run, built)
     except Exception as error:
-        log.warning("run %s: its model could not be kept: %s", run.run_id, error, exc_info=True)
+        full = disk_full(error) is not None  # a full disk: its traceback says nothing more than its one line
+        log.warning("run %s: its model could not be kept: %s", run.run_id, error, exc_info=not full)
         try:
             remove_model(run.client, tracking_uri, run.run_id, f"saving failed: {type(error).__name__}: {error}"[:500])
-        except Exception:  # the store itself is the trouble: no model tag, so nothing loads it
-            log.warning("run %s: a partly saved model could not be removed", run.run_id, exc_info=True)
+        except Exception as failure:  # the store itself is the trouble: no model tag, so nothing loads it
+            full = full or disk_full(failure) is not None
+            log.warning("run %s: a partly saved model could not be removed: %s", run.run_id, failure, exc_info=not full)
 
 
 # --------------------------------------------------------------------------------- a search removes
@@ -141,13 +145,15 @@ def remove_model(client, tracking_uri: str, run_id: str, reason: str) -> None:
     from sweep.tracking.saved_models import ARTIFACT_PATH
 
     run = client.get_run(run_id)
-    # the tags first: from then on no one loads it (sweep/tracking/saved_models.py fetch), whatever the files' state
-    client.set_tag(run_id, KEPT_TAG, "false")
-    client.set_tag(run_id, REMOVED_TAG, reason)
     try:
-        get_artifact_repository(run.info.artifact_uri, tracking_uri=tracking_uri).delete_artifacts(ARTIFACT_PATH)
-    except FileNotFoundError:  # another worker removed it between the check and the delete
-        pass
+        # the tags first: from then on no one loads it (sweep/tracking/saved_models.py fetch), whatever the files' state
+        client.set_tag(run_id, KEPT_TAG, "false")
+        client.set_tag(run_id, REMOVED_TAG, reason)
+    finally:  # the files go even if the store refused the tags (a full disk: a half-written model would keep it full)
+        try:
+            get_artifact_repository(run.info.artifact_uri, tracking_uri=tracking_uri).delete_artifacts(ARTIFACT_PATH)
+        except FileNotFoundError:  # another worker removed it between the check and the delete
+            pass
 
 
 def keep_best_models(study, client, tracking_uri: str, experiment_id: str, parent_run_id: str, study_id: str = "") -> int:

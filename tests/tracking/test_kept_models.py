@@ -119,3 +119,27 @@ def test_a_study_made_again_under_its_name_never_touches_the_old_studys_models(t
     client.set_tag(old_best, "mlflow.parentRunId", second_parent)
     assert keep_best_models(again, client, uri, experiment, second_parent, second_id) == 0
     assert client.get_run(old_best).data.tags[KEPT_TAG] == "true"
+
+
+def test_a_store_that_refuses_the_tags_still_gets_the_models_files_removed(tmp_path):
+    """Regression (a disk that fills during a run): removing a half-saved model wrote its tags first, and a
+    store on the full disk refused them, so the files that filled the disk stayed."""
+    from mlflow.tracking import MlflowClient
+
+    from sweep.tracking.kept_models import remove_model
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment("sweep", artifact_location=(tmp_path / "artifacts").as_uri())
+    run = client.create_run(experiment).info.run_id
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "model.safetensors").write_bytes(b"0" * 1024)
+    client.log_artifacts(run, str(tmp_path / "model"), "model")
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    client.set_tag = full
+    with pytest.raises(OSError, match="No space left on device"):
+        remove_model(client, uri, run, "saving failed")
+    assert client.list_artifacts(run, "model") == []
