@@ -91,7 +91,6 @@ def report_of(out: Path, study: str) -> dict:
         (["nightly.date=2026-02-30"], "error: nightly.date=2026-02-30: must be a date YYYY-MM-DD, or null for today (UTC)"),
         (["search.n_trials=3"], "error: search.n_trials=3: set by the night: the budget is cells x nightly.trials_per_cell"),
         (["nightly.models=[vit_small]"], "error: nightly=['vit_small'] x ['full', 'lora', 'feature']: cell model=vit_small strategy=full:"),
-        (["--report-only", "nightly.date=2026-01-01"], "error: nightly.date=2026-01-01: no night nightly-2026-01-01 in search.storage"),
         (  # a searched key of a strategy's own space, misspelt: before, each of that strategy's trials failed
             ["search.strategy_spaces.feature.optim.lrr=interval(1e-4,1e-3)"],
             "error: search.strategy_spaces.feature.optim.lrr: is searched, but the job's config (strategy=feature) has no key optim.lrr",
@@ -104,6 +103,14 @@ def test_bad_input_is_one_line_exit_2_and_nothing_recorded(tmp_path, cache_dir, 
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.startswith(message) and result.stderr.count("\n") == 1, result.stderr
     assert not out.exists()  # no study, no MLflow store, no run folder
+
+
+def test_a_report_of_a_night_that_does_not_exist_is_one_line_and_creates_no_storage(tmp_path, cache_dir):
+    out = tmp_path / "outputs"
+    result = run_nightly("--report-only", "nightly.date=2026-01-01", out=out, cache=cache_dir, timeout=60)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr == "error: nightly.date=2026-01-01: no night nightly-2026-01-01 in search.storage: nothing to report\n"
+    assert not (out / "optuna").exists()  # opening the storage would have created it
 
 
 def test_help_answers_at_once(tmp_path):
@@ -381,6 +388,21 @@ def test_searched_parameters_pass_through_to_the_search(tmp_path, cache_dir):
     assert list(night.plan.base["optim.lr"].choices) == [1e-4, 1e-9]  # the sweeper reads it as the space of optim.lr
 
 
+def unlocked(store: Path) -> bool:
+    """No other process holds a lock on this sqlite file (an exclusive transaction can start, and is undone)."""
+    import sqlite3
+
+    connection = sqlite3.connect(store, timeout=0.05)
+    try:
+        connection.execute("BEGIN EXCLUSIVE")
+        connection.rollback()
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        connection.close()
+
+
 @pytest.mark.slow
 def test_two_nodes_one_night_the_node_that_ends_it_writes_the_report(tmp_path, cache_dir):
     """Regression: the first node to end counted the other node's running trial toward the budget and
@@ -409,8 +431,17 @@ def test_two_nodes_one_night_the_node_that_ends_it_writes_the_report(tmp_path, c
                 break
         time.sleep(0.2)
     tree = [psutil.Process(node_b.pid), *psutil.Process(node_b.pid).children(recursive=True)]
-    for process in tree:
-        process.suspend()
+    stores = [out / "mlflow.db", out / "optuna" / "nightly.db"]
+    for _ in range(200):  # B stopped where it holds no sqlite lock: a node stalled inside a write would stall A too
+        for process in tree:
+            process.suspend()
+        if all(unlocked(store) for store in stores):
+            break
+        for process in tree:
+            process.resume()
+        time.sleep(0.05)
+    else:
+        pytest.fail("node B never left its sqlite stores unlocked")
     try:
         node_a = run_nightly(*args, out=out, cache=cache_dir)
         assert node_a.returncode == 0, node_a.stderr[-3000:]
