@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_nightly import unlocked
 from tests.test_search_cli import counted, mlflow_runs, study_of
 
 pytestmark = pytest.mark.slow
@@ -117,7 +118,14 @@ def test_the_search_parent_stays_running_while_any_worker_runs(tmp_path, cache_d
             "task.train_size=320", "task.val_size=32", "task.test_size=32", "optim.batch_size=16"]  # fmt: skip
     a = start(args, tmp_path, cache_dir)
     wait_for(lambda: running_trials_journal(tmp_path))
-    os.killpg(a.pid, signal.SIGSTOP)
+    for _ in range(200):  # A frozen where it holds no store lock: frozen inside a write, it would stall B too
+        os.killpg(a.pid, signal.SIGSTOP)
+        if unlocked(tmp_path / "outputs" / "mlflow.db") and not (tmp_path / "outputs" / "study.log.lock").exists():
+            break
+        os.killpg(a.pid, signal.SIGCONT)
+        time.sleep(0.05)
+    else:
+        pytest.fail("worker A never left its stores unlocked")
     try:
         b = start(args, tmp_path, cache_dir)
         _, err = b.communicate(timeout=600)
