@@ -247,6 +247,21 @@ def test_a_crashed_night_between_two_good_ones_does_not_hide_a_regression(tmp_pa
     assert (lora.verdict, lora.fails, lora.previous_study) == ("missing", True, "nightly-2026-11-29")
 
 
+def test_a_night_left_with_queued_trials_and_none_running_is_not_over_and_not_a_success(tmp_path, capsys):
+    """A trial returned to the queue after every worker stopped: no node runs it, so no node may say "done" (exit 0)."""
+    from types import SimpleNamespace
+
+    import optuna
+
+    from sweep.nightly.__main__ import report_if_over
+
+    study = optuna.create_study(study_name="nightly-2026-11-27", storage=f"sqlite:///{tmp_path / 'n.db'}")
+    study.enqueue_trial({"model": "a", "strategy": "full"})
+    night = SimpleNamespace(study_name="nightly-2026-11-27", date="2026-11-27")
+    assert report_if_over(night, study, ending="search") == 1
+    assert "not over, no verdict: 0 trial(s) still running, 1 queued (a/full)" in capsys.readouterr().err
+
+
 def test_top_up_is_idempotent_and_returns_follow_their_cell(tmp_path):
     """Enqueued cells do not use the budget until asked; a trial returned to the budget is enqueued again."""
     import optuna

@@ -100,13 +100,14 @@ def study_of(night):
 
 def report_if_over(night, study, ending: str) -> int:
     """The report, if the night is over; otherwise why not. A node whose search ended while others still
-    run the night exits 0 (its part is done); ``--report-only`` on a night not over exits 1."""
+    run the night exits 0 (its part is done); a night left with queued trials and none running (returned
+    after every worker stopped), or ``--report-only`` on a night not over, exits 1."""
     from sweep.nightly.progress import night_progress
 
     progress = night_progress(study)
     if progress.over:
         return report(night, study)
-    if ending == "search":
+    if ending == "search" and progress.running:
         print(
             f"nightly {night.study_name}: this node is done; {progress.describe()} on other nodes: the node that ends the night "
             f"writes its report (or later: python -m sweep.nightly --report-only nightly.date={night.date} ...)",
