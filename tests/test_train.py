@@ -85,3 +85,18 @@ def test_every_validation_metric_is_reported_at_the_best_step(job_config):
     result = train(build(job_config(*NINE_STEPS, *NO_STOP, "trainer.val_check_interval=0.25", "optim.lr=3e-3", "trainer.max_epochs=2")))
     assert result.at_best["val/acc"] == result.monitored
     assert {"val/acc", "val/f1", "val/loss"} <= set(result.at_best)
+
+
+def test_a_feature_job_trains_alike_whether_its_features_were_cached_or_computed(job_config, tmp_path):
+    """Regression: a cache miss iterated DataLoaders, which draw from the global generator: the head's dropout
+    then drew otherwise, and the same job gave another result on a fresh cache (val/acc 0.58 vs 0.59)."""
+    from sweep.pipeline.build import build
+    from sweep.pipeline.train import train
+
+    fresh = [f"paths.cache_dir={tmp_path / 'features'}", "strategy=feature", "trainer.precision=32-true", "trainer.max_steps=6"]
+    computed = build(job_config(*NINE_STEPS, *fresh))
+    assert computed.timings["feature_cache_hits"] == 0
+    first = train(computed).metrics
+    cached = build(job_config(*NINE_STEPS, *fresh))
+    assert cached.timings["feature_cache_hits"] == 3
+    assert train(cached).metrics["test/loss"] == first["test/loss"]

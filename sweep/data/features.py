@@ -24,12 +24,15 @@ def compute_features(model, pipeline: InputPipeline, split, processor, batch_siz
         return torch.zeros(0, model.head.in_features)
     was_training = model.training
     model.eval()
-    try:
-        return pipeline.in_row_order(
-            split, processor, batch_size, lambda batch: model.features(**{key: batch[key] for key in FEATURE_INPUTS if key in batch})
-        )
-    finally:
-        model.train(was_training)
+    # forked: iterating a DataLoader draws its base seed from the global generator, so computing the features (a
+    # cache miss) would change the head's dropout draws after it, and a job's result would depend on the cache
+    with torch.random.fork_rng(devices=[]):
+        try:
+            return pipeline.in_row_order(
+                split, processor, batch_size, lambda batch: model.features(**{key: batch[key] for key in FEATURE_INPUTS if key in batch})
+            )
+        finally:
+            model.train(was_training)
 
 
 def cached_features(
@@ -45,3 +48,24 @@ def cached_features(
     features = compute_features(model, pipeline, split, processor, batch_size)
     atomic_write(path, lambda handle: np.save(handle, features.numpy()))
     return features, False
+
+
+@torch.no_grad()
+def word_features(model, split, processor, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token classification: the frozen backbone's hidden state at every word's first piece, and the word's tag
+    (the positions its per-token labels mark; sweep/data/word_tokens.py), over a tokenized split."""
+    from sweep.data.loaders import eval_loader
+    from sweep.data.pipelines import pad_id
+
+    was_training = model.training
+    model.eval()
+    features, tags = [], []
+    try:
+        for batch in eval_loader(split, batch_size, pad_id(processor)):
+            hidden = model.features(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+            words = batch["labels"] != -100
+            features.append(hidden[words].float())
+            tags.append(batch["labels"][words])
+    finally:
+        model.train(was_training)
+    return torch.cat(features), torch.cat(tags)
