@@ -71,6 +71,10 @@ class Objective(nn.Module):
     def reset(self, stage: str) -> None:
         raise NotImplementedError
 
+    def adopt(self, at_best: dict[str, float]) -> None:
+        """The validation metrics of the step whose weights were restored for testing. An objective that
+        calibrates on validation (a multi-label decision threshold) takes its value from there; most do nothing."""
+
 
 class Classification(Objective):
     """Cross-entropy against the labels; accuracy and macro-F1."""

@@ -52,10 +52,19 @@ class ModelConfig:
 @dataclass
 class TaskConfig:
     name: str = MISSING
-    # loader: rotten_tomatoes | csv (sweep/data/sources.py) | fashion_mnist | mnist | digits (sweep/data/image_sources.py)
-    # | multi (sweep/data/multitask.py)
+    # loader: rotten_tomatoes | csv | vader_movie_ratings | debian_tags (sweep/data/sources.py) | conll | tweet_ner
+    # (word-tagged sentences: sweep/data/word_sources.py) | fashion_mnist | mnist | digits (sweep/data/image_sources.py)
+    # | multi (sweep/data/multitask.py); the one list: sweep/data/kinds.py
     kind: str = MISSING
     modality: str = "text"  # what a row is: text or image; the model's family must read it (sweep/models/families.py)
+    # what is predicted, and so the head, loss, metrics and monitor (sweep/task_types/): classification | multilabel
+    # | regression | token_classification
+    type: str = "classification"
+    label_separator: str = "|"  # multilabel: the labels of a row in its label column, e.g. "grain|wheat"
+    tag_column: int = -1  # token files in CoNLL style (task=conll): the column holding the tag; -1 the last
+    text_pair_column: Optional[str] = None  # a second text per row (entailment, paraphrase, similarity), encoded as a pair
+    loss: Optional[str] = None  # the type's loss; null: its default (regression: mse | huber)
+    huber_delta: float = 1.0  # regression with loss=huber, in standard deviations of the training target
     tasks: Optional[List[str]] = None  # kind=multi: the sub-tasks, names of conf/task/ files
     # kind=multi: proportional (every row once per epoch) or temperature (sub-task t drawn with
     # probability proportional to n_t ** (1 / sampling_temperature): small sub-tasks seen more often)
@@ -93,6 +102,8 @@ class TaskConfig:
             text = False
         require(text, "task.encoding", self.encoding, "unknown text encoding; e.g. utf-8, latin-1, cp1252, utf-16")
         one_of("task.sampling", self.sampling, SAMPLINGS)
+        require(len(self.label_separator) >= 1, "task.label_separator", self.label_separator, "must not be empty")
+        require(self.huber_delta > 0, "task.huber_delta", self.huber_delta, "must be > 0")
         require(self.sampling_temperature >= 1.0, "task.sampling_temperature", self.sampling_temperature, "must be >= 1 (1 = proportional)")
         if self.kind == "multi":
             require(
@@ -128,8 +139,8 @@ class TrainerConfig:
     max_steps: int = -1  # -1: no step limit (max_epochs decides)
     val_check_interval: float = 1.0  # fraction of an epoch between validations (pruning acts there)
     early_stopping_patience: Optional[int] = 3  # validations without improvement; null = off
-    monitor: str = "val/acc"
-    mode: str = "max"
+    monitor: str = "auto"  # auto: the task type's (val/acc, val/rmse, val/f1, ...); sweep/task_types/
+    mode: str = "auto"  # auto: the monitored metric's own direction (max for accuracy, min for rmse and loss)
     precision: str = "auto"  # bf16-mixed where the CPU or GPU computes bf16 natively, else 32-true
     accelerator: str = "auto"
     devices: Any = "auto"
@@ -148,7 +159,7 @@ class TrainerConfig:
         require(0.0 < self.val_check_interval <= 1.0, "trainer.val_check_interval", self.val_check_interval, "must be in (0, 1]")
         p = self.early_stopping_patience
         require(p is None or p >= 1, "trainer.early_stopping_patience", p, "must be >= 1 or null")
-        one_of("trainer.mode", self.mode, ("max", "min"))
+        one_of("trainer.mode", self.mode, ("auto", "max", "min"))
         one_of("trainer.precision", self.precision, PRECISIONS)
         one_of("trainer.strategy", self.strategy, TRAINER_STRATEGIES)
         require(self.num_nodes >= 1, "trainer.num_nodes", self.num_nodes, "must be >= 1")
@@ -223,8 +234,9 @@ class SearchConfig:
     sampler: str = "tpe"
     pruner: str = "median"
     seed: Optional[int] = 0
-    metrics: List[str] = field(default_factory=lambda: ["val/acc"])
-    directions: List[str] = field(default_factory=lambda: ["maximize"])
+    # null: the job's trainer.monitor and its direction (the task type's default: val/acc, val/rmse, ...)
+    metrics: Optional[List[str]] = None
+    directions: Optional[List[str]] = None
     max_failure_rate: float = 0.5  # stop when more of the finished trials than this failed
     sampler_options: Dict[str, Any] = field(default_factory=dict)  # passed to the Optuna sampler
     pruner_options: Dict[str, Any] = field(default_factory=dict)  # passed to the Optuna pruner
@@ -242,22 +254,21 @@ class SearchConfig:
         require(
             self.grace_period > self.heartbeat_interval, "search.grace_period", self.grace_period, "must exceed search.heartbeat_interval"
         )
-        require(len(self.metrics) >= 1, "search.metrics", self.metrics, "needs at least one metric")
-        for direction in self.directions:
+        if self.metrics is not None:  # null: filled from the job's monitor by sweep/pipeline/validate.py
+            require(len(self.metrics) >= 1, "search.metrics", self.metrics, "needs at least one metric")
+            require(len(set(self.metrics)) == len(self.metrics), "search.metrics", list(self.metrics), "must not repeat a metric")
+        for direction in self.directions or []:
             require(direction in DIRECTIONS, "search.directions", list(self.directions), f"each must be one of {', '.join(DIRECTIONS)}")
-        if len(self.directions) != len(self.metrics):
-            raise ConfigError(
-                "search.directions",
-                f"{len(self.directions)} direction(s) for {len(self.metrics)} metric(s) {list(self.metrics)}: give one per metric",
-                list(self.directions),
-            )
-        require(len(set(self.metrics)) == len(self.metrics), "search.metrics", list(self.metrics), "must not repeat a metric")
+        metrics = list(self.metrics or [])
+        if self.directions is not None and len(self.directions) != len(metrics):
+            message = f"{len(self.directions)} direction(s) for {len(metrics)} metric(s) {metrics}: give one per metric"
+            raise ConfigError("search.directions", message, list(self.directions))
         if self.study_name is not None:
             require(bool(self.study_name.strip()), "search.study_name", self.study_name, "must not be empty")
 
     @property
     def multi_objective(self) -> bool:
-        return len(self.metrics) > 1
+        return len(self.metrics or []) > 1
 
 
 @dataclass

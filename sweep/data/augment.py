@@ -102,5 +102,9 @@ class AugmentingCollator:
         self.pad = pad
 
     def __call__(self, items: list[tuple[np.ndarray, int, dict, int, int]]) -> dict:
-        rows = self.augmenter([item[0] for item in items], np.array([item[3] for item in items]), np.array([item[4] for item in items]))
-        return self.pad([(ids, label, extras) for ids, (_, label, extras, _, _) in zip(rows, items)])
+        ids, row_ids, epochs = [item[0] for item in items], np.array([item[3] for item in items]), np.array([item[4] for item in items])
+        if getattr(self.pad, "per_token", False):  # token classification: each piece's tag moves with it
+            rows, tags = self.augmenter(ids, row_ids, epochs, [item[1] for item in items])
+            return self.pad([(row, tag, extras) for row, tag, (_, _, extras, _, _) in zip(rows, tags, items)])
+        rows = self.augmenter(ids, row_ids, epochs)
+        return self.pad([(row, label, extras) for row, (_, label, extras, _, _) in zip(rows, items)])

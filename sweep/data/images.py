@@ -73,7 +73,7 @@ class ImageBatches(torch.utils.data.Dataset):
 
     def __init__(self, split: ImageSplit, extras: Extras | None = None, augmenter: Callable | None = None):
         self.split, self.augmenter = split, augmenter
-        self.labels = torch.tensor(split.labels, dtype=torch.long)  # a copy: the array may be read-only
+        self.labels = torch.as_tensor(np.array(split.labels))  # a copy (the array may be read-only), its dtype kept
         self.extras = {name: torch.as_tensor(np.array(values)) for name, values in (extras or {}).items()}
 
     def __len__(self) -> int:

@@ -5,14 +5,14 @@ several of these (sweep/data/multitask.py); sweep/data/tasks.py chooses between 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sweep.config.errors import ConfigError
 from sweep.data.kinds import TASK_KINDS
 from sweep.data.splitting import split_rows
+from sweep.task_types import TASK_TYPES
 
 if TYPE_CHECKING:
     from sweep.config.schema import TaskConfig
@@ -20,9 +20,10 @@ if TYPE_CHECKING:
 
 @dataclass
 class Split:
-    inputs: list[str] | np.ndarray  # texts, or uint8 images (rows, height, width[, channels])
-    labels: np.ndarray  # int64 label ids (within the row's sub-task, in multi-task training)
+    inputs: list | np.ndarray  # texts, word lists (token classification), or uint8 images (rows, height, width[, channels])
+    labels: np.ndarray  # the task type's targets: label ids, multi-hot rows, numbers, or one tag-id array per sentence
     tasks: np.ndarray | None = None  # multi-task training: each row's sub-task index
+    pairs: list[str] | None = None  # task.text_pair_column: each row's second text
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -33,9 +34,11 @@ class Splits:
     train: Split
     val: Split
     test: Split
-    label_names: list[str]  # multi-task: "<task>/<label>", sub-task after sub-task
+    label_names: list[str]  # multi-task: "<task>/<label>", sub-task after sub-task; regression: the target's name
     task_names: list[str] | None = None  # multi-task training only
     task_label_counts: list[int] | None = None
+    task_type: str = "classification"
+    fitted: dict = field(default_factory=dict)  # what the type learnt from the training split (a target's scale)
 
     @property
     def num_labels(self) -> int:
@@ -43,8 +46,10 @@ class Splits:
 
 
 def load_single(task: TaskConfig) -> Splits:
-    """One task (not multi): read its rows, map labels to ids and split them reproducibly (groups never straddle splits)."""
+    """One task (not multi): read its rows, turn labels into its type's targets and split them reproducibly
+    (groups never straddle splits)."""
     kind = TASK_KINDS.get(task.kind)
+    task_type = TASK_TYPES.get(task.type)
     if kind.modality == "image":
         import pandas as pd
 
@@ -53,32 +58,37 @@ def load_single(task: TaskConfig) -> Splits:
         if images.split is not None:
             frame["split"] = images.split
         names, parts = _labelled_splits(frame, task)
-        return Splits(*(Split(images.images[part["row"].to_numpy()], part["label"].to_numpy("int64")) for part in parts), names)
+        splits = [Split(images.images[part["row"].to_numpy()], task_type.targets(part["label"], names)) for part in parts]
+        return _with_fit(Splits(*splits, names, task_type=task.type), task_type)
     frame = kind.read(task)
-    frame = frame[frame["text"].notna() & frame["label"].notna()]  # a missing label is no class
-    frame = frame.assign(text=frame["text"].astype(str).str.strip())
-    frame = frame[frame["text"].str.len() > 0].drop_duplicates("text")
+    frame = frame[frame["label"].notna()]  # a missing label is no target
+    if kind.words:  # sentences as word lists: empty ones dropped, and repeated ones (a sentence in two splits leaks)
+        frame = frame[frame["tokens"].map(len) > 0]
+        frame = frame[~frame["tokens"].map(tuple).duplicated()]
+        inputs = "tokens"
+    else:
+        columns = ["text", "text_pair"] if task.text_pair_column is not None else ["text"]
+        for column in columns:
+            frame = frame[frame[column].notna()]
+            frame = frame.assign(**{column: frame[column].astype(str).str.strip()})
+            frame = frame[frame[column].str.len() > 0]
+        frame = frame.drop_duplicates(columns)
+        inputs = "text"
     names, parts = _labelled_splits(frame, task)
-    return Splits(*(Split(part["text"].tolist(), part["label"].to_numpy("int64")) for part in parts), names)
+    pair = task.text_pair_column is not None and not kind.words
+    splits = [
+        Split(part[inputs].tolist(), task_type.targets(part["label"], names), pairs=part["text_pair"].tolist() if pair else None)
+        for part in parts
+    ]
+    return _with_fit(Splits(*splits, names, task_type=task.type), task_type)
+
+
+def _with_fit(splits: Splits, task_type) -> Splits:
+    splits.fitted = task_type.fit(splits.train.labels)  # the training split only: nothing of val or test leaks into it
+    return splits
 
 
 def _labelled_splits(frame, task: TaskConfig):
-    """Map the raw labels to ids (task.label_map, task.labels) and split the rows: (label names, parts)."""
-    rows = len(frame)
-    frame = frame.assign(label=frame["label"].astype(str))
-    if task.label_map is not None:
-        frame = frame[frame["label"].isin(list(task.label_map))]
-        frame = frame.assign(label=frame["label"].map(task.label_map))
-
-    if frame.empty:
-        mapped = " listed in task.label_map" if task.label_map is not None else ""
-        raise ConfigError("task.label_column", f"none of the {rows} rows has both a text and a label{mapped}", task.label_column)
-    found = sorted(frame["label"].unique())
-    names = list(task.labels) if task.labels is not None else found
-    unknown = sorted(set(found) - set(names))
-    if unknown:
-        raise ConfigError("task.labels", f"the data has labels {unknown} not listed; found {found}", names)
-    if len(found) < 2:
-        raise ConfigError("task.label_column", f"needs at least two distinct labels, found {found}", task.label_column)
-    frame = frame.assign(label=frame["label"].map({name: i for i, name in enumerate(names)}))
+    """The task type's targets (sweep/task_types/), then the rows split: (label names, parts)."""
+    names, frame = TASK_TYPES.get(task.type).label_rows(frame, task)
     return names, split_rows(frame, task)

@@ -24,8 +24,11 @@ class TokenDataset(Dataset):
     def __len__(self) -> int:
         return len(self.split)
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, int, dict]:
-        return self.split.row(index), int(self.split.labels[index]), {name: values[index] for name, values in self.extras.items()}
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray, dict]:
+        split = self.split
+        # the target: per token (token classification), else the row's (a label id, a multi-hot row, a number)
+        target = split.row_labels(index) if split.token_labels is not None else np.asarray(split.labels[index])
+        return split.row(index), target, {name: values[index] for name, values in self.extras.items()}
 
 
 class FeatureDataset(Dataset):
@@ -33,7 +36,7 @@ class FeatureDataset(Dataset):
 
     def __init__(self, features: torch.Tensor, labels: np.ndarray, extras: Extras | None = None):
         self.features = features
-        self.labels = torch.tensor(labels, dtype=torch.long)  # a copy: the array may be read-only
+        self.labels = torch.as_tensor(np.array(labels))  # a copy (the array may be read-only), its dtype kept: ids, multi-hot rows, numbers
         self.extras = {name: torch.as_tensor(np.array(values)) for name, values in (extras or {}).items()}
 
     def __len__(self) -> int:
@@ -44,21 +47,41 @@ class FeatureDataset(Dataset):
 
 
 class PadCollator:
-    """Pads a batch to its own longest row; the attention mask marks the real tokens."""
+    """Pads a batch to its own longest row; the attention mask marks the real tokens. Per-token targets (token
+    classification) are padded alike, with -100 (ignored by the loss and the metrics)."""
 
-    def __init__(self, pad_id: int):
+    def __init__(self, pad_id: int, per_token: bool = False):
         self.pad_id = pad_id
+        self.per_token = per_token
 
-    def __call__(self, rows: list[tuple[np.ndarray, int, dict]]) -> dict:
+    def __call__(self, rows: list[tuple[np.ndarray, np.ndarray, dict]]) -> dict:
         longest = max(len(ids) for ids, _, _ in rows)
         input_ids = torch.full((len(rows), longest), self.pad_id, dtype=torch.long)
         attention_mask = torch.zeros((len(rows), longest), dtype=torch.long)
         for i, (ids, _, _) in enumerate(rows):
             input_ids[i, : len(ids)] = torch.from_numpy(ids.astype(np.int64))
             attention_mask[i, : len(ids)] = 1
-        batch = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": torch.tensor([label for _, label, _ in rows])}
-        batch.update({name: torch.as_tensor(np.stack([extras[name] for _, _, extras in rows])) for name in rows[0][2]})
+        if self.per_token:
+            labels = torch.full((len(rows), longest), -100, dtype=torch.long)
+            for i, (_, tags, _) in enumerate(rows):
+                labels[i, : len(tags)] = torch.from_numpy(tags.astype(np.int64))
+        else:
+            labels = torch.as_tensor(np.stack([target for _, target, _ in rows]))
+        batch = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+        batch.update({name: torch.as_tensor(stack_padded([extras[name] for _, _, extras in rows])) for name in rows[0][2]})
         return batch
+
+
+def stack_padded(values: list) -> np.ndarray:
+    """Per-row values as one array; rows of different lengths (a teacher's logits per word) zero-padded at the end."""
+    arrays = [np.asarray(value) for value in values]
+    longest = max((len(array) for array in arrays if array.ndim), default=0)
+    if all(array.shape == arrays[0].shape for array in arrays):
+        return np.stack(arrays)
+    out = np.zeros((len(arrays), longest, *arrays[0].shape[1:]), arrays[0].dtype)
+    for i, array in enumerate(arrays):
+        out[i, : len(array)] = array
+    return out
 
 
 class WeightedLengthGroupedSampler(Sampler):
@@ -101,18 +124,20 @@ def train_loader(
     else:
         sampler = WeightedLengthGroupedSampler(weights, split.lengths, batch_size, generator)
     rows = TokenDataset(split, extras)
+    collator = PadCollator(pad_id, per_token=split.token_labels is not None)
     if augmenter is None:
-        return DataLoader(rows, batch_size=batch_size, sampler=sampler, collate_fn=PadCollator(pad_id))
+        return DataLoader(rows, batch_size=batch_size, sampler=sampler, collate_fn=collator)
     from sweep.data.augment import AugmentingCollator, EpochRows, EpochSampler
 
     return DataLoader(
-        EpochRows(rows), batch_size=batch_size, sampler=EpochSampler(sampler), collate_fn=AugmentingCollator(augmenter, PadCollator(pad_id))
+        EpochRows(rows), batch_size=batch_size, sampler=EpochSampler(sampler), collate_fn=AugmentingCollator(augmenter, collator)
     )
 
 
 def eval_loader(split: TokenizedSplit, batch_size: int, pad_id: int, extras: Extras | None = None) -> DataLoader:
     order = np.argsort(split.lengths, kind="stable").tolist()  # sorted: the least padding possible
-    return DataLoader(TokenDataset(split, extras), batch_size=batch_size, sampler=order, collate_fn=PadCollator(pad_id))
+    collator = PadCollator(pad_id, per_token=split.token_labels is not None)
+    return DataLoader(TokenDataset(split, extras), batch_size=batch_size, sampler=order, collate_fn=collator)
 
 
 @torch.no_grad()

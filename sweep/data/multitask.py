@@ -37,6 +37,9 @@ def sub_task_configs(task: TaskConfig) -> list[TaskConfig]:
         tree = OmegaConf.to_container(OmegaConf.load(CONF / "task" / f"{name}.yaml"), resolve=True)
         if tree.get("kind") == "multi":
             raise ConfigError("task.tasks", f"{name!r} is itself multi-task", names)
+        if tree.get("type", "classification") != "classification":  # one head per sub-task, side by side: classes only
+            message = f"{name!r} is task.type={tree['type']}; multi-task training stacks classification tasks (mixing types: not yet)"
+            raise ConfigError("task.tasks", message, names)
         if tree.get("modality", "text") != task.modality:  # one model reads every sub-task's rows
             message = f"{name!r} has {tree.get('modality')} rows; multi-task training stacks {task.modality} tasks"
             raise ConfigError("task.tasks", message, names)

@@ -8,6 +8,7 @@ strategies, the objective, the trainer) is the same for both.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Callable
 
@@ -15,6 +16,9 @@ import numpy as np
 import torch
 
 from sweep.config.registry import Registry
+from sweep.task_types import TASK_TYPES
+
+log = logging.getLogger("sweep")
 
 
 class InputPipeline:
@@ -77,7 +81,17 @@ class TextPipeline(InputPipeline):
     def encode(self, split, processor, task, cache_dir, fingerprint):
         from sweep.data.tokens import tokenize
 
-        return tokenize(split.inputs, split.labels, processor, task.max_length, cache_dir, fingerprint)
+        if TASK_TYPES.get(task.type).word_rows:
+            from sweep.data.word_tokens import TOKENS_PER_WORD, tokenize_words
+
+            encoded, hit, cut = tokenize_words(split.inputs, split.labels, processor, task.max_length, cache_dir, fingerprint)
+            if cut.words:  # never silently: these words have no position, so no tag to learn or score
+                log.warning(
+                    "task.max_length=%d words (and %d sub-word pieces): %d of %d sentences cut, %d words lost (not trained or scored)",
+                    task.max_length, TOKENS_PER_WORD * task.max_length, cut.sentences, len(split), cut.words,
+                )  # fmt: skip
+            return encoded, hit
+        return tokenize(split.inputs, split.labels, processor, task.max_length, cache_dir, fingerprint, split.pairs)
 
     def backbone_options(self, processor) -> dict:
         return {"vocab_size": len(processor)}

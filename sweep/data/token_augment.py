@@ -18,6 +18,10 @@ each pass over the loader is the next epoch.
 Special tokens (the tokenizer's ``all_special_ids``: CLS, SEP, BOS, EOS, PAD, ...) are never masked,
 deleted, swapped or replaced; a token is inserted only before a content token, never before CLS or after
 the last SEP.
+
+Token classification: each piece's tag (-100 on all but a word's first piece) goes wherever its piece goes: a
+swapped piece takes its tag along, a deleted one takes it away (that word is not trained on this epoch), a
+masked one keeps it, and an inserted piece gets -100 (ignored), so the tags stay aligned with the pieces.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from sweep.data.draws import row_keys, uniforms
 
 # decision streams: one independent uniform per (row, position) for each
 SWAP, DELETE, MASK, INSERT, INSERT_TOKEN = range(5)
+IGNORED = -100  # the tag of a piece that is not a word's first (sweep/data/word_tokens.py)
 
 
 def _row_cumsum(flags: np.ndarray, starts: np.ndarray, row_of: np.ndarray) -> np.ndarray:
@@ -57,11 +62,12 @@ class TokenAugmenter:
         vocab = np.unique(train.flat)
         self.vocab = vocab[~np.isin(vocab, self.special)].astype(np.int32)
 
-    def __call__(self, rows: list[np.ndarray], row_ids: np.ndarray, epochs: np.ndarray) -> list[np.ndarray]:
-        return self.augment_batch(rows, np.asarray(row_ids, dtype=np.int64), np.asarray(epochs, dtype=np.int64))
+    def __call__(self, rows: list[np.ndarray], row_ids: np.ndarray, epochs: np.ndarray, tags: list[np.ndarray] | None = None):
+        return self.augment_batch(rows, np.asarray(row_ids, dtype=np.int64), np.asarray(epochs, dtype=np.int64), tags)
 
-    def augment_batch(self, rows: list[np.ndarray], row_ids: np.ndarray, epochs: np.ndarray) -> list[np.ndarray]:
-        """New token ids for ``rows`` (row ``i`` is training row ``row_ids[i]`` in epoch ``epochs[i]``).
+    def augment_batch(self, rows: list[np.ndarray], row_ids: np.ndarray, epochs: np.ndarray, tags: list[np.ndarray] | None = None):
+        """New token ids for ``rows`` (row ``i`` is training row ``row_ids[i]`` in epoch ``epochs[i]``); with
+        ``tags`` (a per-piece tag array per row: token classification), ``(new ids, their tags)``.
 
         In this order, each decision drawn once per content token (never a special token):
         swap with the next content token (p_swap; not when the previous token starts a swap), delete
@@ -70,8 +76,10 @@ class TokenAugmenter:
         """
         lengths = np.fromiter((len(row) for row in rows), dtype=np.int64, count=len(rows))
         if not lengths.sum():
-            return [row.copy() for row in rows]
+            copies = [row.copy() for row in rows]
+            return copies if tags is None else (copies, [row.copy() for row in tags])
         flat = np.concatenate(rows).astype(np.int32)
+        flat_tags = np.concatenate(tags).astype(np.int64) if tags is not None else None
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         row_of = np.repeat(np.arange(len(rows)), lengths)
         position = np.arange(len(flat)) - starts[row_of]
@@ -89,6 +97,8 @@ class TokenAugmenter:
             starts_swap = chosen & ~np.concatenate([[False], chosen[:-1]])
             at = np.flatnonzero(starts_swap)
             flat[at], flat[at + 1] = flat[at + 1], flat[at].copy()
+            if flat_tags is not None:  # a piece's tag goes with it
+                flat_tags[at], flat_tags[at + 1] = flat_tags[at + 1], flat_tags[at].copy()
 
         keep = np.ones(len(flat), dtype=bool)
         if self.p_delete > 0:
@@ -118,4 +128,9 @@ class TokenAugmenter:
         kept = np.flatnonzero(keep)
         out[first[kept] + insert[kept]] = flat[kept]
         new_lengths = np.bincount(row_of, weights=emitted, minlength=len(rows)).astype(np.int64)
-        return np.split(out, np.cumsum(new_lengths)[:-1])
+        cuts = np.cumsum(new_lengths)[:-1]
+        if flat_tags is None:
+            return np.split(out, cuts)
+        out_tags = np.full(len(out), IGNORED, dtype=np.int64)  # an inserted piece: no tag
+        out_tags[first[kept] + insert[kept]] = flat_tags[kept]
+        return np.split(out, cuts), np.split(out_tags, cuts)

@@ -22,6 +22,7 @@ from pathlib import Path
 from sweep.config.schema import JobConfig
 from sweep.pipeline.sources import Sources, resolve_sources
 from sweep.strategies import STRATEGIES, Strategy
+from sweep.task_types import TASK_TYPES
 
 
 @dataclass
@@ -40,6 +41,11 @@ class Built:
     task_label_counts: list[int] | None = None
     teacher_metrics: dict[str, float] = field(default_factory=dict)  # distillation: the teacher on val and test
     sources: Sources | None = None  # the model and teacher as resolved (sweep/pipeline/sources.py)
+    fitted: dict = field(default_factory=dict)  # what the task type learnt from the training split (a target's scale)
+
+    @property
+    def task_type(self):
+        return TASK_TYPES.get(self.job.root.task.type)
 
     @property
     def trainable_share(self) -> float:
@@ -69,6 +75,8 @@ def build(job: JobConfig, sources: Sources | None = None) -> Built:
     start = time.perf_counter()
     splits = load_splits(root.task)
     timings["load_data_s"] = time.perf_counter() - start
+    task_type = TASK_TYPES.get(root.task.type)
+    task_type.check_labels(root.trainer.monitor, splits.label_names)  # e.g. entity F1 monitored on tags that are not BIO
     weights = None  # multi-task training: how often each row is drawn
     if splits.task_names is not None:
         from sweep.data.multitask import sampling_weights
@@ -79,22 +87,22 @@ def build(job: JobConfig, sources: Sources | None = None) -> Built:
     if sources.teacher is not None:  # before the student: a bad teacher fails fast
         from sweep.pipeline.teacher import teach
 
-        taught = teach(sources, splits, root.task.max_length, root.optim.eval_batch_size, cache_dir)
+        taught = teach(sources, splits, root.task.max_length, root.optim.eval_batch_size, cache_dir, task_type.head)
         timings.update(taught.timings)
 
     # heavy imports only now: the checks above answer bad input without them
     import pytorch_lightning as pl
 
     from sweep.data.pipelines import pipeline_for
-    from sweep.models.classifier import SequenceClassifier
     from sweep.models.families import FAMILIES
+    from sweep.models.heads import with_head
     from sweep.zoo.loader import load_backbone, source_fingerprint
 
     start = time.perf_counter()
     if sources.kept_model:  # runs:/<id>/model: a kept model, with its head (sweep/tracking/saved_models.py)
         from sweep.tracking.saved_models import classifier_from_run
 
-        model, processor = classifier_from_run(job, splits.label_names, cache_dir)
+        model, processor, splits.fitted = classifier_from_run(job, splits.label_names, cache_dir, task_type, splits.fitted)
         pipeline = pipeline_for(root.model.family)  # the kept model's family, set as it loaded
     else:
         pipeline = pipeline_for(root.model.family)
@@ -102,7 +110,8 @@ def build(job: JobConfig, sources: Sources | None = None) -> Built:
         pl.seed_everything(root.seed, verbose=False)
         backbone = load_backbone(root.model, cache_dir, **pipeline.backbone_options(processor))
         pooling = root.model.pooling or FAMILIES.get(root.model.family).pooling
-        model = SequenceClassifier(backbone, backbone.config.hidden_size, splits.num_labels, pooling, root.model.dropout)
+        outputs = task_type.outputs(splits.label_names)
+        model = with_head(task_type.head, backbone, backbone.config.hidden_size, outputs, pooling, root.model.dropout)
     strategy.apply(model, processor)
     model.train()  # from_pretrained returns eval mode (dropout off); Lightning keeps modes as they are
     cached_prefix = strategy.cached_prefix_depth() and root.augment.name == "none"  # augmented rows differ every epoch
@@ -132,10 +141,16 @@ def build(job: JobConfig, sources: Sources | None = None) -> Built:
     if splits.task_names is not None:
         for name in extras:
             extras[name]["task"] = getattr(splits, name).tasks
-    if taught is not None:
+    if taught is not None and task_type.head == "tokens":  # per word: at the words this student's pieces start
+        from sweep.pipeline.word_teacher import for_student_words
+
+        extras["train"].update(for_student_words(taught.train_logits, encoded["train"]))
+    elif taught is not None:
         extras["train"]["teacher_logits"] = taught.train_logits
 
-    if strategy.frozen_features:  # never augmented: sweep.config.schema.check_augment refuses it
+    # never augmented (sweep.config.schema.check_augment refuses it); a per-token head reads the frozen backbone
+    # batch by batch instead: its features (one per token, per row) are not cached
+    if strategy.frozen_features and task_type.head == "pooled":
         loaders = _feature_loaders(model, pipeline, processor, encoded, extras, weights, job, backbone_id, timings)
     else:
         from sweep.data.augment import AUGMENTERS
@@ -166,6 +181,7 @@ def build(job: JobConfig, sources: Sources | None = None) -> Built:
         task_label_counts=splits.task_label_counts,
         teacher_metrics=taught.metrics if taught is not None else {},
         sources=sources,
+        fitted=splits.fitted,
     )
 
 

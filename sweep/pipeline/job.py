@@ -25,7 +25,7 @@ from sweep.config.schema import JobConfig, job_container
 from sweep.distributed.slurm_jobs import current_job_id
 from sweep.pipeline.context import JobContext
 from sweep.pipeline.outcome import JobOutcome, is_reported
-from sweep.pipeline.validate import validate
+from sweep.pipeline.validate import recorded_config, validate
 from sweep.runtime.signals import Interrupted
 
 log = logging.getLogger("sweep")
@@ -208,7 +208,7 @@ def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, 
     tags = tags_of(job, context, binding)
     if built.sources.teacher_run is not None:  # a model name: the run it found, for good
         tags["distill.teacher_run"] = built.sources.teacher_run
-    run = JobRun.open(client, experiment_id, name, tags, job_container(cfg), context.parent_run_id)
+    run = JobRun.open(client, experiment_id, name, tags, recorded_config(cfg, job), context.parent_run_id)
     if built.sources.teacher_run is not None:  # the pin as a param too: runs compare on it in the UI
         client.log_param(run.run_id, "distill.teacher_run", built.sources.teacher_run)
     monitor = root.trainer.monitor
@@ -254,7 +254,8 @@ def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, 
         end_run(run, state_of(error), error, root.paths.output_dir)
         raise
     run.finish("finished", best_step=result.best_step, precision=result.precision)
-    test = "  ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()) if k.startswith("test/"))
+    # the type's own test metrics; per label or sub-task (test/f1/<label>) they are in the run
+    test = "  ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()) if k.startswith("test/") and k.count("/") == 1)
     log.info(
         "result %s: best %s=%.4f  %s  trainable=%.2f%%  train %.1fs  %s  run %s",
         name, monitor, result.monitored, test, 100 * built.trainable_share, result.metrics["train_time_s"], result.precision, run.run_id,

@@ -4,17 +4,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# every metric a job reports at its end; a search may optimise any of them
-STAGE_METRICS = tuple(f"{stage}/{name}" for stage in ("train", "val", "test") for name in ("loss", "acc", "f1"))
-RUN_METRICS = ("params_trainable", "params_total", "params_trainable_share", "train_time_s", "peak_memory_mb", "optimizer_steps")
+from sweep.task_types import TASK_TYPES
+from sweep.task_types.base import RUN_METRIC_DIRECTIONS
+
+# every metric a job of some task type reports at its end; a search may optimise any of them
+_NAMES = dict.fromkeys(name for type_name in TASK_TYPES for name in TASK_TYPES.get(type_name).metrics)
+STAGE_METRICS = tuple(f"{stage}/{name}" for stage in ("train", "val", "test") for name in _NAMES)
+RUN_METRICS = tuple(RUN_METRIC_DIRECTIONS)
 KNOWN_METRICS = STAGE_METRICS + RUN_METRICS
 
 
-def is_reported(name: str, sub_tasks: list[str] | None = None) -> bool:
-    """A metric a job reports: KNOWN_METRICS, or in multi-task training a sub-task's ``val/<task>/acc`` etc."""
+def stage_metrics(task_type: str | None = None) -> tuple[str, ...]:
+    """``<stage>/<metric>`` for every metric a job of ``task_type`` logs (None: of any type)."""
+    names = TASK_TYPES.get(task_type).metrics if task_type is not None else _NAMES
+    return tuple(f"{stage}/{name}" for stage in ("train", "val", "test") for name in names)
+
+
+def is_reported(name: str, sub_tasks: list[str] | None = None, task_type: str | None = None) -> bool:
+    """A metric a job reports: a stage metric of its task type (any type's, if None), a run metric, or in
+    multi-task training a sub-task's ``val/<task>/acc`` etc."""
     stage, _, rest = name.partition("/")
     task, _, metric = rest.rpartition("/")
-    return name in KNOWN_METRICS or (task in (sub_tasks or []) and f"{stage}/{metric}" in STAGE_METRICS)
+    known = stage_metrics(task_type)
+    return name in known or name in RUN_METRICS or (task in (sub_tasks or []) and f"{stage}/{metric}" in known)
 
 
 @dataclass

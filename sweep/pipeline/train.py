@@ -83,15 +83,14 @@ def precision_arguments(precision: str, accelerator: str) -> dict:
 
 
 def objective_for(built: Built):
-    """Cross-entropy, or under a teacher distillation, or per sub-task for multi-task training."""
-    from lightning_modules.objectives import Classification, Distillation, MultiTask
+    """The task type's loss and metrics (under a teacher, its distillation), or per sub-task for multi-task training."""
+    from lightning_modules.objectives import MultiTask
 
-    distill = built.job.root.distill
+    root = built.job.root
     if built.task_names is not None:
         return MultiTask(built.task_names, built.task_label_counts)
-    if built.job.teacher is not None:
-        return Distillation(len(built.label_names), distill.alpha, distill.temperature)
-    return Classification(len(built.label_names))
+    distill = root.distill if built.job.teacher is not None else None
+    return built.task_type.objective(built.label_names, built.fitted, root.task, distill)
 
 
 def make_trainer(cfg, train_batches: int, tracking_uri: str | None, run_id: str | None, callbacks: list | None = None):
@@ -160,6 +159,8 @@ def train(built: Built, tracking_uri: str | None = None, run_id: str | None = No
         metrics = {f"best_{cfg.monitor}": best.best, "train_time_s": train_time, "optimizer_steps": trainer.global_step}
         metrics["warmup_steps"] = module.warmup_steps
         metrics["world_size"] = trainer.world_size  # processes that trained it (DDP ranks)
+        if cfg.fit and cfg.restore_best:  # the tested weights are the best validation's: so is what it calibrated there
+            module.objective.adopt(best.at_best)
         # read before testing: Lightning clears callback_metrics when trainer.test starts
         logged = trainer.callback_metrics
         last = {key.removesuffix("_epoch"): float(value) for key, value in logged.items() if key.startswith(("train/", "val/"))}

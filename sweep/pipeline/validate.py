@@ -18,7 +18,11 @@ from sweep.config.schema import JobConfig, ModelConfig, RootConfig, TaskConfig, 
 from sweep.data.augment import check_augment
 from sweep.data.kinds import TASK_KINDS
 from sweep.models.families import FAMILIES, check_family
+from sweep.pipeline.outcome import RUN_METRICS, stage_metrics
 from sweep.strategies import STRATEGIES
+from sweep.task_types import TASK_TYPES
+
+MODE_DIRECTIONS = {"max": "maximize", "min": "minimize"}  # trainer.mode -> search.directions
 
 
 def validate(cfg: DictConfig) -> JobConfig:
@@ -32,16 +36,78 @@ def validate(cfg: DictConfig) -> JobConfig:
     FAMILIES.get(root.model.family)  # an unknown family lists the known ones
     one_of("optim.scheduler", root.optim.scheduler, tuple(SCHEDULERS))
     check_modality(root.model, root.task, name)
+    task_type = check_task_type(root, name)
     check_augment(root.augment, name, strategy_cls.frozen_features, root.task.modality)
+    if root.augment.name != "none" and task_type.refuses_augment:
+        require(False, "augment", root.augment.name, f"task.type={task_type.name}: {task_type.refuses_augment}; use augment=none")
     teacher = root.distill.teacher if strategy_cls.teacher_use != "never" else None
     if strategy_cls.teacher_use == "required":
         hint = "runs:/<run_id>/model or a model name"
         require(teacher is not None, "distill.teacher", None, f"strategy={name} needs a teacher: {hint}")
     if teacher is not None:
+        require(
+            "distill" not in task_type.refuses,
+            "distill.teacher",
+            teacher,
+            f"task.type={task_type.name}: {task_type.refuses.get('distill')}",
+        )
         require(root.task.kind != "multi", "distill.teacher", teacher, "distillation of multi-task training is not supported")
         require(root.task.modality == "text", "distill.teacher", teacher, "distillation is supported on text tasks only")
     check_output_dir(root.paths.output_dir)
     return JobConfig(root=root, strategy=strategy, teacher=teacher)
+
+
+def check_task_type(root: RootConfig, strategy: str):
+    """The task type: known, reading rows its kind yields, able to run the strategy; and what follows from it:
+    ``trainer.monitor``/``mode`` set to ``auto`` become the type's, and a search without ``search.metrics``
+    optimises the monitor (its directions, where not given, each metric's own). Returns the type."""
+    task, trainer = root.task, root.trainer
+    task_type = TASK_TYPES.get(task.type)
+    if task.kind != "multi":
+        words = TASK_KINDS.get(task.kind).words
+        if words != task_type.word_rows:
+            readers = [kind for kind in TASK_KINDS.names() if TASK_KINDS.get(kind).words == task_type.word_rows and kind != "multi"]
+            what = "word-tagged sentences" if words else "texts with a label"
+            require(
+                False,
+                "task.type",
+                task.type,
+                f"task.kind={task.kind} yields {what}; task.type={task.type} reads kinds {', '.join(readers)}",
+            )
+    elif task.type != "classification":
+        require(False, "task.type", task.type, "multi-task training (task=multi) stacks classification tasks: task.type=classification")
+    task_type.check(task, strategy, STRATEGIES.names())
+    if trainer.monitor == "auto":
+        trainer.monitor = task_type.default_monitor(task)
+    if trainer.mode == "auto":
+        mode = task_type.direction(trainer.monitor)
+        require(mode is not None, "trainer.mode", "auto", f"the direction of trainer.monitor={trainer.monitor} is unknown: set max or min")
+        trainer.mode = mode
+    if root.search is not None:
+        search = root.search
+        if search.get("metrics") is None:
+            search["metrics"] = [trainer.monitor]
+        if search.get("directions") is None:
+            directions = [task_type.direction(metric) for metric in search["metrics"]]
+            unknown = [metric for metric, direction in zip(search["metrics"], directions) if direction is None]
+            logged = ", ".join((*stage_metrics(task_type.name), *RUN_METRICS))
+            require(
+                not unknown,
+                "search.metrics",
+                search["metrics"],
+                f"{unknown} never logged by a job of task.type={task.type}; logged: {logged}",
+            )
+            search["directions"] = [MODE_DIRECTIONS[direction] for direction in directions]
+    return task_type
+
+
+def recorded_config(cfg: DictConfig, job: JobConfig) -> dict:
+    """The resolved config as a run records it (params, config.yaml): with what ``auto`` and null became."""
+    config = job_container(cfg)
+    config.setdefault("trainer", {}).update(monitor=job.root.trainer.monitor, mode=job.root.trainer.mode)
+    if job.root.search is not None and isinstance(config.get("search"), dict):
+        config["search"].update(metrics=job.root.search["metrics"], directions=job.root.search["directions"])
+    return config
 
 
 def check_modality(model: ModelConfig, task: TaskConfig, strategy: str) -> None:

@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sweep.config.errors import ConfigError
 from sweep.config.schema import SearchConfig, search_config
-from sweep.pipeline.outcome import KNOWN_METRICS, is_reported
+from sweep.pipeline.outcome import RUN_METRICS, is_reported, stage_metrics
 from sweep.search.space import Param, param_from_dict, param_from_override
 
 # search.* keys that may change between runs of one study without making it another study
@@ -74,10 +74,11 @@ def plan_search(config: DictConfig, arguments: list[str], compose: Callable[[lis
             raise ConfigError("search.metrics", f"'{metric}' would tune on the test set; search on val/* (test/* is reported for the best)",
                               list(search.metrics))  # fmt: skip
         sub_tasks = list(root.task.tasks or []) if root.task.kind == "multi" else []
-        if not is_reported(metric, sub_tasks):
+        if not is_reported(metric, sub_tasks, root.task.type):
             per_task = ", and per sub-task of task=multi: val/<task>/acc, ..." if not sub_tasks else f", val/{sub_tasks[0]}/acc, ..."
-            raise ConfigError("search.metrics", f"'{metric}' is never logged by a job; logged: {', '.join(KNOWN_METRICS)}{per_task}",
-                              list(search.metrics))  # fmt: skip
+            logged = ", ".join((*stage_metrics(root.task.type), *RUN_METRICS))
+            message = f"'{metric}' is never logged by a job of task.type={root.task.type}; logged: {logged}{per_task}"
+            raise ConfigError("search.metrics", message, list(search.metrics))
 
     overrides = OverridesParser.create().parse_overrides(arguments)
     choices: list[Param] = []

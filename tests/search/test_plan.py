@@ -72,9 +72,13 @@ def test_multi_objective_does_not_touch_the_monitor(tmp_path):
         (
             ["search.metrics=[val/accuracy]"],
             [],
-            "search.metrics=['val/accuracy']: 'val/accuracy' is never logged by a job; logged: train/loss",
+            "search.metrics=['val/accuracy']: ['val/accuracy'] never logged by a job of task.type=classification; logged: train/loss",
         ),
-        (["search.metrics=[val/acc,train_time_s]"], [], "search.directions=['maximize']: 1 direction(s) for 2 metric(s)"),
+        (
+            ["search.metrics=[val/acc,train_time_s]", "search.directions=[maximize]"],
+            [],
+            "search.directions=['maximize']: 1 direction(s) for 2 metric(s)",
+        ),
         (["search.metrics=[test/acc]"], [], "search.metrics=['test/acc']: 'test/acc' would tune on the test set"),
         (["search.metrics=[val/acc,test/f1]", "search.directions=[maximize,maximize]"], [], "'test/f1' would tune on the test set"),
         (["search.directions=[up]"], [], "search.directions=['up']: each must be one of maximize, minimize"),

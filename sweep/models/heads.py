@@ -1,0 +1,26 @@
+"""Heads by kind (``TaskType.head``): a backbone, and a linear head on its pooled output or on every token.
+
+Used wherever a classifier is made: a fresh job (sweep/pipeline/build.py), a kept model reloaded
+(sweep/tracking/saved_models.py), a candidate scored by sweep.select.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from sweep.config.registry import Registry
+from sweep.models.classifier import SequenceClassifier
+from sweep.models.token_classifier import TokenClassifier
+
+HEADS: Registry = Registry(
+    "head",
+    {
+        "pooled": lambda backbone, hidden, outputs, pooling, dropout: SequenceClassifier(backbone, hidden, outputs, pooling, dropout),
+        "tokens": lambda backbone, hidden, outputs, pooling, dropout: TokenClassifier(backbone, hidden, outputs, dropout),
+    },
+)
+
+
+def with_head(head: str, backbone: nn.Module, hidden_size: int, outputs: int, pooling: str, dropout: float) -> nn.Module:
+    """The backbone under a fresh head of kind ``head`` (pooled or tokens) with ``outputs`` outputs."""
+    return HEADS.get(head)(backbone, hidden_size, outputs, pooling, dropout)

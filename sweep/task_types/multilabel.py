@@ -1,0 +1,61 @@
+"""Multi-label classification: any number of labels per row (topics of a news story, genres of a film).
+
+The label column holds a row's labels joined by ``task.label_separator`` (default ``|``: ``grain|wheat``). One
+sigmoid per label, binary cross-entropy; micro- and macro-F1 and each label's F1 at a decision threshold that is
+searched on validation and only used on test (lightning_modules/multilabel.py).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sweep.config.errors import ConfigError
+from sweep.task_types.base import TaskType
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sweep.config.schema import TaskConfig
+
+
+class MultiLabel(TaskType):
+    name = "multilabel"
+    metrics = {"loss": "min", "f1_micro": "max", "f1_macro": "max"}
+    monitor = "val/f1_micro"
+    shown = ("test/f1_micro", "test/f1_macro")
+    pairs = True
+    # a teacher's soft targets would be per-label probabilities (multi-label) or its prediction (regression): neither
+    # objective reads one yet
+    refuses = {"distill": "distillation of this type is not supported yet (classification and token classification are)"}
+    select_targets = ("targets",)  # no classes: LogME only
+
+    def label_rows(self, frame: pd.DataFrame, task: TaskConfig) -> tuple[list[str], pd.DataFrame]:
+        separator = task.label_separator
+        lists = frame["label"].astype(str).map(lambda cell: [label.strip() for label in cell.split(separator) if label.strip()])
+        if task.label_map is not None:  # labels the map does not name are dropped from the row
+            lists = lists.map(lambda labels: [task.label_map[label] for label in labels if label in task.label_map])
+        found = sorted({label for labels in lists for label in labels})
+        names = list(task.labels) if task.labels is not None else found
+        unknown = sorted(set(found) - set(names))
+        if unknown:
+            raise ConfigError("task.labels", f"the data has labels {unknown[:10]} not listed; found {found[:20]}", names)
+        if len(found) < 2:
+            raise ConfigError(
+                "task.label_column", f"needs at least two distinct labels (split on {separator!r}), found {found}", task.label_column
+            )
+        index = {name: i for i, name in enumerate(names)}
+        return names, frame.assign(label=lists.map(lambda labels: sorted({index[label] for label in labels})))
+
+    def targets(self, labels, label_names) -> np.ndarray:
+        """Multi-hot rows: 1.0 in each of a row's label columns (a label no row of this split has keeps its column)."""
+        hot = np.zeros((len(labels), len(label_names)), np.float32)
+        for row, ids in enumerate(labels):
+            hot[row, ids] = 1.0
+        return hot
+
+    def objective(self, label_names, fitted, task, distill=None):
+        from lightning_modules.multilabel import MultiLabel as BinaryCrossEntropy
+
+        return BinaryCrossEntropy(list(label_names))
