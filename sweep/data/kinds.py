@@ -1,9 +1,10 @@
 """Task kinds (``task.kind``): where a task's raw rows come from, and what those rows are.
 
-A kind is a reader plus its modality (text or image), so the config check can tell, before anything
-is read, that a text model was given an image task. Readers live by modality: sweep/data/sources.py
-(text) and sweep/data/image_sources.py (images); this file lists them all, once. Light: the readers
-import pandas when they run.
+A kind is a reader plus its modality (text or image) and whether its rows are word sequences with one tag per
+word, so the config check can tell, before anything is read, that a text model was given an image task or a
+token-classification type a reader of whole texts. Readers live by modality: sweep/data/sources.py (texts),
+sweep/data/word_sources.py (word sequences) and sweep/data/image_sources.py (images); this file lists them all,
+once. Light: the readers import pandas when they run.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from sweep.config.registry import Registry
-from sweep.data import image_sources, sources
+from sweep.data import image_sources, sources, word_sources
 
 
 @dataclass(frozen=True)
 class TaskKind:
     read: Callable[[Any], Any] | None  # TaskConfig -> a DataFrame (text) or ImageRows (images); None: multi
     modality: str
+    words: bool = False  # True: rows are word sequences with one tag per word (token classification)
 
 
 TASK_KINDS: Registry[TaskKind] = Registry(
@@ -26,6 +28,10 @@ TASK_KINDS: Registry[TaskKind] = Registry(
     {
         "rotten_tomatoes": TaskKind(sources.rotten_tomatoes, "text"),
         "csv": TaskKind(sources.user_file, "text"),
+        "vader_movie_ratings": TaskKind(sources.vader_movie_ratings, "text"),  # a number per text: regression
+        "debian_tags": TaskKind(sources.debian_tags, "text"),  # several labels per text: multilabel
+        "conll": TaskKind(word_sources.conll, "text", words=True),
+        "tweet_ner": TaskKind(word_sources.tweet_ner, "text", words=True),
         "fashion_mnist": TaskKind(image_sources.fashion_mnist, "image"),
         "mnist": TaskKind(image_sources.mnist_5k, "image"),
         "digits": TaskKind(image_sources.digits, "image"),

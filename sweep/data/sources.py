@@ -1,8 +1,10 @@
 """The text task kinds (``task.kind``, sweep/data/kinds.py): where raw rows come from. The packaged Rotten
-Tomatoes corpus, and a user's own CSV/JSONL file.
+Tomatoes corpus, VADER's rated movie snippets (regression), Debian's tagged package descriptions (multi-label),
+and a user's own CSV/JSONL file. Word-level rows (token classification) are read in sweep/data/word_sources.py.
 
-A reader returns a DataFrame with columns ``text``, ``label`` (raw values) and optionally ``group`` and
-``split``; everything after that (label mapping, de-duplication, splitting) is shared, in sweep/data/tasks.py.
+A reader returns a DataFrame with columns ``text``, ``label`` (raw values: a class name, a number, or several
+labels joined by ``task.label_separator``) and optionally ``group`` and ``split``; everything after that (label
+mapping by task type, de-duplication, splitting) is shared, in sweep/data/labelled.py.
 """
 
 from __future__ import annotations
@@ -13,12 +15,51 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sweep.config.errors import ConfigError
-from sweep.zoo.assets import ROTTEN_TOMATOES_CSV
+from sweep.zoo.assets import DEBIAN_DESCRIPTIONS, ROTTEN_TOMATOES_CSV, VADER_RATINGS_TAR
 
 if TYPE_CHECKING:
     from sweep.config.schema import TaskConfig
 
 READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
+
+VADER_MOVIE_SNIPPETS = "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt"  # inside VADER_RATINGS_TAR
+# Debtags that say what a program does or works with (not how it is built or packaged: role::, implemented-in::,
+# interface::, uitoolkit:: are left out), cut to facet::value (works-with::image:raster -> works-with::image):
+# the 31 such tags that at least 150 of Debian 12's programs carry (docs/task-data.md). A fixed list, so that
+# every Debian release gives the same label set; task.labels picks a subset.
+DEBTAGS_LABELS = (
+    "admin::configuring",
+    "admin::filesystem",
+    "admin::monitoring",
+    "field::biology",
+    "field::mathematics",
+    "game::arcade",
+    "hardware::storage",
+    "network::client",
+    "network::server",
+    "security::authentication",
+    "use::analysing",
+    "use::checking",
+    "use::configuring",
+    "use::converting",
+    "use::downloading",
+    "use::editing",
+    "use::gameplaying",
+    "use::learning",
+    "use::monitor",
+    "use::organizing",
+    "use::playing",
+    "use::searching",
+    "use::storing",
+    "use::viewing",
+    "works-with::audio",
+    "works-with::db",
+    "works-with::file",
+    "works-with::image",
+    "works-with::mail",
+    "works-with::software",
+    "works-with::text",
+)
 
 
 def rotten_tomatoes(task: TaskConfig):
@@ -34,6 +75,55 @@ def _packaged_corpus(path: str):
 
     frame = pd.read_csv(path)
     return frame.rename(columns={"category": "label", "movie_name": "group"})[["text", "label", "group"]]
+
+
+def vader_movie_ratings(task: TaskConfig):
+    """Movie-review snippets with the mean sentiment of about 19 raters on -4..+4 (VADER's ground truth): regression."""
+    return _vader_snippets(str(VADER_RATINGS_TAR.locate("task.kind=vader_movie_ratings"))).copy()
+
+
+@functools.cache
+def _vader_snippets(path: str):
+    """``id<TAB>mean<TAB>text`` lines (CRLF) of one member of the tarball, read without unpacking it (1.4 MB)."""
+    import tarfile
+
+    import pandas as pd
+
+    with tarfile.open(path) as archive:
+        handle = archive.extractfile(VADER_MOVIE_SNIPPETS)
+        if handle is None:
+            raise ConfigError("task.kind", f"{path} has no {VADER_MOVIE_SNIPPETS}", "vader_movie_ratings")
+        lines = handle.read().decode("utf-8").splitlines()
+    rows = [line.split("\t", 2) for line in lines if line.strip()]
+    return pd.DataFrame({"text": [row[2] for row in rows], "label": [float(row[1]) for row in rows]})
+
+
+def debian_tags(task: TaskConfig):
+    """Debian programs' descriptions with the Debtags that say what they do (multi-label), grouped by source
+    package: binaries built from one source share wording, and never straddle two splits."""
+    labels = tuple(task.labels) if task.labels is not None else DEBTAGS_LABELS
+    return _debian_programs(str(DEBIAN_DESCRIPTIONS.locate("task.kind=debian_tags")), labels, task.label_separator).copy()
+
+
+@functools.cache
+def _debian_programs(path: str, labels: tuple[str, ...], separator: str):
+    """Packages tagged role::program with at least one of ``labels`` (tags cut to facet::value), their labels
+    joined by ``separator`` in sorted order; the others are dropped."""
+    import pandas as pd
+
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    wanted = set(labels)
+
+    def label_cell(cell: str) -> str:
+        tags = [tag.strip() for tag in cell.split(",")]
+        if "role::program" not in tags:
+            return ""
+        cut = {"::".join([facet, value.split(":")[0]]) for facet, _, value in (tag.partition("::") for tag in tags)}
+        return separator.join(sorted(cut & wanted))
+
+    frame = frame.assign(label=frame["tags"].map(label_cell))
+    frame = frame[frame["label"] != ""]
+    return frame.rename(columns={"source": "group"})[["text", "label", "group"]].reset_index(drop=True)
 
 
 def user_file(task: TaskConfig):

