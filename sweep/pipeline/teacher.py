@@ -54,43 +54,63 @@ class Teacher:
 
 @dataclass
 class Taught:
-    """What the student gets of its teacher: the training split's logits (a per-row extra of its batches), the
-    teacher's accuracy on val and test (for comparison), and the seconds and cache hits it took."""
+    """What the student gets of its teacher: the training split's logits (a per-row extra of its batches; token
+    classification: one [words, tags] array per sentence, by word index), the teacher's accuracy on val and test
+    (for comparison; per word for token classification), and the seconds and cache hits it took."""
 
     train_logits: np.ndarray
     metrics: dict[str, float]
     timings: dict[str, float]
 
 
-def teach(sources: Sources, splits, max_length: int, batch_size: int, cache_dir: Path) -> Taught:
+def teach(sources: Sources, splits, max_length: int, batch_size: int, cache_dir: Path, head: str = "pooled") -> Taught:
     """The teacher's whole part, in one visit: load it, check its labels against the task's, and its logits of
-    every split, from its cache after the first job. Raises ConfigError (``distill.teacher``) for a bad teacher."""
+    every split, from its cache after the first job. ``head``: the task type's (pooled: a row's logits; tokens:
+    each word's). Raises ConfigError (``distill.teacher``) for a bad teacher."""
     start = time.perf_counter()
-    teacher = load_teacher(sources, cache_dir)
+    teacher = load_teacher(sources, cache_dir, head)
     columns = label_order(teacher, splits.label_names)
     timings = {"load_teacher_s": time.perf_counter() - start}
     start, hits, metrics, train_logits = time.perf_counter(), 0, {}, None
     for name in ("train", "val", "test"):
         part = getattr(splits, name)
-        logits, hit = teacher_logits(teacher, part.inputs, part.labels, columns, max_length, batch_size, cache_dir)
+        if head == "tokens":
+            from sweep.pipeline.word_teacher import teacher_word_logits, word_accuracy
+
+            logits, hit = teacher_word_logits(teacher, part.inputs, part.labels, columns, max_length, batch_size, cache_dir)
+            accuracy = word_accuracy
+        else:
+            logits, hit = teacher_logits(teacher, part.inputs, part.labels, columns, max_length, batch_size, cache_dir)
+            accuracy = row_accuracy
         hits += hit
         if name == "train":
             train_logits = logits
         elif len(part):
-            metrics[f"teacher_{name}_acc"] = float(np.mean(logits.argmax(1) == part.labels))
+            metrics[f"teacher_{name}_acc"] = accuracy(logits, part.labels)
     timings.update(teacher_s=time.perf_counter() - start, teacher_cache_hits=hits, teacher_forward_batches=teacher.batches_run)
     return Taught(train_logits, metrics, timings)
 
 
-def load_teacher(sources: Sources, cache_dir: Path) -> Teacher:
+def row_accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(logits.argmax(1) == labels))
+
+
+# a Hugging Face teacher by the head the task needs: (its architectures' suffix, the auto class that loads it)
+HF_HEADS = {
+    "pooled": ("ForSequenceClassification", "AutoModelForSequenceClassification"),
+    "tokens": ("ForTokenClassification", "AutoModelForTokenClassification"),
+}
+
+
+def load_teacher(sources: Sources, cache_dir: Path, head: str = "pooled") -> Teacher:
     """The teacher ``sources.teacher`` names, as resolved: a kept run (read from ``sources.tracking_uri``),
-    or a folder or hub id."""
+    or a folder or hub id; its head must be the task's (a row's logits, or each token's)."""
     if sources.kept_teacher:
-        return _saved_teacher(sources.teacher, sources.tracking_uri, cache_dir, named=sources.teacher_name)
-    return _hugging_face_teacher(sources.teacher)
+        return _saved_teacher(sources.teacher, sources.tracking_uri, cache_dir, named=sources.teacher_name, head=head)
+    return _hugging_face_teacher(sources.teacher, head)
 
 
-def _saved_teacher(source: str, tracking_uri: str, cache_dir: Path, named: str | None = None) -> Teacher:
+def _saved_teacher(source: str, tracking_uri: str, cache_dir: Path, named: str | None = None, head: str = "pooled") -> Teacher:
     """``named``: the model name the run was found by (errors name it, as the user wrote it)."""
     import torch
 
@@ -100,6 +120,13 @@ def _saved_teacher(source: str, tracking_uri: str, cache_dir: Path, named: str |
         model, tokenizer, metadata = load_saved_classifier(source, tracking_uri, cache_dir)
     except ConfigError as error:  # it names model.source; here the run is the teacher
         raise ConfigError(KEY, error.message, named or source) from None
+    saved_head = metadata.get("head", "pooled")
+    if saved_head != head:
+        what = {"pooled": "one prediction per row", "tokens": "one per token"}
+        raise ConfigError(
+            KEY, f"the teacher makes {what[saved_head]} ({metadata.get('task_type', 'classification')}); the task needs {what[head]}",
+            named or source,
+        )  # fmt: skip
     model.eval()
 
     @torch.no_grad()
@@ -109,9 +136,10 @@ def _saved_teacher(source: str, tracking_uri: str, cache_dir: Path, named: str |
     return Teacher(source, forward, tokenizer, list(metadata["label_names"]), fingerprint=source)
 
 
-def _hugging_face_teacher(source: str) -> Teacher:
+def _hugging_face_teacher(source: str, head: str = "pooled") -> Teacher:
     import torch
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+    import transformers
+    from transformers import AutoConfig, AutoTokenizer
 
     try:
         config = AutoConfig.from_pretrained(source)
@@ -119,10 +147,11 @@ def _hugging_face_teacher(source: str) -> Teacher:
         raise ConfigError(
             KEY, f"not a runs:/ URI, a model in conf/model/ or a loadable model ({str(error).splitlines()[0]})", source
         ) from None
-    if not any(name.endswith("ForSequenceClassification") for name in (config.architectures or [])):
-        raise ConfigError(KEY, f"has no trained classification head (architectures: {config.architectures}); fine-tune it first", source)
+    suffix, auto_class = HF_HEADS[head]
+    if not any(name.endswith(suffix) for name in (config.architectures or [])):
+        raise ConfigError(KEY, f"has no trained *{suffix} head (architectures: {config.architectures}); fine-tune it first", source)
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(source, use_safetensors=True).eval()
+        model = getattr(transformers, auto_class).from_pretrained(source, use_safetensors=True).eval()
         tokenizer = AutoTokenizer.from_pretrained(source)
     except (OSError, ValueError) as error:  # e.g. weights only as pickled .bin, which we never load
         raise ConfigError(KEY, f"cannot load it: {str(error).splitlines()[0]}", source) from None

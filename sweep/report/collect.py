@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from sweep.config.errors import ConfigError
 from sweep.report.costs import COSTS
+from sweep.task_types import TASK_TYPES
 
 
 @dataclass
@@ -138,7 +139,8 @@ def build_table(records: list[RunRecord], task: str | None, metric: str | None, 
     mode = majority([r.mode for r in ranked if r.monitor == metric] or ["max"])
     sign = 1.0 if mode == "max" else -1.0
     suffix = metric.split("/", 1)[-1]
-    tests = [name for name in dict.fromkeys([f"test/{suffix}", "test/acc", "test/f1"]) if any(name in r.metrics for r in ranked)]
+    shown = [name for type_name in TASK_TYPES for name in TASK_TYPES.get(type_name).shown]  # the runs' own types' logged ones
+    tests = [name for name in dict.fromkeys([f"test/{suffix}", *shown]) if any(name in r.metrics for r in ranked)]
     cells: dict[tuple[str, str], Cell] = {}
     for record in sorted(records, key=lambda r: (r.start, r.run_id)):  # earlier runs first: they win ties
         cell = cells.setdefault((record.model, record.strategy), Cell(record.model, record.strategy))

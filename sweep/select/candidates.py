@@ -26,9 +26,10 @@ log = logging.getLogger("sweep")
 @dataclass
 class Features:
     name: str
-    features: np.ndarray  # N x D, float32, row order of the training split
+    features: np.ndarray  # N x D, float32, row order of the training split (token classification: one row per word)
     cached: bool  # read from the feature cache (nothing computed)
     seconds: float  # tokenizer, tokens (cached or not), the model where needed, the features
+    labels: np.ndarray | None = None  # token classification: each word's tag id (None: the split's labels, row by row)
 
 
 class LazyClassifier:
@@ -50,25 +51,30 @@ class LazyClassifier:
         return self._model is not None
 
 
-def extract(name: str, job: JobConfig, train_split, label_names: list[str], batch_size: int) -> Features:
-    """The features of ``train_split`` (a task split, as load_splits gives it) under candidate ``name``."""
-    from sweep.data.features import cached_features
+def extract(name: str, job: JobConfig, splits, batch_size: int) -> Features:
+    """The features of ``splits.train`` (as load_splits gives it) under candidate ``name``."""
+    from sweep.data.features import cached_features, word_features
     from sweep.data.pipelines import pipeline_for
+    from sweep.task_types import TASK_TYPES
     from sweep.tracking.saved_models import classifier_from_run, is_saved_source
     from sweep.zoo.loader import source_fingerprint
 
     root = job.root
     cache_dir = Path(root.paths.cache_dir)
+    task_type = TASK_TYPES.get(root.task.type)
     start = time.perf_counter()
     if is_saved_source(root.model.source):  # a kept model: family and pooling are its own (sets root.model's)
-        loaded, processor = classifier_from_run(job, label_names, cache_dir)
+        loaded, processor, _ = classifier_from_run(job, splits.label_names, cache_dir, task_type, splits.fitted)
         _freeze(job, loaded, processor)
-        model = LazyClassifier(loaded.pooling, lambda: loaded)
+        model = LazyClassifier(getattr(loaded, "pooling", None), lambda: loaded)
     else:
         processor = pipeline_for(root.model.family).load_processor(root.model, cache_dir)
-        model = LazyClassifier(_pooling(job), lambda: _classifier(job, processor, len(label_names)))
+        model = LazyClassifier(_pooling(job), lambda: _classifier(job, processor, task_type, task_type.outputs(splits.label_names)))
     pipeline = pipeline_for(root.model.family)
-    encoded, _ = pipeline.encode(train_split, processor, root.task, cache_dir, pipeline.fingerprint(processor))
+    encoded, _ = pipeline.encode(splits.train, processor, root.task, cache_dir, pipeline.fingerprint(processor))
+    if task_type.head == "tokens":  # per word: not cached (a row's words are as many feature rows as it has words)
+        features, tags = word_features(model, encoded, processor, batch_size)
+        return Features(name, features.numpy(), False, time.perf_counter() - start, tags.numpy())
     # the backbone id as sweep/pipeline/build.py computes it for strategy=feature: the same key, the same file
     features, hit = cached_features(model, pipeline, encoded, processor, batch_size, cache_dir, source_fingerprint(root.model, root.seed))
     return Features(name, features.numpy(), hit, time.perf_counter() - start)
@@ -80,13 +86,13 @@ def _pooling(job: JobConfig) -> str:
     return job.root.model.pooling or FAMILIES.get(job.root.model.family).pooling
 
 
-def _classifier(job: JobConfig, processor, num_labels: int):
+def _classifier(job: JobConfig, processor, task_type, outputs: int):
     """The classifier of sweep/pipeline/build.py for a ``strategy=feature`` job: the same seed before the backbone
     (a random: source's weights come from it), the same pooling, the backbone frozen."""
     import pytorch_lightning as pl
 
     from sweep.data.pipelines import pipeline_for
-    from sweep.models.classifier import SequenceClassifier
+    from sweep.models.heads import with_head
     from sweep.zoo.loader import load_backbone
 
     root = job.root
@@ -94,7 +100,7 @@ def _classifier(job: JobConfig, processor, num_labels: int):
     pl.seed_everything(root.seed, verbose=False)
     options = pipeline_for(root.model.family).backbone_options(processor)
     backbone = load_backbone(root.model, Path(root.paths.cache_dir), **options)
-    model = SequenceClassifier(backbone, backbone.config.hidden_size, num_labels, _pooling(job), root.model.dropout)
+    model = with_head(task_type.head, backbone, backbone.config.hidden_size, outputs, _pooling(job), root.model.dropout)
     _freeze(job, model, processor)
     return model
 

@@ -82,8 +82,29 @@ class ClassEvidence:
 
 def logme(features: np.ndarray, labels: np.ndarray) -> float:
     """The LogME score of ``features`` (N x D) for the integer class ``labels`` (N): the maximum log evidence
-    per row, averaged over the classes present (each one-vs-rest)."""
+    per row, averaged over the classes present (each one-vs-rest). Float labels are targets instead: a number
+    per row (regression, standardised first: the evidence depends on the target's scale) or N x K multi-hot
+    rows (multi-label: each label that some row has is one target), as in the paper's regression form."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind == "f":
+        return float(np.mean([item.evidence for item in target_evidences(features, labels)]))
     return float(np.mean([item.evidence for item in class_evidences(features, labels)]))
+
+
+def target_evidences(features: np.ndarray, targets: np.ndarray) -> list[ClassEvidence]:
+    targets = np.asarray(targets, dtype=np.float64)
+    if targets.ndim == 1:  # one number per row
+        spread = targets.std()
+        columns = [(targets - targets.mean()) / (spread if spread > 0 else 1.0)]
+    else:  # multi-hot: labels no row has are left out, as classes without rows are
+        columns = [targets[:, j] for j in range(targets.shape[1]) if targets[:, j].any()]
+    features = np.asarray(features)
+    if features.ndim != 2 or len(features) != len(targets):
+        raise ValueError(f"features must be N x D with one label per row: got {features.shape} and {targets.shape}")
+    spectrum = Spectrum.of(features)
+    if spectrum.rank == 0:
+        raise ValueError("the features are all zero: no evidence to compute")
+    return [maximise(spectrum, column) for column in columns]
 
 
 def class_evidences(features: np.ndarray, labels: np.ndarray) -> list[ClassEvidence]:

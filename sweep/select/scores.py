@@ -15,6 +15,9 @@ from sweep.config.registry import Registry
 class Score:
     compute: Callable[[np.ndarray, np.ndarray, int], float]  # (features, labels, seed) -> score
     meaning: str  # one line for the README and --help
+    # what it reads (TaskType.select_targets): "classes" (one class id per row, or per word) or "targets"
+    # (any numeric targets: multi-hot rows, a number)
+    reads: str = "classes"
 
 
 SCORES: Registry[Score] = Registry("scores")
@@ -44,7 +47,9 @@ def _linear(features, labels, seed):
     return linear_accuracy(features, labels, seed)
 
 
-SCORES.register("logme")(Score(_logme, "log evidence per row of a Bayesian linear model on the features (You et al. 2021)"))
+SCORES.register("logme")(
+    Score(_logme, "log evidence per row of a Bayesian linear model on the features (You et al. 2021)", reads="targets")
+)
 SCORES.register("hscore")(Score(_hscore, "between-class over total feature covariance, Ledoit-Wolf shrunk (Bao et al. 2019)"))
 SCORES.register("knn")(Score(_knn, "5-fold cross-validated accuracy of a 10-nearest-neighbour vote"))
 SCORES.register("linear")(Score(_linear, "5-fold cross-validated accuracy of a logistic-regression probe"))

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sweep.config.errors import ConfigError, require
 from sweep.config.schema import JobConfig, PathsConfig, TaskConfig, TrackingConfig, job_container, typed
+from sweep.task_types import TASK_TYPES
 
 MODES = ("max", "min")
 
@@ -22,14 +23,17 @@ MODES = ("max", "min")
 class SelectConfig:
     max_rows: Optional[int] = None  # sets task.train_size (the features are then a feature job's with that size)
     batch_size: int = 128
-    metric: str = "best_val/acc"  # of the fine-tuned runs, for the weighted Kendall tau
-    mode: str = "max"
+    # of the fine-tuned runs, for the weighted Kendall tau; null: best_<the task type's monitor> (best_val/acc, ...)
+    metric: Optional[str] = None
+    mode: Optional[str] = None  # null: that metric's direction
 
     def __post_init__(self) -> None:
         require(self.max_rows is None or self.max_rows >= 4, "select.max_rows", self.max_rows, "must be >= 4 (or null)")
         require(self.batch_size >= 1, "select.batch_size", self.batch_size, "must be >= 1")
-        require(bool(self.metric.strip()), "select.metric", self.metric, "must name a metric of the fine-tuned runs")
-        require(self.mode in MODES, "select.mode", self.mode, f"must be one of {', '.join(MODES)}")
+        if self.metric is not None:
+            require(bool(self.metric.strip()), "select.metric", self.metric, "must name a metric of the fine-tuned runs")
+        if self.mode is not None:
+            require(self.mode in MODES, "select.mode", self.mode, f"must be one of {', '.join(MODES)}")
 
 
 @dataclass
@@ -61,6 +65,16 @@ def validate_select(cfg: DictConfig) -> Plan:
         if name not in SCORES:
             raise ConfigError("scores", f"unknown score {name}; known: {', '.join(SCORES.names())}", list(root.scores))
     require(root.task.kind != "multi", "task", root.task.name, "select scores one task at a time: choose one of its sub-tasks")
+    task_type = TASK_TYPES.get(root.task.type)
+    usable = [name for name in SCORES.names() if SCORES.get(name).reads in task_type.select_targets]
+    for name in root.scores:  # H-score and the probes need classes: a number or a set of labels per row has none
+        reads = SCORES.get(name).reads
+        why = f"{name} scores {reads}; task.type={task_type.name} has {' and '.join(task_type.select_targets)}: use {', '.join(usable)}"
+        require(name in usable, "scores", list(root.scores), why)
+    if root.select.metric is None:
+        root.select.metric = f"best_{task_type.default_monitor(root.task)}"
+    if root.select.mode is None:
+        root.select.mode = task_type.direction(root.select.metric.removeprefix("best_")) or "max"
     if root.select.max_rows is not None:
         root.task.train_size = min(root.task.train_size or root.select.max_rows, root.select.max_rows)
         plain["task"]["train_size"] = root.task.train_size

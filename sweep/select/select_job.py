@@ -50,16 +50,18 @@ def run_select(cfg: DictConfig) -> Selection:
     import_s = time.perf_counter() - start
     labels = splits.train.labels
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    what = "a numeric target" if root.task.type == "regression" else f"{len(splits.label_names)} labels ({root.task.type})"
     header = (
-        f"select on {root.task.name}: {len(labels)} training rows, {len(splits.label_names)} classes, "
+        f"select on {root.task.name}: {len(labels)} training rows, {what}, "
         f"{len(plan.jobs)} candidates, ranked by {root.scores[0]} "
         f"(data read in {data_s:.1f} s, libraries imported in {import_s:.1f} s; {cpu_name()}, {cores} cores)"
     )
     log.info(header)
     results = []
     for name, job in plan.jobs.items():
-        features = extract(name, job, splits.train, splits.label_names, root.select.batch_size)
-        results.append(score(features, labels, root.scores, root.seed))
+        features = extract(name, job, splits, root.select.batch_size)
+        # token classification: one row per word, with its tag (the candidate's tokenizer decides which words fit)
+        results.append(score(features, features.labels if features.labels is not None else labels, root.scores, root.seed))
         del features
         release_memory()  # one candidate's model at a time
     order = ranked(results, root.scores[0])
@@ -94,6 +96,8 @@ def training_split(task):
     from sweep.data.tasks import load_splits
 
     splits = load_splits(task)
+    if task.type != "classification":  # multi-label, numeric and word targets: their types checked them (>= 2 labels)
+        return splits
     present = np.unique(splits.train.labels)
     if len(present) < 2:
         names = [splits.label_names[int(label)] for label in present]

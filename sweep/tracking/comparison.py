@@ -13,6 +13,7 @@ def comparison(client, experiment_id: str, parent_run_id: str, monitor: str, mod
     import pandas as pd
 
     runs = client.search_runs([experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'", max_results=50000)
+    shown = shown_metrics(runs)
     rows = []
     for run in runs:
         metrics, tags = run.data.metrics, run.data.tags
@@ -24,8 +25,7 @@ def comparison(client, experiment_id: str, parent_run_id: str, monitor: str, mod
                 "trial": tags.get("optuna.trial", ""),
                 "state": tags.get("state", run.info.status.lower()),
                 f"best {monitor}": metrics.get(f"best_{monitor}", math.nan),
-                "test/acc": metrics.get("test/acc", math.nan),
-                "test/f1": metrics.get("test/f1", math.nan),
+                **{name: metrics.get(name, math.nan) for name in shown},
                 "trainable %": 100 * metrics.get("params_trainable_share", math.nan),
                 "trainable": metrics.get("params_trainable", math.nan),
                 "steps": metrics.get("optimizer_steps", math.nan),
@@ -41,9 +41,16 @@ def comparison(client, experiment_id: str, parent_run_id: str, monitor: str, mod
     return table.sort_values(f"best {monitor}", ascending=mode == "min", na_position="last").reset_index(drop=True)
 
 
+def shown_metrics(runs) -> list[str]:
+    """The test metrics of the runs' task types (classification: test/acc, test/f1; regression: test/rmse, ...),
+    each type's in its order; a run recorded before task types existed is classification."""
+    from sweep.task_types import TASK_TYPES
+
+    types = dict.fromkeys(run.data.params.get("task.type", "classification") for run in runs) or {"classification": None}
+    return list(dict.fromkeys(name for type_name in types if type_name in TASK_TYPES for name in TASK_TYPES.get(type_name).shown))
+
+
 FORMATS = {
-    "test/acc": "{:.4f}",
-    "test/f1": "{:.4f}",
     "trainable %": "{:.3g}",
     "trainable": "{:,.0f}",
     "steps": "{:.0f}",
@@ -56,7 +63,7 @@ def to_markdown(table: pd.DataFrame) -> str:
         return "(no runs)"
     shown = table.copy()
     for column in shown.columns:
-        fmt = FORMATS.get(column, "{:.4f}" if column.startswith("best ") else None)
+        fmt = FORMATS.get(column, "{:.4f}" if column.startswith(("best ", "test/")) else None)
         if fmt is not None:
             shown[column] = [fmt.format(v) if v == v else "" for v in shown[column]]  # v != v: NaN
     return shown.to_markdown(index=False, disable_numparse=True)  # keep our number formats

@@ -84,9 +84,9 @@ def write_model(folder: Path, model, tokenizer, metadata: dict) -> dict:
         "format": FORMAT_VERSION,
         **metadata,
         "backbone": kind,
-        "pooling": model.pooling,
+        "pooling": getattr(model, "pooling", None),  # a per-token head pools nothing
         "hidden_size": model.head.in_features,
-        "num_labels": len(metadata["label_names"]),
+        "num_labels": model.head.out_features,  # the head's width: labels, tags, or 1 for a number
         "dropout": model.dropout.p,
     }
     (folder / METADATA_FILE).write_text(json.dumps(full, indent=2, default=str))
@@ -188,7 +188,7 @@ def load_folder(folder: Path, tracking_uri: str | None, cache_dir: Path, source:
     from safetensors.torch import load_file
 
     from sweep.data.pipelines import pipeline_for
-    from sweep.models.classifier import SequenceClassifier
+    from sweep.models.heads import with_head
 
     metadata = json.loads((folder / METADATA_FILE).read_text())
     if metadata.get("format") != FORMAT_VERSION:
@@ -196,9 +196,11 @@ def load_folder(folder: Path, tracking_uri: str | None, cache_dir: Path, source:
     tokenizer = pipeline_for(metadata["family"]).saved_processor(folder)  # a tokenizer, or an image processor
     with torch.random.fork_rng(devices=[]):  # initialising what is then loaded leaves the caller's random state alone
         backbone = _backbone(folder, metadata, tracking_uri, cache_dir)
-        # a headless backbone gets a one-label placeholder head: classifier_from_run replaces it
+        # a headless backbone gets a one-label placeholder head: classifier_from_run replaces it. Kept before task
+        # types existed: a pooled head (classification)
         num_labels = max(metadata["num_labels"], 1)
-        model = SequenceClassifier(backbone, metadata["hidden_size"], num_labels, metadata["pooling"], metadata["dropout"])
+        head = metadata.get("head", "pooled")
+        model = with_head(head, backbone, metadata["hidden_size"], num_labels, metadata["pooling"] or "mean", metadata["dropout"])
     if metadata.get(HEADLESS):
         return model.eval(), tokenizer, metadata
     missing, unexpected = model.load_state_dict(load_file(str(folder / HEAD_FILE)), strict=False)
@@ -258,17 +260,20 @@ def _base_backbone(metadata: dict, tracking_uri: str | None, cache_dir: Path):
 
 
 # ------------------------------------------------------------------------------------ a job on a kept one
-def classifier_from_run(job, label_names: list[str], cache_dir: Path):
-    """The model and tokenizer of a job whose ``model.source`` is ``runs:/...``, ready for its strategy.
+def classifier_from_run(job, label_names: list[str], cache_dir: Path, task_type, fitted: dict):
+    """The model, tokenizer and fitted target metadata of a job whose ``model.source`` is ``runs:/...``, ready for
+    its strategy.
 
-    Family and pooling are the saved model's (``job.root.model`` is updated to them). The saved head is
-    kept when the task's labels are the saved ones, in the same order; otherwise a fresh head is made.
+    Family and pooling are the saved model's (``job.root.model`` is updated to them). The saved head is kept when
+    it was trained for the same task type and the same labels, in the same order; with it, what the type fitted on
+    the run's training split (a regression target's scale), which the head's outputs mean. Otherwise a fresh head
+    of the job's type is made on the saved backbone, with ``fitted`` (from this job's training split).
     """
     import pytorch_lightning as pl
     from peft import PeftModel
-    from torch import nn
 
     from sweep.models.families import check_family
+    from sweep.models.heads import with_head
     from sweep.strategies import STRATEGIES
     from sweep.tracking.store import tracking_uri
 
@@ -278,7 +283,8 @@ def classifier_from_run(job, label_names: list[str], cache_dir: Path):
     check_family(
         metadata["family"], root.model.source, root.task, job.strategy.name, STRATEGIES.names()
     )  # the config check could not know it
-    root.model.family, root.model.pooling = metadata["family"], metadata["pooling"]
+    pooling = metadata["pooling"] or root.model.pooling
+    root.model.family, root.model.pooling = metadata["family"], pooling
     if isinstance(model.backbone, PeftModel) and root.trainer.fit and job.strategy.name != "feature":
         raise ConfigError(
             "strategy",
@@ -286,9 +292,13 @@ def classifier_from_run(job, label_names: list[str], cache_dir: Path):
             job.strategy.name,
         )
     pl.seed_everything(root.seed, verbose=False)
-    if list(label_names) != list(metadata["label_names"]):
-        saved = "a pre-trained backbone" if metadata.get(HEADLESS) else f"the saved model's {metadata['label_names']}"
-        log.info("labels %s: a fresh head on %s", label_names, saved)
-        model.head = nn.Linear(metadata["hidden_size"], len(label_names))
+    saved_type = metadata.get("task_type", "classification")  # kept before task types: classification
+    if saved_type == task_type.name and list(label_names) == list(metadata["label_names"]) and not metadata.get(HEADLESS):
+        fitted = dict(metadata.get("fitted") or {})
+    else:
+        saved = "a pre-trained backbone" if metadata.get(HEADLESS) else f"the saved {saved_type} model's {metadata['label_names']}"
+        log.info("%s labels %s: a fresh head on %s", task_type.name, label_names, saved)
+        family_pooling = pooling or "mean"
+        model = with_head(task_type.head, model.backbone, metadata["hidden_size"], task_type.outputs(label_names), family_pooling, 0.0)
     model.dropout.p = root.model.dropout
-    return model, tokenizer
+    return model, tokenizer, fitted
