@@ -156,6 +156,7 @@ def user_file(task: TaskConfig):
         raise ConfigError("task.path", "the file has no rows", task.path)
 
     wanted = {"text": task.text_column, "label": task.label_column, "group": task.group_column, "split": task.split_column}
+    wanted["text_pair"] = task.text_pair_column  # a second text per row (sentence pairs), None: one
     columns = list(frame.columns)
     for role, column in wanted.items():
         if column is not None and column not in columns:

