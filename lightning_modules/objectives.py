@@ -170,18 +170,21 @@ class MultiTask(Objective):
         return out
 
     def seen_anywhere(self, stage: str) -> list[bool]:
-        """Sub-tasks seen by any DDP rank (each trains on its own batches): every rank then computes, and
-        syncs, the same metrics; a rank skipping one would leave the others waiting in its sync."""
-        seen = self.seen[stage]
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            flags = torch.tensor(seen, dtype=torch.int32)  # gloo and NCCL both reduce it where it is: CPU for gloo
-            if torch.distributed.get_backend() == "nccl":
-                flags = flags.cuda()
-            torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
-            seen = [bool(flag) for flag in flags.tolist()]
-        return seen
+        return seen_on_any_rank(self.seen[stage])
 
     def reset(self, stage: str) -> None:
         for metrics in self.metrics[f"{stage}_"]:
             metrics.reset()
         self.seen[stage] = [False] * len(self.columns)
+
+
+def seen_on_any_rank(seen: list[bool]) -> list[bool]:
+    """Sub-tasks seen by any DDP rank (each trains on its own batches): every rank then computes, and syncs, the
+    same metrics; a rank skipping one would leave the others waiting in its sync."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        flags = torch.tensor(seen, dtype=torch.int32)  # gloo and NCCL both reduce it where it is: CPU for gloo
+        if torch.distributed.get_backend() == "nccl":
+            flags = flags.cuda()
+        torch.distributed.all_reduce(flags, op=torch.distributed.ReduceOp.MAX)
+        seen = [bool(flag) for flag in flags.tolist()]
+    return seen

@@ -38,6 +38,7 @@ class Splits:
     task_names: list[str] | None = None  # multi-task training only
     task_label_counts: list[int] | None = None
     task_type: str = "classification"
+    sub_task_types: list[str] | None = None  # multi-task training across types: each sub-task's (None: all classification)
     fitted: dict = field(default_factory=dict)  # what the type learnt from the training split (a target's scale)
 
     @property

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from sweep.data.labelled import Splits
 
 SHARED_KEYS = ("train_size", "val_size", "test_size")
+# classification sub-tasks share one pooled head (their columns side by side); token classification ones add a
+# per-token head beside it (sweep/models/multi_head.py). A multi-hot row or a number has no place in either yet.
+SUB_TASK_TYPES = ("classification", "token_classification")
 
 
 def sub_task_configs(task: TaskConfig) -> list[TaskConfig]:
@@ -37,8 +40,8 @@ def sub_task_configs(task: TaskConfig) -> list[TaskConfig]:
         tree = OmegaConf.to_container(OmegaConf.load(CONF / "task" / f"{name}.yaml"), resolve=True)
         if tree.get("kind") == "multi":
             raise ConfigError("task.tasks", f"{name!r} is itself multi-task", names)
-        if tree.get("type", "classification") != "classification":  # one head per sub-task, side by side: classes only
-            message = f"{name!r} is task.type={tree['type']}; multi-task training stacks classification tasks (mixing types: not yet)"
+        if tree.get("type", "classification") not in SUB_TASK_TYPES:  # a class or a tag per word: sweep/models/multi_head.py
+            message = f"{name!r} is task.type={tree['type']}; multi-task training stacks sub-tasks of types {', '.join(SUB_TASK_TYPES)}"
             raise ConfigError("task.tasks", message, names)
         if tree.get("modality", "text") != task.modality:  # one model reads every sub-task's rows
             message = f"{name!r} has {tree.get('modality')} rows; multi-task training stacks {task.modality} tasks"
@@ -54,11 +57,18 @@ def load_multitask(task: TaskConfig) -> Splits:
 
     configs = sub_task_configs(task)
     parts = [load_single(config) for config in configs]  # a sub-task is never multi (checked above)
+    types = [config.type for config in configs]
+    mixed = set(types) != {"classification"}
 
     def stack(name: str) -> Split:
         pieces = [getattr(part, name) for part in parts]
         tasks = np.concatenate([np.full(len(piece), index, np.int64) for index, piece in enumerate(pieces)])
-        return Split([row for piece in pieces for row in piece.inputs], np.concatenate([piece.labels for piece in pieces]), tasks)
+        if mixed:  # a class id or a tag-id array per row
+            labels = np.empty(len(tasks), dtype=object)
+            labels[:] = [label for piece in pieces for label in piece.labels]
+        else:
+            labels = np.concatenate([piece.labels for piece in pieces])
+        return Split([row for piece in pieces for row in piece.inputs], labels, tasks)
 
     return Splits(
         stack("train"),
@@ -67,7 +77,39 @@ def load_multitask(task: TaskConfig) -> Splits:
         [f"{config.name}/{label}" for config, part in zip(configs, parts) for label in part.label_names],
         task_names=[config.name for config in configs],
         task_label_counts=[part.num_labels for part in parts],
+        sub_task_types=types if mixed else None,
     )
+
+
+def encode_mixed(split, pipeline, processor, task: TaskConfig, cache_dir, fingerprint: str):
+    """The token ids of a stack of classification and token classification rows, every row's targets per token (a
+    class at position 0, -100 elsewhere; tags on each word's first piece): each sub-task encoded as its own type
+    (texts, or words) through the token cache, then joined. Returns (encoded split, cache hits)."""
+    from sweep.data.labelled import Split
+    from sweep.data.tokens import TokenizedSplit
+
+    parts, hits = [], 0
+    for index, config in enumerate(sub_task_configs(task)):
+        rows = np.flatnonzero(split.tasks == index)  # stacked: one run of rows per sub-task
+        part = Split([split.inputs[i] for i in rows], config_targets(split.labels[rows], config.type))
+        encoded, hit = pipeline.encode(part, processor, config, cache_dir, fingerprint)
+        hits += hit
+        if encoded.token_labels is None:  # a classification part: its label at each row's first position
+            encoded.token_labels = np.full(len(encoded.flat), -100, np.int64)
+            encoded.token_labels[encoded.offsets[:-1][encoded.lengths > 0]] = part.labels[encoded.lengths > 0]
+        parts.append(encoded)
+    joined = TokenizedSplit.concatenate(parts, split.labels, "+".join(part.key for part in parts))
+    joined.token_labels = np.concatenate([part.token_labels for part in parts]) if parts else np.zeros(0, np.int64)
+    return joined, hits
+
+
+def config_targets(labels: np.ndarray, type_name: str) -> np.ndarray:
+    """A sub-task's rows' targets as its own type holds them: int ids, or an object array of tag-id arrays."""
+    if type_name == "classification":
+        return np.asarray(list(labels), dtype=np.int64)
+    out = np.empty(len(labels), dtype=object)
+    out[:] = list(labels)
+    return out
 
 
 def sampling_weights(task: TaskConfig, tasks: np.ndarray) -> np.ndarray | None:

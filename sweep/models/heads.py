@@ -10,6 +10,7 @@ from torch import nn
 
 from sweep.config.registry import Registry
 from sweep.models.classifier import SequenceClassifier
+from sweep.models.multi_head import MultiTaskClassifier
 from sweep.models.token_classifier import TokenClassifier
 
 HEADS: Registry = Registry(
@@ -17,10 +18,13 @@ HEADS: Registry = Registry(
     {
         "pooled": lambda backbone, hidden, outputs, pooling, dropout: SequenceClassifier(backbone, hidden, outputs, pooling, dropout),
         "tokens": lambda backbone, hidden, outputs, pooling, dropout: TokenClassifier(backbone, hidden, outputs, dropout),
+        # multi-task training across types: outputs is (pooled columns, token columns)
+        "mixed": lambda backbone, hidden, outputs, pooling, dropout: MultiTaskClassifier(backbone, hidden, outputs, pooling, dropout),
     },
 )
 
 
-def with_head(head: str, backbone: nn.Module, hidden_size: int, outputs: int, pooling: str, dropout: float) -> nn.Module:
-    """The backbone under a fresh head of kind ``head`` (pooled or tokens) with ``outputs`` outputs."""
+def with_head(head: str, backbone: nn.Module, hidden_size: int, outputs, pooling: str, dropout: float) -> nn.Module:
+    """The backbone under a fresh head of kind ``head`` (pooled, tokens, or mixed) with ``outputs`` outputs (mixed:
+    a pair, pooled and token columns)."""
     return HEADS.get(head)(backbone, hidden_size, outputs, pooling, dropout)

@@ -42,6 +42,8 @@ class Built:
     teacher_metrics: dict[str, float] = field(default_factory=dict)  # distillation: the teacher on val and test
     sources: Sources | None = None  # the model and teacher as resolved (sweep/pipeline/sources.py)
     fitted: dict = field(default_factory=dict)  # what the task type learnt from the training split (a target's scale)
+    head: str = "pooled"  # the model's head: pooled, tokens, or mixed (multi-task training across types)
+    sub_task_types: list[str] | None = None  # multi-task training across types: each sub-task's
 
     @property
     def task_type(self):
@@ -99,10 +101,11 @@ def build(job: JobConfig, sources: Sources | None = None) -> Built:
     from sweep.zoo.loader import load_backbone, source_fingerprint
 
     start = time.perf_counter()
+    head, outputs = head_of(splits, task_type)
     if sources.kept_model:  # runs:/<id>/model: a kept model, with its head (sweep/tracking/saved_models.py)
         from sweep.tracking.saved_models import classifier_from_run
 
-        model, processor, splits.fitted = classifier_from_run(job, splits.label_names, cache_dir, task_type, splits.fitted)
+        model, processor, splits.fitted = classifier_from_run(job, splits.label_names, cache_dir, task_type, splits.fitted, head, outputs)
         pipeline = pipeline_for(root.model.family)  # the kept model's family, set as it loaded
     else:
         pipeline = pipeline_for(root.model.family)
@@ -110,8 +113,7 @@ def build(job: JobConfig, sources: Sources | None = None) -> Built:
         pl.seed_everything(root.seed, verbose=False)
         backbone = load_backbone(root.model, cache_dir, **pipeline.backbone_options(processor))
         pooling = root.model.pooling or FAMILIES.get(root.model.family).pooling
-        outputs = task_type.outputs(splits.label_names)
-        model = with_head(task_type.head, backbone, backbone.config.hidden_size, outputs, pooling, root.model.dropout)
+        model = with_head(head, backbone, backbone.config.hidden_size, outputs, pooling, root.model.dropout)
     strategy.apply(model, processor)
     model.train()  # from_pretrained returns eval mode (dropout off); Lightning keeps modes as they are
     cached_prefix = strategy.cached_prefix_depth() and root.augment.name == "none"  # augmented rows differ every epoch
@@ -132,7 +134,12 @@ def build(job: JobConfig, sources: Sources | None = None) -> Built:
     fingerprint = pipeline.fingerprint(processor)
     encoded, hits = {}, 0
     for name in ("train", "val", "test"):
-        encoded[name], hit = pipeline.encode(getattr(splits, name), processor, root.task, cache_dir, fingerprint)
+        if splits.sub_task_types is not None:  # classification and token rows: each sub-task encoded as its type
+            from sweep.data.multitask import encode_mixed
+
+            encoded[name], hit = encode_mixed(getattr(splits, name), pipeline, processor, root.task, cache_dir, fingerprint)
+        else:
+            encoded[name], hit = pipeline.encode(getattr(splits, name), processor, root.task, cache_dir, fingerprint)
         hits += hit
     timings["tokenize_s"] = time.perf_counter() - start
     timings["token_cache_hits"] = hits
@@ -150,7 +157,7 @@ def build(job: JobConfig, sources: Sources | None = None) -> Built:
 
     # never augmented (sweep.config.schema.check_augment refuses it); a per-token head reads the frozen backbone
     # batch by batch instead: its features (one per token, per row) are not cached
-    if strategy.frozen_features and task_type.head == "pooled":
+    if strategy.frozen_features and head == "pooled":
         loaders = _feature_loaders(model, pipeline, processor, encoded, extras, weights, job, backbone_id, timings)
     else:
         from sweep.data.augment import AUGMENTERS
@@ -182,7 +189,19 @@ def build(job: JobConfig, sources: Sources | None = None) -> Built:
         teacher_metrics=taught.metrics if taught is not None else {},
         sources=sources,
         fitted=splits.fitted,
+        head=head,
+        sub_task_types=splits.sub_task_types,
     )
+
+
+def head_of(splits, task_type) -> tuple[str, object]:
+    """The model's head and its width: the task type's; multi-task training across types: mixed, (pooled columns,
+    token columns), the classification sub-tasks' labels and the token ones' tags."""
+    if splits.sub_task_types is None:
+        return task_type.head, task_type.outputs(splits.label_names)
+    counts = zip(splits.sub_task_types, splits.task_label_counts)
+    pooled = sum(count for kind, count in counts if kind == "classification")
+    return "mixed", (pooled, len(splits.label_names) - pooled)
 
 
 def _feature_loaders(model, pipeline, processor, encoded: dict, extras: dict, weights, job: JobConfig, backbone_id: str, timings: dict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import psutil
 import pytorch_lightning as pl
 import torch
@@ -87,6 +88,13 @@ def objective_for(built: Built):
     from lightning_modules.objectives import MultiTask
 
     root = built.job.root
+    if built.sub_task_types is not None:  # classification and token classification sub-tasks side by side
+        from lightning_modules.mixed_multitask import MixedMultiTask
+
+        kinds = ["tokens" if kind == "token_classification" else "pooled" for kind in built.sub_task_types]
+        ends = np.cumsum(built.task_label_counts)
+        labels = [[name.split("/", 1)[1] for name in built.label_names[end - n : end]] for n, end in zip(built.task_label_counts, ends)]
+        return MixedMultiTask(built.task_names, kinds, labels)
     if built.task_names is not None:
         return MultiTask(built.task_names, built.task_label_counts)
     distill = root.distill if built.job.teacher is not None else None

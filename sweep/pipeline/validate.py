@@ -74,8 +74,15 @@ def check_task_type(root: RootConfig, strategy: str):
                 task.type,
                 f"task.kind={task.kind} yields {what}; task.type={task.type} reads kinds {', '.join(readers)}",
             )
-    elif task.type != "classification":
-        require(False, "task.type", task.type, "multi-task training (task=multi) stacks classification tasks: task.type=classification")
+    else:
+        require(
+            task.type == "classification", "task.type", task.type, "task=multi takes its sub-tasks' types: leave task.type=classification"
+        )
+        from sweep.data.multitask import sub_task_configs
+
+        mixed = any(sub.type != "classification" for sub in sub_task_configs(task))
+        if mixed and root.augment.name != "none":  # a class sits at position 0, which a decoder's augmentation may move
+            require(False, "augment", root.augment.name, "multi-task training across task types is not augmented: use augment=none")
     task_type.check(task, strategy, STRATEGIES.names())
     if trainer.monitor == "auto":
         trainer.monitor = task_type.default_monitor(task)

@@ -92,7 +92,7 @@ def save_model(run, built) -> None:
         "label_names": list(built.label_names),
         "task": root.task.name,
         "task_type": root.task.type,
-        "head": built.task_type.head,
+        "head": built.head,
         "fitted": dict(built.fitted),  # what the head's outputs mean beyond the labels (a regression target's scale)
         "seed": root.seed,
         "vocab_size": pipeline_for(model.family).backbone_options(built.tokenizer).get("vocab_size"),  # None: images

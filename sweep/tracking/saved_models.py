@@ -87,6 +87,7 @@ def write_model(folder: Path, model, tokenizer, metadata: dict) -> dict:
         "pooling": getattr(model, "pooling", None),  # a per-token head pools nothing
         "hidden_size": model.head.in_features,
         "num_labels": model.head.out_features,  # the head's width: labels, tags, or 1 for a number
+        "outputs": getattr(model, "outputs", model.head.out_features),  # mixed heads: (pooled, token) columns
         "dropout": model.dropout.p,
     }
     (folder / METADATA_FILE).write_text(json.dumps(full, indent=2, default=str))
@@ -200,7 +201,8 @@ def load_folder(folder: Path, tracking_uri: str | None, cache_dir: Path, source:
         # types existed: a pooled head (classification)
         num_labels = max(metadata["num_labels"], 1)
         head = metadata.get("head", "pooled")
-        model = with_head(head, backbone, metadata["hidden_size"], num_labels, metadata["pooling"] or "mean", metadata["dropout"])
+        outputs = metadata.get("outputs", num_labels) if not metadata.get(HEADLESS) else num_labels
+        model = with_head(head, backbone, metadata["hidden_size"], outputs, metadata["pooling"] or "mean", metadata["dropout"])
     if metadata.get(HEADLESS):
         return model.eval(), tokenizer, metadata
     missing, unexpected = model.load_state_dict(load_file(str(folder / HEAD_FILE)), strict=False)
@@ -260,14 +262,15 @@ def _base_backbone(metadata: dict, tracking_uri: str | None, cache_dir: Path):
 
 
 # ------------------------------------------------------------------------------------ a job on a kept one
-def classifier_from_run(job, label_names: list[str], cache_dir: Path, task_type, fitted: dict):
+def classifier_from_run(job, label_names: list[str], cache_dir: Path, task_type, fitted: dict, head: str | None = None, outputs=None):
     """The model, tokenizer and fitted target metadata of a job whose ``model.source`` is ``runs:/...``, ready for
     its strategy.
 
     Family and pooling are the saved model's (``job.root.model`` is updated to them). The saved head is kept when
     it was trained for the same task type and the same labels, in the same order; with it, what the type fitted on
     the run's training split (a regression target's scale), which the head's outputs mean. Otherwise a fresh head
-    of the job's type is made on the saved backbone, with ``fitted`` (from this job's training split).
+    of the job's type is made on the saved backbone, with ``fitted`` (from this job's training split). ``head`` and
+    ``outputs``: the job's head and width where they are not the type's own (multi-task training across types).
     """
     import pytorch_lightning as pl
     from peft import PeftModel
@@ -293,12 +296,15 @@ def classifier_from_run(job, label_names: list[str], cache_dir: Path, task_type,
         )
     pl.seed_everything(root.seed, verbose=False)
     saved_type = metadata.get("task_type", "classification")  # kept before task types: classification
-    if saved_type == task_type.name and list(label_names) == list(metadata["label_names"]) and not metadata.get(HEADLESS):
+    head = head or task_type.head
+    outputs = outputs if outputs is not None else task_type.outputs(label_names)
+    same_head = metadata.get("head", "pooled") == head
+    if saved_type == task_type.name and same_head and list(label_names) == list(metadata["label_names"]) and not metadata.get(HEADLESS):
         fitted = dict(metadata.get("fitted") or {})
     else:
         saved = "a pre-trained backbone" if metadata.get(HEADLESS) else f"the saved {saved_type} model's {metadata['label_names']}"
         log.info("%s labels %s: a fresh head on %s", task_type.name, label_names, saved)
         family_pooling = pooling or "mean"
-        model = with_head(task_type.head, model.backbone, metadata["hidden_size"], task_type.outputs(label_names), family_pooling, 0.0)
+        model = with_head(head, model.backbone, metadata["hidden_size"], outputs, family_pooling, 0.0)
     model.dropout.p = root.model.dropout
     return model, tokenizer, fitted
