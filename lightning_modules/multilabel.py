@@ -139,3 +139,22 @@ class MultiLabel(Objective):
         the threshold chosen with those weights (the last validation's may be a later, worse epoch's)."""
         if "val/threshold" in at_best:
             self.threshold = GRID[grid_index(float(at_best["val/threshold"]))]
+
+
+class MultiLabelDistillation(MultiLabel):
+    """Training follows a teacher's per-label probabilities as well as the true labels:
+    α·BCE(student, labels) + (1 − α)·T²·BCE(σ(student / T), σ(teacher / T)), each label a two-class distillation
+    (Hinton et al., 2015, one sigmoid per label). ``batch["teacher_logits"]``: float [B, L]. Validation and test
+    losses stay plain BCE, so they compare with runs without a teacher."""
+
+    def __init__(self, label_names: list[str], alpha: float, temperature: float):
+        super().__init__(label_names)
+        self.alpha, self.temperature = float(alpha), float(temperature)
+
+    def loss(self, logits: torch.Tensor, batch: dict, stage: str) -> torch.Tensor:
+        hard = super().loss(logits, batch, stage)
+        if stage != "train":
+            return hard
+        t = self.temperature
+        soft = F.binary_cross_entropy_with_logits(logits.float() / t, torch.sigmoid(batch["teacher_logits"].float() / t))
+        return self.alpha * hard + (1.0 - self.alpha) * t**2 * soft

@@ -131,3 +131,21 @@ class Regression(Objective):
 
     def reset(self, stage: str) -> None:
         self.values[f"{stage}_"].reset()
+
+
+class RegressionDistillation(Regression):
+    """Training follows a teacher's predictions as well as the true targets: α·loss(student, target) + (1 − α)·
+    loss(student, teacher), both standardised by the student's scale. ``batch["teacher_logits"]``: float [B, 1],
+    the teacher's prediction on the raw scale. No temperature: a number has no distribution to soften.
+    Validation and test losses stay the plain loss, so they compare with runs without a teacher."""
+
+    def __init__(self, mean: float, std: float, loss: str = "mse", huber_delta: float = 1.0, alpha: float = 0.5):
+        super().__init__(mean, std, loss, huber_delta)
+        self.alpha = float(alpha)
+
+    def loss(self, logits: torch.Tensor, batch: dict, stage: str) -> torch.Tensor:
+        hard = super().loss(logits, batch, stage)
+        if stage != "train":
+            return hard
+        taught = batch["teacher_logits"].reshape(batch["labels"].shape)
+        return self.alpha * hard + (1.0 - self.alpha) * super().loss(logits, {"labels": taught}, stage)

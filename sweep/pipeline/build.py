@@ -89,7 +89,7 @@ def build(job: JobConfig, sources: Sources | None = None) -> Built:
     if sources.teacher is not None:  # before the student: a bad teacher fails fast
         from sweep.pipeline.teacher import teach
 
-        taught = teach(sources, splits, root.task.max_length, root.optim.eval_batch_size, cache_dir, task_type.head)
+        taught = teach(sources, splits, root.task.max_length, root.optim.eval_batch_size, cache_dir, task_type)
         timings.update(taught.timings)
 
     # heavy imports only now: the checks above answer bad input without them

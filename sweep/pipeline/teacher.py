@@ -21,7 +21,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,7 @@ class Teacher:
     fingerprint: str  # identifies its weights: part of the logits cache key
     pad_id: int | None = None  # default: the tokenizer's (or 0)
     batches_run: int = 0  # forward passes so far (logged: 0 once every split is cached)
+    fitted: dict = field(default_factory=dict)  # a kept teacher's fitted target metadata (its regression scale)
 
     @functools.cached_property
     def tokenizer_id(self) -> str:
@@ -63,13 +64,15 @@ class Taught:
     timings: dict[str, float]
 
 
-def teach(sources: Sources, splits, max_length: int, batch_size: int, cache_dir: Path, head: str = "pooled") -> Taught:
+def teach(sources: Sources, splits, max_length: int, batch_size: int, cache_dir: Path, task_type) -> Taught:
     """The teacher's whole part, in one visit: load it, check its labels against the task's, and its logits of
-    every split, from its cache after the first job. ``head``: the task type's (pooled: a row's logits; tokens:
-    each word's). Raises ConfigError (``distill.teacher``) for a bad teacher."""
+    every split, from its cache after the first job. ``task_type`` (sweep/task_types/): a pooled head's outputs are
+    a row's logits (a regression teacher's, back on the raw scale), a per-token head's each word's. Raises
+    ConfigError (``distill.teacher``) for a bad teacher."""
+    head = task_type.head
     start = time.perf_counter()
     teacher = load_teacher(sources, cache_dir, head)
-    columns = label_order(teacher, splits.label_names)
+    columns = label_order(teacher, splits.label_names) if task_type.has_label_names else [0]
     timings = {"load_teacher_s": time.perf_counter() - start}
     start, hits, metrics, train_logits = time.perf_counter(), 0, {}, None
     for name in ("train", "val", "test"):
@@ -78,21 +81,18 @@ def teach(sources: Sources, splits, max_length: int, batch_size: int, cache_dir:
             from sweep.pipeline.word_teacher import teacher_word_logits, word_accuracy
 
             logits, hit = teacher_word_logits(teacher, part.inputs, part.labels, columns, max_length, batch_size, cache_dir)
-            accuracy = word_accuracy
+            score = ("acc", word_accuracy(logits, part.labels)) if len(part) else None
         else:
             logits, hit = teacher_logits(teacher, part.inputs, part.labels, columns, max_length, batch_size, cache_dir)
-            accuracy = row_accuracy
+            logits = task_type.teacher_outputs(logits, teacher.fitted)
+            score = task_type.teacher_score(logits, part.labels) if len(part) else None
         hits += hit
         if name == "train":
             train_logits = logits
-        elif len(part):
-            metrics[f"teacher_{name}_acc"] = accuracy(logits, part.labels)
+        elif score is not None:
+            metrics[f"teacher_{name}_{score[0]}"] = score[1]
     timings.update(teacher_s=time.perf_counter() - start, teacher_cache_hits=hits, teacher_forward_batches=teacher.batches_run)
     return Taught(train_logits, metrics, timings)
-
-
-def row_accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
-    return float(np.mean(logits.argmax(1) == labels))
 
 
 # a Hugging Face teacher by the head the task needs: (its architectures' suffix, the auto class that loads it)
@@ -133,7 +133,7 @@ def _saved_teacher(source: str, tracking_uri: str, cache_dir: Path, named: str |
     def forward(input_ids, attention_mask):
         return model(input_ids=input_ids, attention_mask=attention_mask)
 
-    return Teacher(source, forward, tokenizer, list(metadata["label_names"]), fingerprint=source)
+    return Teacher(source, forward, tokenizer, list(metadata["label_names"]), fingerprint=source, fitted=dict(metadata.get("fitted") or {}))
 
 
 def _hugging_face_teacher(source: str, head: str = "pooled") -> Teacher:

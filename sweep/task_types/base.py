@@ -111,6 +111,11 @@ class TaskType:
         """The loss and metrics (lightning_modules/): ``distill`` is the distill config when a teacher trains the run."""
         raise NotImplementedError
 
-    def teacher_outputs(self, label_names: list[str]) -> int:
-        """What a teacher's head must predict for this type (its width); the teacher's outputs are its logits."""
-        return self.outputs(label_names)
+    # --- distillation (sweep/pipeline/teacher.py) ------------------------------------------------------------------
+    def teacher_outputs(self, logits: np.ndarray, teacher_fitted: dict) -> np.ndarray:
+        """A teacher's outputs as the student's objective reads them (regression: back on the raw scale)."""
+        return logits
+
+    def teacher_score(self, outputs: np.ndarray, labels: np.ndarray) -> tuple[str, float]:
+        """How good the teacher is on a split, logged as ``teacher_<split>_<name>``: accuracy by default."""
+        return "acc", float(np.mean(outputs.argmax(1) == labels))

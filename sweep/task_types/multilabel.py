@@ -26,9 +26,6 @@ class MultiLabel(TaskType):
     monitor = "val/f1_micro"
     shown = ("test/f1_micro", "test/f1_macro")
     pairs = True
-    # a teacher's soft targets would be per-label probabilities (multi-label) or its prediction (regression): neither
-    # objective reads one yet
-    refuses = {"distill": "distillation of this type is not supported yet (classification and token classification are)"}
     select_targets = ("targets",)  # no classes: LogME only
 
     def label_rows(self, frame: pd.DataFrame, task: TaskConfig) -> tuple[list[str], pd.DataFrame]:
@@ -57,5 +54,14 @@ class MultiLabel(TaskType):
 
     def objective(self, label_names, fitted, task, distill=None):
         from lightning_modules.multilabel import MultiLabel as BinaryCrossEntropy
+        from lightning_modules.multilabel import MultiLabelDistillation
 
+        if distill is not None:
+            return MultiLabelDistillation(list(label_names), distill.alpha, distill.temperature)
         return BinaryCrossEntropy(list(label_names))
+
+    def teacher_score(self, outputs: np.ndarray, labels: np.ndarray) -> tuple[str, float]:
+        """The teacher's micro-F1 at 0.5 (its own threshold is not known here)."""
+        predicted = outputs > 0.0
+        tp = float(np.sum(predicted & (labels > 0)))
+        return "f1_micro", 2 * tp / max(float(predicted.sum() + (labels > 0).sum()), 1.0)

@@ -28,9 +28,6 @@ class Regression(TaskType):
     shown = ("test/rmse", "test/mae", "test/pearson", "test/spearman")
     losses = ("mse", "huber")
     pairs = True
-    # a teacher's soft targets would be per-label probabilities (multi-label) or its prediction (regression): neither
-    # objective reads one yet
-    refuses = {"distill": "distillation of this type is not supported yet (classification and token classification are)"}
     select_targets = ("targets",)  # no classes: LogME only
     has_label_names = False
 
@@ -65,5 +62,19 @@ class Regression(TaskType):
 
     def objective(self, label_names, fitted, task, distill=None):
         from lightning_modules.regression import Regression as StandardisedLoss
+        from lightning_modules.regression import RegressionDistillation
 
-        return StandardisedLoss(fitted["target_mean"], fitted["target_std"], self.loss_name(task), task.huber_delta)
+        scale = (fitted["target_mean"], fitted["target_std"], self.loss_name(task), task.huber_delta)
+        if distill is not None:
+            return RegressionDistillation(*scale, alpha=distill.alpha)
+        return StandardisedLoss(*scale)
+
+    def teacher_outputs(self, logits: np.ndarray, teacher_fitted: dict) -> np.ndarray:
+        """A kept teacher's head predicts its own standardised target: back on the raw scale (a Hugging Face
+        regression head predicts it already)."""
+        if "target_std" in teacher_fitted:
+            return logits * teacher_fitted["target_std"] + teacher_fitted["target_mean"]
+        return logits
+
+    def teacher_score(self, outputs: np.ndarray, labels: np.ndarray) -> tuple[str, float]:
+        return "rmse", float(np.sqrt(np.mean((outputs.reshape(-1) - labels) ** 2)))

@@ -227,3 +227,30 @@ def test_a_pair_task_trains_on_both_texts_of_each_row(job_config, tmp_path):
     assert "test/acc" in train(built).metrics
     with pytest.raises(ConfigError, match="task.text_pair_column=missing: no such column in pairs.csv; columns: a, b, label"):
         build(job_config(*pair[:3], "task.text_pair_column=missing", "model=tiny_bert"))
+
+
+def test_multilabel_and_regression_distillation_losses_by_hand():
+    import math
+
+    import torch
+
+    from lightning_modules.multilabel import MultiLabelDistillation
+    from lightning_modules.regression import RegressionDistillation
+
+    # one row, one label: student logit 1, label 1, teacher logit 2, T = 2, alpha = 0.5
+    multilabel = MultiLabelDistillation(["a"], alpha=0.5, temperature=2.0)
+    batch = {"labels": torch.tensor([[1.0]]), "teacher_logits": torch.tensor([[2.0]])}
+
+    def sigmoid(x):
+        return 1 / (1 + math.exp(-x))
+
+    hard = -math.log(sigmoid(1.0))  # BCE(logit 1, label 1)
+    p = sigmoid(2.0 / 2)  # the teacher's soft target at T = 2
+    soft = -(p * math.log(sigmoid(0.5)) + (1 - p) * math.log(1 - sigmoid(0.5)))  # BCE(logit 1 / 2, p)
+    assert multilabel.loss(torch.tensor([[1.0]]), batch, "train").item() == pytest.approx(0.5 * hard + 0.5 * 4 * soft, rel=1e-6)
+    assert multilabel.loss(torch.tensor([[1.0]]), batch, "val").item() == pytest.approx(hard, rel=1e-6)
+    # regression: mean 1, std 2; target 3 (standardised 1), teacher 5 (standardised 2), student predicts 0: MSE 1 and 4
+    regression = RegressionDistillation(1.0, 2.0, "mse", 1.0, alpha=0.25)
+    batch = {"labels": torch.tensor([3.0]), "teacher_logits": torch.tensor([[5.0]])}
+    assert regression.loss(torch.tensor([[0.0]]), batch, "train").item() == pytest.approx(0.25 * 1 + 0.75 * 4)
+    assert regression.loss(torch.tensor([[0.0]]), batch, "test").item() == pytest.approx(1.0)
