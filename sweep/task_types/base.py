@@ -119,3 +119,15 @@ class TaskType:
     def teacher_score(self, outputs: np.ndarray, labels: np.ndarray) -> tuple[str, float]:
         """How good the teacher is on a split, logged as ``teacher_<split>_<name>``: accuracy by default."""
         return "acc", float(np.mean(outputs.argmax(1) == labels))
+
+
+def label_names(found: list[str], task: TaskConfig, split_on: str = "") -> list[str]:
+    """The label names in id order: ``task.labels``, else the ``found`` ones (sorted). A label found but not listed,
+    or fewer than two found, is a one-line error (``split_on``: how a multi-label cell was split, for it)."""
+    names = list(task.labels) if task.labels is not None else list(found)
+    unknown = sorted(set(found) - set(names))
+    if unknown:
+        raise ConfigError("task.labels", f"the data has labels {unknown[:10]} not listed; found {list(found)[:20]}", names)
+    if len(found) < 2:
+        raise ConfigError("task.label_column", f"needs at least two distinct labels{split_on}, found {list(found)}", task.label_column)
+    return names

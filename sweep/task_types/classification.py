@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sweep.config.errors import ConfigError
-from sweep.task_types.base import TaskType
+from sweep.task_types.base import TaskType, label_names
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,13 +28,7 @@ class Classification(TaskType):
     def label_rows(self, frame: pd.DataFrame, task: TaskConfig) -> tuple[list[str], pd.DataFrame]:
         frame = frame.assign(label=frame["label"].astype(str))
         frame = mapped(frame, task)
-        found = sorted(frame["label"].unique())
-        names = list(task.labels) if task.labels is not None else found
-        unknown = sorted(set(found) - set(names))
-        if unknown:
-            raise ConfigError("task.labels", f"the data has labels {unknown} not listed; found {found}", names)
-        if len(found) < 2:
-            raise ConfigError("task.label_column", f"needs at least two distinct labels, found {found}", task.label_column)
+        names = label_names(sorted(frame["label"].unique()), task)
         return names, frame.assign(label=frame["label"].map({name: i for i, name in enumerate(names)}))
 
     def targets(self, labels, label_names) -> np.ndarray:

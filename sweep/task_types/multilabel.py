@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sweep.config.errors import ConfigError
-from sweep.task_types.base import TaskType
+from sweep.task_types.base import TaskType, label_names
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,15 +32,7 @@ class MultiLabel(TaskType):
         lists = frame["label"].astype(str).map(lambda cell: [label.strip() for label in cell.split(separator) if label.strip()])
         if task.label_map is not None:  # labels the map does not name are dropped from the row
             lists = lists.map(lambda labels: [task.label_map[label] for label in labels if label in task.label_map])
-        found = sorted({label for labels in lists for label in labels})
-        names = list(task.labels) if task.labels is not None else found
-        unknown = sorted(set(found) - set(names))
-        if unknown:
-            raise ConfigError("task.labels", f"the data has labels {unknown[:10]} not listed; found {found[:20]}", names)
-        if len(found) < 2:
-            raise ConfigError(
-                "task.label_column", f"needs at least two distinct labels (split on {separator!r}), found {found}", task.label_column
-            )
+        names = label_names(sorted({label for labels in lists for label in labels}), task, f" (split on {separator!r})")
         index = {name: i for i, name in enumerate(names)}
         return names, frame.assign(label=lists.map(lambda labels: sorted({index[label] for label in labels})))
 
