@@ -254,3 +254,11 @@ def test_multilabel_and_regression_distillation_losses_by_hand():
     batch = {"labels": torch.tensor([3.0]), "teacher_logits": torch.tensor([[5.0]])}
     assert regression.loss(torch.tensor([[0.0]]), batch, "train").item() == pytest.approx(0.25 * 1 + 0.75 * 4)
     assert regression.loss(torch.tensor([[0.0]]), batch, "test").item() == pytest.approx(1.0)
+
+
+def test_select_leaves_out_the_words_of_tags_too_rare_to_cross_validate():
+    from sweep.select.candidates import MIN_TAG_WORDS, common_tags
+
+    tags = np.array([0] * 10 + [1] * MIN_TAG_WORDS + [2] * (MIN_TAG_WORDS - 1))
+    features, kept = common_tags(np.arange(len(tags))[:, None].astype(np.float32), tags)
+    assert sorted(set(kept.tolist())) == [0, 1] and len(features) == 10 + MIN_TAG_WORDS

@@ -83,3 +83,23 @@ def test_token_distillation_learns_from_a_kept_token_classifier_per_word(tmp_pat
         refused.returncode == 2
         and "the teacher makes one per token (token_classification); the task needs one prediction per row" in refused.stderr
     )
+
+
+def test_select_ranks_candidates_by_their_per_word_features_against_entity_f1(tmp_path, cache_dir):
+    from scipy.stats import weightedtau
+
+    from tests.select.test_select_cli import run_select
+
+    candidates = ["tiny_bert", "tiny_gpt2"]
+    grid = run_cli("-m", f"model={','.join(candidates)}", "task=tweet_ner", *SMALL, cwd=tmp_path, cache=cache_dir)
+    assert grid.returncode == 0, grid.stderr[-3000:]
+    result = run_select(
+        f"candidates=[{','.join(candidates)}]", "task=tweet_ner", "scores=[logme,hscore]", *SMALL[:3], cwd=tmp_path, cache=cache_dir
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "2 of 2 candidates" in result.stdout and "best_val/f1" in result.stdout  # the token type's monitor, by default
+    client, runs = all_runs(tmp_path)
+    [selection] = [run for run in runs if run.data.tags.get("sweep.kind") == "select"]
+    best = {run.data.tags["model"]: run.data.metrics["best_val/f1"] for run in runs if "mlflow.parentRunId" in run.data.tags}
+    logme = [selection.data.metrics[f"logme/{model}"] for model in candidates]
+    assert selection.data.metrics["weighted_tau/logme"] == pytest.approx(weightedtau(logme, [best[m] for m in candidates]).statistic)
