@@ -90,6 +90,8 @@ def validate_pretrain(cfg: DictConfig) -> PretrainRoot:
     if root.model.source.startswith("runs:/"):  # a kept classifier's backbone: not wired yet (docs/pretraining.md)
         raise ConfigError("model.source", "pre-training starts from asset:, random:, a folder or a hub id", root.model.source)
     require(root.trainer.monitor in MONITORS, "trainer.monitor", root.trainer.monitor, f"must be one of {', '.join(MONITORS)}")
+    if root.trainer.mode == "auto":  # as sweep.run's: the monitored metric's own direction
+        root.trainer.mode = "max" if root.trainer.monitor == "val/acc" else "min"
     require(root.optim.layer_decay == 1.0, "optim.layer_decay", root.optim.layer_decay, "must be 1.0 in pre-training (every layer learns)")
     require(root.trainer.fit, "trainer.fit", root.trainer.fit, "pre-training trains: must be true")
     return root
