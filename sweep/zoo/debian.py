@@ -13,8 +13,9 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
-from sweep.config.errors import ConfigError
+from sweep.zoo.first_use import FetchedOnFirstUse
 
 log = logging.getLogger("sweep")
 
@@ -31,7 +32,7 @@ class DebianFetchError(Exception):
 
 
 @dataclass(frozen=True)
-class DebianFile:
+class DebianFile(FetchedOnFirstUse):
     """A file or folder that a Debian package installs, outside any Python environment.
 
     Found where root's ``apt-get install`` put it (``system_root`` + ``path``), else in this user's unpacked copy
@@ -39,6 +40,8 @@ class DebianFile:
     ``apt-get download`` + ``dpkg-deb -x`` need only apt's package lists, not sudo (machines may have none),
     so set-up and tests never need root for data that only some tasks read.
     """
+
+    failure: ClassVar[type[Exception]] = DebianFetchError
 
     package: str
     path: str  # absolute, where the package installs it
@@ -73,20 +76,12 @@ class DebianFile:
         """The system copy, else the user's copy, else None; never fetches."""
         return next((path for path in (self.system_path, self.user_path) if path.exists()), None)
 
-    def locate(self, key: str) -> Path:
-        """The data, fetched into the user's copy when missing; a one-line ConfigError for ``key`` when that fails."""
-        found = self.find()
-        if found is not None:
-            return found
-        try:
-            return self.fetch()
-        except DebianFetchError as error:
-            raise ConfigError(
-                key,
-                f"data of Debian package {self.package} is in neither {self.system_path} nor {self.user_path}, and fetching it"
-                f" without root failed ({error}); install it as root: {self.install_command} (apt-get update first on a fresh"
-                f" machine), or as this user: {self.user_install_command}",
-            ) from None
+    def missing(self, error: Exception) -> str:
+        return (
+            f"data of Debian package {self.package} is in neither {self.system_path} nor {self.user_path}, and fetching it"
+            f" without root failed ({error}); install it as root: {self.install_command} (apt-get update first on a fresh"
+            f" machine), or as this user: {self.user_install_command}"
+        )
 
     def fetch(self, timeout: float = 600) -> Path:
         """Download the package and unpack it into ``user_tree`` without root; raises DebianFetchError.

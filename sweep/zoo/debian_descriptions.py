@@ -26,9 +26,10 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
-from sweep.config.errors import ConfigError
 from sweep.zoo.debian import debian_user_root
+from sweep.zoo.first_use import FetchedOnFirstUse
 
 log = logging.getLogger("sweep")
 
@@ -50,8 +51,10 @@ class DebianIndexError(Exception):
 
 
 @dataclass(frozen=True)
-class DebianDescriptions:
+class DebianDescriptions(FetchedOnFirstUse):
     """The CSV of tagged Debian packages (columns: package, source, section, tags, text), built on first use."""
+
+    failure: ClassVar[type[Exception]] = DebianIndexError
 
     file_name: str = "debian-descriptions.csv.gz"
     user_root: str | None = None  # None: beside the Debian package copies; a field so that tests can use a temp folder
@@ -68,21 +71,13 @@ class DebianDescriptions:
     def find(self) -> Path | None:
         return self.path if self.path.exists() else None
 
-    def locate(self, key: str) -> Path:
-        """The CSV, built when missing; a one-line ConfigError for ``key`` when that fails."""
-        found = self.find()
-        if found is not None:
-            return found
-        try:
-            return self.build()
-        except DebianIndexError as error:
-            raise ConfigError(
-                key,
-                f"Debian's package descriptions are not in {self.path}, and building them without root failed ({error});"
-                f" they need apt-get and a reachable Debian mirror: run {self.install_command}",
-            ) from None
+    def missing(self, error: Exception) -> str:
+        return (
+            f"Debian's package descriptions are not in {self.path}, and building them without root failed ({error});"
+            f" they need apt-get and a reachable Debian mirror: run {self.install_command}"
+        )
 
-    def build(self, timeout: float = 600) -> Path:
+    def fetch(self, timeout: float = 600) -> Path:
         """Fetch the indexes with apt-get as this user, join them, write the CSV atomically; raises DebianIndexError."""
         log.info("building Debian's package descriptions without root into %s (once)", self.path)
         try:
@@ -187,7 +182,7 @@ def tagged_packages(packages: list[Path], translations: list[Path]) -> list[tupl
 def main() -> int:
     corpus = DebianDescriptions()
     try:
-        path = corpus.build()
+        path = corpus.fetch()
     except DebianIndexError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

