@@ -273,7 +273,7 @@ def test_bad_search_input_exits_and_touches_nothing(tmp_path):
             ["search.storage=postgresql://sweep:hunter2@127.0.0.1:9/optuna"],
             "search.storage=postgresql://sweep:***@127.0.0.1:9/optuna: cannot connect",
         ),
-        (["search.metrics=[val/acc,val/f1]"], "1 direction(s) for 2 metric(s)"),
+        (["search.metrics=[val/acc,val/f1]", "search.directions=[maximize]"], "1 direction(s) for 2 metric(s)"),
         # a searched typo: before, every trial failed at its composition and the search exited 1
         (
             ["optim.lrr=interval(1e-5,1e-3)"],
