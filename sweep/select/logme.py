@@ -98,25 +98,26 @@ def target_evidences(features: np.ndarray, targets: np.ndarray) -> list[ClassEvi
         columns = [(targets - targets.mean()) / (spread if spread > 0 else 1.0)]
     else:  # multi-hot: labels no row has are left out, as classes without rows are
         columns = [targets[:, j] for j in range(targets.shape[1]) if targets[:, j].any()]
-    features = np.asarray(features)
-    if features.ndim != 2 or len(features) != len(targets):
-        raise ValueError(f"features must be N x D with one label per row: got {features.shape} and {targets.shape}")
-    spectrum = Spectrum.of(features)
-    if spectrum.rank == 0:
-        raise ValueError("the features are all zero: no evidence to compute")
+    spectrum = spectrum_of(features, targets)
     return [maximise(spectrum, column) for column in columns]
 
 
 def class_evidences(features: np.ndarray, labels: np.ndarray) -> list[ClassEvidence]:
     labels = np.asarray(labels)
+    spectrum = spectrum_of(features, labels)
+    # the classes present: a class without rows would make a target of zeros, fitted perfectly by w = 0
+    return [maximise(spectrum, (labels == label).astype(np.float64)) for label in np.unique(labels)]
+
+
+def spectrum_of(features: np.ndarray, labels: np.ndarray) -> Spectrum:
+    """F's SVD, once for every target; N x D features with a label (or target row) per row, not all zero."""
     features = np.asarray(features)
     if features.ndim != 2 or len(features) != len(labels):
         raise ValueError(f"features must be N x D with one label per row: got {features.shape} and {labels.shape}")
     spectrum = Spectrum.of(features)
     if spectrum.rank == 0:
         raise ValueError("the features are all zero: no evidence to compute")
-    # the classes present: a class without rows would make a target of zeros, fitted perfectly by w = 0
-    return [maximise(spectrum, (labels == label).astype(np.float64)) for label in np.unique(labels)]
+    return spectrum
 
 
 @dataclass(frozen=True)
