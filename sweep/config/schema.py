@@ -49,6 +49,36 @@ class ModelConfig:
         require(0.0 <= self.dropout < 1.0, "model.dropout", self.dropout, "must be in [0, 1)")
 
 
+CHAT_TEMPLATES = ("auto", "always", "never")  # causal_lm: wrap prompts in the tokenizer's chat template
+
+
+@dataclass
+class GenerateConfig:
+    """How generation tasks (seq2seq, causal_lm) generate at validation and test (lightning_modules/generation.py)."""
+
+    max_new_tokens: int = 32
+    num_beams: int = 1  # 1: greedy; more: beam search
+    length_penalty: float = 1.0  # beam search: > 1 favours longer outputs, < 1 shorter
+    # rows generated at an intermediate validation (a fixed subset: the first rows of the split); the last
+    # validation and the test generate every row; null: every row every time
+    val_rows: Optional[int] = 64
+    examples: int = 8  # (source, reference, prediction) rows logged per evaluation as generations/*.json
+    chat_template: str = "auto"  # causal_lm: auto = the tokenizer's chat template where it has one
+
+    def __post_init__(self) -> None:
+        require(1 <= self.max_new_tokens <= 4096, "task.generate.max_new_tokens", self.max_new_tokens, "must be in [1, 4096]")
+        require(1 <= self.num_beams <= 64, "task.generate.num_beams", self.num_beams, "must be in [1, 64]")
+        require(
+            self.length_penalty > -10 and self.length_penalty < 10,
+            "task.generate.length_penalty",
+            self.length_penalty,
+            "must be in (-10, 10)",
+        )
+        require(self.val_rows is None or self.val_rows >= 1, "task.generate.val_rows", self.val_rows, "must be >= 1 (or null: every row)")
+        require(self.examples >= 0, "task.generate.examples", self.examples, "must be >= 0")
+        one_of("task.generate.chat_template", self.chat_template, CHAT_TEMPLATES)
+
+
 @dataclass
 class TaskConfig:
     name: str = MISSING
@@ -76,6 +106,13 @@ class TaskConfig:
     encoding: str = "utf-8"  # of that file's text (Python's codec names: latin-1, cp1252, utf-16, ...)
     text_column: str = "text"
     label_column: str = "label"
+    # generation (sweep/task_types/generation.py): seq2seq reads source -> target, causal_lm prompt -> response
+    source_column: str = "source"
+    target_column: str = "target"
+    prompt_column: str = "prompt"
+    response_column: str = "response"
+    max_target_length: int = 64  # tokens of a target or response kept for training and as the reference
+    generate: GenerateConfig = field(default_factory=GenerateConfig)
     group_column: Optional[str] = None  # rows sharing a group never straddle two splits
     split_column: Optional[str] = None  # a column holding train/val/test, if the file has splits
     train_size: Optional[int] = None  # rows; null = all rows left after val and test
@@ -93,6 +130,7 @@ class TaskConfig:
         require(self.train_size != 0, "task.train_size", 0, "must be > 0")
         require(0.0 < self.holdout_fraction < 0.5, "task.holdout_fraction", self.holdout_fraction, "must be in (0, 0.5)")
         require(8 <= self.max_length <= 8192, "task.max_length", self.max_length, "must be in [8, 8192]")
+        require(1 <= self.max_target_length <= 8192, "task.max_target_length", self.max_target_length, "must be in [1, 8192]")
         if self.labels is not None:
             require(len(set(self.labels)) >= 2, "task.labels", self.labels, "needs at least two distinct labels")
         one_of("task.modality", self.modality, MODALITIES)

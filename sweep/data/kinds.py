@@ -3,8 +3,8 @@
 A kind is a reader plus its modality (text or image) and whether its rows are word sequences with one tag per
 word, so the config check can tell, before anything is read, that a text model was given an image task or a
 token-classification type a reader of whole texts. Readers live by modality: sweep/data/sources.py (texts),
-sweep/data/word_sources.py (word sequences) and sweep/data/image_sources.py (images); this file lists them all,
-once. Light: the readers import pandas when they run.
+sweep/data/generation_sources.py (source -> target texts), sweep/data/word_sources.py (word sequences) and
+sweep/data/image_sources.py (images); this file lists them all, once. Light: the readers import pandas when they run.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from sweep.config.registry import Registry
-from sweep.data import image_sources, sources, word_sources
+from sweep.data import generation_sources, image_sources, sources, word_sources
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,8 @@ TASK_KINDS: Registry[TaskKind] = Registry(
         "csv": TaskKind(sources.user_file, "text"),
         "vader_movie_ratings": TaskKind(sources.vader_movie_ratings, "text"),  # a number per text: regression
         "debian_tags": TaskKind(sources.debian_tags, "text"),  # several labels per text: multilabel
+        "debian_synopsis": TaskKind(generation_sources.debian_synopsis, "text"),  # long description -> synopsis: seq2seq
+        "chatterbot_qa": TaskKind(generation_sources.chatterbot_qa, "text"),  # prompt -> response: causal_lm
         "conll": TaskKind(word_sources.conll, "text", words=True),
         "tweet_ner": TaskKind(word_sources.tweet_ner, "text", words=True),
         "fashion_mnist": TaskKind(image_sources.fashion_mnist, "image"),

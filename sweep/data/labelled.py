@@ -73,7 +73,9 @@ def load_single(task: TaskConfig) -> Splits:
             frame = frame[frame[column].notna()]
             frame = frame.assign(**{column: frame[column].astype(str).str.strip()})
             frame = frame[frame[column].str.len() > 0]
-        frame = frame.drop_duplicates(columns)
+        # a repeated input is one example (the same text in two splits would leak), but for generation a pair:
+        # one question with several real answers is several examples, kept in one split by their group
+        frame = frame.drop_duplicates(columns + (["label"] if task_type.head == "generate" else []))
         inputs = "text"
     names, parts = _labelled_splits(frame, task)
     pair = task.text_pair_column is not None and not kind.words

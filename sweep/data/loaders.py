@@ -50,9 +50,10 @@ class PadCollator:
     """Pads a batch to its own longest row; the attention mask marks the real tokens. Per-token targets (token
     classification) are padded alike, with -100 (ignored by the loss and the metrics)."""
 
-    def __init__(self, pad_id: int, per_token: bool = False):
+    def __init__(self, pad_id: int, per_token: bool = False, sequences: bool = False):
         self.pad_id = pad_id
         self.per_token = per_token
+        self.sequences = sequences  # each row's target is a token sequence of its own length (seq2seq): padded with -100
 
     def __call__(self, rows: list[tuple[np.ndarray, np.ndarray, dict]]) -> dict:
         longest = max(len(ids) for ids, _, _ in rows)
@@ -61,8 +62,9 @@ class PadCollator:
         for i, (ids, _, _) in enumerate(rows):
             input_ids[i, : len(ids)] = torch.from_numpy(ids.astype(np.int64))
             attention_mask[i, : len(ids)] = 1
-        if self.per_token:
-            labels = torch.full((len(rows), longest), -100, dtype=torch.long)
+        if self.per_token or self.sequences:
+            width = longest if self.per_token else max(len(target) for _, target, _ in rows)
+            labels = torch.full((len(rows), width), -100, dtype=torch.long)
             for i, (_, tags, _) in enumerate(rows):
                 labels[i, : len(tags)] = torch.from_numpy(tags.astype(np.int64))
         else:
@@ -104,6 +106,10 @@ class WeightedLengthGroupedSampler(Sampler):
         return iter(drawn[order].tolist())
 
 
+def collator_for(split: TokenizedSplit, pad_id: int) -> PadCollator:
+    return PadCollator(pad_id, per_token=split.token_labels is not None, sequences=split.sequence_targets)
+
+
 def train_loader(
     split: TokenizedSplit,
     batch_size: int,
@@ -124,7 +130,7 @@ def train_loader(
     else:
         sampler = WeightedLengthGroupedSampler(weights, split.lengths, batch_size, generator)
     rows = TokenDataset(split, extras)
-    collator = PadCollator(pad_id, per_token=split.token_labels is not None)
+    collator = collator_for(split, pad_id)
     if augmenter is None:
         return DataLoader(rows, batch_size=batch_size, sampler=sampler, collate_fn=collator)
     from sweep.data.augment import AugmentingCollator, EpochRows, EpochSampler
@@ -136,7 +142,7 @@ def train_loader(
 
 def eval_loader(split: TokenizedSplit, batch_size: int, pad_id: int, extras: Extras | None = None) -> DataLoader:
     order = np.argsort(split.lengths, kind="stable").tolist()  # sorted: the least padding possible
-    collator = PadCollator(pad_id, per_token=split.token_labels is not None)
+    collator = collator_for(split, pad_id)
     return DataLoader(TokenDataset(split, extras), batch_size=batch_size, sampler=order, collate_fn=collator)
 
 

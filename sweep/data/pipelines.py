@@ -26,6 +26,9 @@ class InputPipeline:
 
     modality: str
 
+    def __init__(self, family: str | None = None):
+        self.family = family  # the model family it prepares rows for (a decoder reads generation rows joined)
+
     def load_processor(self, model, cache_dir: Path) -> Any:
         raise NotImplementedError
 
@@ -81,7 +84,14 @@ class TextPipeline(InputPipeline):
     def encode(self, split, processor, task, cache_dir, fingerprint):
         from sweep.data.tokens import tokenize
 
-        if TASK_TYPES.get(task.type).word_rows:
+        task_type = TASK_TYPES.get(task.type)
+        if task_type.head == "generate":
+            from sweep.data.generation_tokens import tokenize_generation
+            from sweep.models.families import FAMILIES
+
+            decoder = FAMILIES.get(self.family).generates == "AutoModelForCausalLM"
+            return tokenize_generation(split, processor, task, decoder, cache_dir, fingerprint)
+        if task_type.word_rows:
             from sweep.data.word_tokens import TOKENS_PER_WORD, tokenize_words
 
             encoded, hit, cut = tokenize_words(split.inputs, split.labels, processor, task.max_length, cache_dir, fingerprint)
@@ -158,4 +168,4 @@ def pad_id(tokenizer) -> int:
 def pipeline_for(family: str) -> InputPipeline:
     from sweep.models.families import FAMILIES
 
-    return PIPELINES.get(FAMILIES.get(family).modality)()
+    return PIPELINES.get(FAMILIES.get(family).modality)(family)

@@ -139,8 +139,14 @@ def user_file(task: TaskConfig):
     if not suffixes:
         raise ConfigError("task.path", f"unknown file type; known: {', '.join(READERS)} (optionally compressed)", task.path)
     kind = READERS[suffixes[-1]]
+    from sweep.task_types import TASK_TYPES
+
+    # role -> the config key naming its column: a generation type's are its own (task.source_column, ...)
+    text_key, label_key = TASK_TYPES.get(task.type).columns
+    keys = {"text": text_key, "label": label_key, "group": "group_column", "split": "split_column", "text_pair": "text_pair_column"}
+    wanted = {role: getattr(task, key) for role, key in keys.items()}
     # labels as text: a numeric column with a blank cell would otherwise read as floats ("1.0")
-    as_text = {task.label_column: "string"}
+    as_text = {wanted["label"]: "string"}
     try:
         if kind == "jsonl":
             frame = pd.read_json(path, lines=True, dtype=as_text, encoding=task.encoding)
@@ -155,12 +161,10 @@ def user_file(task: TaskConfig):
     if frame.empty:
         raise ConfigError("task.path", "the file has no rows", task.path)
 
-    wanted = {"text": task.text_column, "label": task.label_column, "group": task.group_column, "split": task.split_column}
-    wanted["text_pair"] = task.text_pair_column  # a second text per row (sentence pairs), None: one
     columns = list(frame.columns)
-    for role, column in wanted.items():
+    for role, column in wanted.items():  # text_pair: a second text per row (sentence pairs), None: one
         if column is not None and column not in columns:
-            raise ConfigError(f"task.{role}_column", f"no such column in {path.name}; columns: {', '.join(map(str, columns))}", column)
+            raise ConfigError(f"task.{keys[role]}", f"no such column in {path.name}; columns: {', '.join(map(str, columns))}", column)
     return frame.rename(columns={column: role for role, column in wanted.items() if column is not None})[
         [role for role, column in wanted.items() if column is not None]
     ]

@@ -29,6 +29,8 @@ class TokenizedSplit:
     # token classification: flat like ``flat``, each token's tag id on a word's first piece, -100 elsewhere
     token_labels: np.ndarray | None = None
     token_words: np.ndarray | None = None  # ... and the index of that word in its sentence, -1 elsewhere
+    # an encoder-decoder's generation targets: ``labels`` holds one token-id array per row (sweep/data/generation_tokens.py)
+    sequence_targets: bool = False
 
     @classmethod
     def from_rows(cls, rows: list, labels: np.ndarray, key: str) -> TokenizedSplit:

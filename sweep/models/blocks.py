@@ -104,4 +104,7 @@ def example_inputs(module: nn.Module) -> dict[str, torch.Tensor]:
         size = config.image_size if isinstance(config.image_size, (list, tuple)) else (config.image_size, config.image_size)
         return {"pixel_values": torch.zeros(1, config.num_channels, *size, device=device)}
     ids = (torch.arange(4, 12, device=device) % config.vocab_size).unsqueeze(0)
-    return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    if getattr(config, "is_encoder_decoder", False):  # a whole encoder-decoder (generation) decodes too
+        inputs["decoder_input_ids"] = ids[:, :2]
+    return inputs

@@ -26,14 +26,20 @@ class Family:
     needs_pad_token: bool = False
     refuses: dict[str, str] = field(default_factory=dict)  # strategy name -> why this family cannot run it
     padding_side: str | None = None  # set on the tokenizer whatever the checkpoint says; None: as loaded
+    # the transformers Auto class of the whole model with its language-model head (generation task types); None: cannot generate
+    generates: str | None = None
 
 
 FAMILIES: Registry[Family] = Registry("model.family")
 FAMILIES.register("encoder")(Family(pooling="mean", take_backbone=lambda model: model))
 # right: as our loaders pad (PadCollator); chat/GGUF tokenizers often say left (see zoo/loader.py)
-FAMILIES.register("decoder")(Family(pooling="last", take_backbone=lambda model: model, needs_pad_token=True, padding_side="right"))
+FAMILIES.register("decoder")(
+    Family(pooling="last", take_backbone=lambda model: model, needs_pad_token=True, padding_side="right", generates="AutoModelForCausalLM")
+)
 # T5/BART: classify from the encoder; the decoder would need target tokens we do not have
-FAMILIES.register("encoder_decoder")(Family(pooling="mean", take_backbone=lambda model: model.get_encoder()))
+FAMILIES.register("encoder_decoder")(
+    Family(pooling="mean", take_backbone=lambda model: model.get_encoder(), generates="AutoModelForSeq2SeqLM")
+)
 # ViT: the CLS token is what its pre-training (image classification) taught to summarise the image
 FAMILIES.register("vision")(
     Family(

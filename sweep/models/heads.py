@@ -10,6 +10,7 @@ from torch import nn
 
 from sweep.config.registry import Registry
 from sweep.models.classifier import SequenceClassifier
+from sweep.models.generator import Generator
 from sweep.models.multi_head import MultiTaskClassifier
 from sweep.models.token_classifier import TokenClassifier
 
@@ -20,6 +21,8 @@ HEADS: Registry = Registry(
         "tokens": lambda backbone, hidden, outputs, pooling, dropout: TokenClassifier(backbone, hidden, outputs, dropout),
         # multi-task training across types: outputs is (pooled columns, token columns)
         "mixed": lambda backbone, hidden, outputs, pooling, dropout: MultiTaskClassifier(backbone, hidden, outputs, pooling, dropout),
+        # generation: the backbone is the whole language model, its own head writes the text
+        "generate": lambda backbone, hidden, outputs, pooling, dropout: Generator(backbone),
     },
 )
 

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from sweep.config.schema import JobConfig
 from sweep.pipeline.sources import Sources, resolve_sources
 from sweep.strategies import STRATEGIES, Strategy
@@ -86,7 +88,9 @@ def build(job: JobConfig, sources: Sources | None = None) -> Built:
         weights = sampling_weights(root.task, splits.train.tasks)
 
     taught = None
-    if sources.teacher is not None:  # before the student: a bad teacher fails fast
+    # before the student, so that a bad teacher fails fast; a generation teacher reads the student's own encoded
+    # rows, so it comes after them (sweep/pipeline/generation_teacher.py)
+    if sources.teacher is not None and task_type.head != "generate":
         from sweep.pipeline.teacher import teach
 
         taught = teach(sources, splits, root.task.max_length, root.optim.eval_batch_size, cache_dir, task_type)
@@ -111,12 +115,19 @@ def build(job: JobConfig, sources: Sources | None = None) -> Built:
         pipeline = pipeline_for(root.model.family)
         processor = pipeline.load_processor(root.model, cache_dir)
         pl.seed_everything(root.seed, verbose=False)
-        backbone = load_backbone(root.model, cache_dir, **pipeline.backbone_options(processor))
+        backbone = load_backbone(root.model, cache_dir, **pipeline.backbone_options(processor), generates=head == "generate")
         pooling = root.model.pooling or FAMILIES.get(root.model.family).pooling
         model = with_head(head, backbone, backbone.config.hidden_size, outputs, pooling, root.model.dropout)
+    if head == "generate":  # its pad, end and decoder-start ids as the tokenizer has them
+        from sweep.data.generation_tokens import end_of_sequence
+        from sweep.models.generator import fit_tokenizer
+
+        fit_tokenizer(model.backbone, processor, end_of_sequence(processor))
     strategy.apply(model, processor)
     model.train()  # from_pretrained returns eval mode (dropout off); Lightning keeps modes as they are
-    cached_prefix = strategy.cached_prefix_depth() and root.augment.name == "none"  # augmented rows differ every epoch
+    # augmented rows differ every epoch; a language model's frozen prefix (an encoder's bottom blocks, or a decoder's
+    # over prompt and response) is not cached
+    cached_prefix = strategy.cached_prefix_depth() and root.augment.name == "none" and head != "generate"
     # what the frozen backbone's caches are keyed by: its weights (the frozen prefix, the frozen features)
     backbone_id = source_fingerprint(root.model, root.seed) if cached_prefix or strategy.frozen_features else None
     if cached_prefix:
@@ -142,13 +153,26 @@ def build(job: JobConfig, sources: Sources | None = None) -> Built:
             encoded[name], hit = pipeline.encode(getattr(splits, name), processor, root.task, cache_dir, fingerprint)
         hits += hit
     timings["tokenize_s"] = time.perf_counter() - start
+    if head == "generate":
+        from sweep.models.generator import check_positions
+
+        check_positions(model.backbone, encoded, root.task)
     timings["token_cache_hits"] = hits
 
     extras = {name: {} for name in encoded}  # per-row values the objective needs beside the labels
     if splits.task_names is not None:
         for name in extras:
             extras[name]["task"] = getattr(splits, name).tasks
-    if taught is not None and task_type.head == "tokens":  # per word: at the words this student's pieces start
+    if head == "generate":  # each row's place in its split: an intermediate validation generates the first rows only
+        for name in extras:
+            extras[name]["row"] = np.arange(len(encoded[name]))
+    if sources.teacher is not None and head == "generate":
+        from sweep.pipeline.generation_teacher import teach_tokens
+
+        taught = teach_tokens(sources, encoded, model, processor, root.optim.eval_batch_size, cache_dir)
+        timings.update(taught.timings)
+        extras["train"].update(taught.extras)
+    elif taught is not None and task_type.head == "tokens":  # per word: at the words this student's pieces start
         from sweep.pipeline.word_teacher import for_student_words
 
         extras["train"].update(for_student_words(taught.train_logits, encoded["train"]))

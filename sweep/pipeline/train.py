@@ -101,6 +101,23 @@ def objective_for(built: Built):
     return built.task_type.objective(built.label_names, built.fitted, root.task, distill)
 
 
+def module_for(built: Built) -> SequenceClassificationModule:
+    """The LightningModule of the job's head: one loop for every classifier; generation's also generates."""
+    root = built.job.root
+    parts = (
+        built.model,
+        objective_for(built),
+        param_groups(built.model, root.optim),
+        Schedule(root.optim.lr, root.optim.warmup_ratio, root.optim.scheduler),
+    )
+    if built.head == "generate":
+        from lightning_modules.generation import GenerationModule
+        from sweep.data.generation_tokens import end_of_sequence
+
+        return GenerationModule(*parts, tokenizer=built.tokenizer, generate=root.task.generate, eos_id=end_of_sequence(built.tokenizer))
+    return SequenceClassificationModule(*parts)
+
+
 def make_trainer(cfg, train_batches: int, tracking_uri: str | None, run_id: str | None, callbacks: list | None = None):
     """The Lightning Trainer of a fit (also sweep.pretrain's): validations on the plan, best weights restored,
     early stopping, peak memory, the resolved precision, logging into the job's open run.
@@ -142,12 +159,7 @@ def train(built: Built, tracking_uri: str | None = None, run_id: str | None = No
     quiet_libraries()
     root = built.job.root
     cfg = root.trainer
-    module = SequenceClassificationModule(
-        built.model,
-        objective=objective_for(built),
-        param_groups=param_groups(built.model, root.optim),
-        schedule=Schedule(root.optim.lr, root.optim.warmup_ratio, root.optim.scheduler),
-    )
+    module = module_for(built)
     trainer, schedule, best, memory, precision = make_trainer(cfg, len(built.loaders["train"]), tracking_uri, run_id, callbacks)
     from sweep.distributed.launcher import ranks_of
 

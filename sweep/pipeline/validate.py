@@ -38,8 +38,9 @@ def validate(cfg: DictConfig) -> JobConfig:
     check_modality(root.model, root.task, name)
     task_type = check_task_type(root, name)
     check_augment(root.augment, name, strategy_cls.frozen_features, root.task.modality)
-    if root.augment.name != "none" and task_type.refuses_augment:
-        require(False, "augment", root.augment.name, f"task.type={task_type.name}: {task_type.refuses_augment}; use augment=none")
+    refusal = task_type.augment_refusal(root.model.family)
+    if root.augment.name != "none" and refusal:
+        require(False, "augment", root.augment.name, f"task.type={task_type.name}: {refusal}; use augment=none")
     teacher = root.distill.teacher if strategy_cls.teacher_use != "never" else None
     if strategy_cls.teacher_use == "required":
         hint = "runs:/<run_id>/model or a model name"
@@ -84,6 +85,8 @@ def check_task_type(root: RootConfig, strategy: str):
         if mixed and root.augment.name != "none":  # a class sits at position 0, which a decoder's augmentation may move
             require(False, "augment", root.augment.name, "multi-task training across task types is not augmented: use augment=none")
     task_type.check(task, strategy, STRATEGIES.names())
+    if not root.model.source.startswith("runs:/"):  # a kept model's family is its own: checked as it loads
+        task_type.check_model(root.model.family, root.model.name)
     if trainer.monitor == "auto":
         trainer.monitor = task_type.default_monitor(task)
     if trainer.mode == "auto":

@@ -206,12 +206,15 @@ def keep(run, prepared: Prepared) -> None:
     from sweep.data.pipelines import pipeline_for
     from sweep.models.families import FAMILIES
     from sweep.tracking.kept_models import upload_model
-    from sweep.tracking.saved_models import write_backbone
+    from sweep.tracking.saved_models import LANGUAGE_MODEL, write_backbone
 
     root = prepared.root
     model = root.model
     family = FAMILIES.get(model.family)
-    backbone = family.take_backbone(prepared.model.base_model)
+    # a decoder's or encoder-decoder's whole language model, its LM head (and a T5's decoder) included: a
+    # generation job starts from all of it, a classifier reads its backbone part (sweep/tracking/saved_models.py)
+    whole = family.generates is not None
+    backbone = prepared.model if whole else family.take_backbone(prepared.model.base_model)
     base = {"name": model.name, "source": model.source, "tokenizer": model.tokenizer, "config_overrides": dict(model.config_overrides)}
     metadata = {
         "objective": root.pretrain.objective,
@@ -224,5 +227,6 @@ def keep(run, prepared: Prepared) -> None:
         "pooling": model.pooling or family.pooling,
         "hidden_size": backbone.config.hidden_size,
         "dropout": model.dropout,
+        LANGUAGE_MODEL: whole,
     }
     upload_model(run, lambda folder: write_backbone(folder, backbone, prepared.tokenizer, metadata))

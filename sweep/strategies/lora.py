@@ -43,6 +43,8 @@ class LowRankAdaptation(Strategy):
             lora_alpha=self.config.alpha,
             lora_dropout=self.config.dropout,
             target_modules=list(targets) if targets else None,
+            # a language model (generation types) is wrapped as one, so that PEFT's generate() runs it
+            task_type=getattr(model, "peft_task_type", None),
         )
         try:
             model.backbone = get_peft_model(model.backbone, config)

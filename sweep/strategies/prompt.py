@@ -36,5 +36,7 @@ class PromptTuning(Strategy):
                 "prompt_tuning_init_text": self.config.init_text,
                 "tokenizer_name_or_path": tokenizer.name_or_path,
             }
-        config = PromptTuningConfig(task_type=TaskType.FEATURE_EXTRACTION, num_virtual_tokens=self.config.num_virtual_tokens, **options)
+        # a language model (generation types) as one: PEFT's generate() then feeds the soft prompt, as training did
+        task_type = TaskType[getattr(model, "peft_task_type", "FEATURE_EXTRACTION")]
+        config = PromptTuningConfig(task_type=task_type, num_virtual_tokens=self.config.num_virtual_tokens, **options)
         model.backbone = get_peft_model(model.backbone, config)

@@ -41,12 +41,15 @@ class TaskType:
     metrics: ClassVar[dict[str, str]]
     monitor: ClassVar[str]  # the default trainer.monitor
     shown: ClassVar[tuple[str, ...]]  # the test metrics of the comparison table, beside the monitored one
-    # "pooled": one prediction per row from the pooled backbone output; "tokens": one per token (a word's first piece)
+    # "pooled": one prediction per row from the pooled backbone output; "tokens": one per token (a word's first piece);
+    # "generate": the model's own language-model head writes text (sweep/task_types/generation.py)
     head: ClassVar[str] = "pooled"
     word_rows: ClassVar[bool] = False  # reads word sequences with one tag each (a task.kind with words=True)
     losses: ClassVar[tuple[str, ...]] = ()  # task.loss values it accepts (the first is the default); () takes none
     refuses: ClassVar[dict[str, str]] = {}  # strategy name -> why it means nothing (or is not supported) for this type
     refuses_augment: ClassVar[str | None] = None  # why the training rows of this type cannot be augmented; None: they can
+    # the config keys naming a user file's input and target columns (sweep/data/sources.py ``user_file``)
+    columns: ClassVar[tuple[str, str]] = ("text_column", "label_column")
     pairs: ClassVar[bool] = False  # takes task.text_pair_column (two texts per row)
     has_label_names: ClassVar[bool] = True  # False: a numeric target (regression): task.labels means nothing
     # what sweep.select can score its frozen features against (sweep/select/scores.py ``Score.reads``): "classes"
@@ -66,6 +69,13 @@ class TaskType:
             raise ConfigError("task.text_pair_column", f"task.type={self.name} reads one text per row; remove it", task.text_pair_column)
         if task.labels is not None and not self.has_label_names:
             raise ConfigError("task.labels", f"task.type={self.name} predicts a number, not named labels: remove task.labels", task.labels)
+
+    def augment_refusal(self, family: str) -> str | None:
+        """Why this type's training rows cannot be augmented for a model of ``family``; None: they can."""
+        return self.refuses_augment
+
+    def check_model(self, family: str, model_name: str) -> None:
+        """The model's family can do what this type asks of it (generate text): a one-line error at compose time."""
 
     def default_monitor(self, task: TaskConfig) -> str:
         return self.monitor

