@@ -9,6 +9,7 @@ PEFT's soft prompt cut off). ``generate`` writes text from the prompt or source 
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -39,8 +40,33 @@ class Generator(nn.Module):
     @torch.no_grad()
     def generate(self, input_ids, attention_mask, **options) -> torch.Tensor:
         """The generated ids only (a decoder's output without the prompt it was given)."""
+        if not self.is_encoder_decoder and soft_prompt_tokens(self.backbone):
+            return self._generate_after_soft_prompt(input_ids, attention_mask, **options)
         out = self.backbone.generate(input_ids=input_ids, attention_mask=attention_mask, **options)
         return out if self.is_encoder_decoder else out[:, input_ids.size(1) :]
+
+    def _generate_after_soft_prompt(self, input_ids, attention_mask, **options) -> torch.Tensor:
+        """A prompt-tuned decoder: the soft prompt's embeddings, then the rows' (left-padded) ones, generated from
+        by the base model, as training read them: virtual tokens at positions 0..V-1, the prompt after them.
+
+        Why not PEFT's own generate: with peft 0.21.2 and transformers 5 it puts the virtual tokens in again at
+        every decoding step (GPT-2's position ids grow by V + 1 per token, and overflow), so a prompt-tuned
+        decoder would generate from a garbled context."""
+        peft = self.backbone
+        base = peft.get_base_model()
+        embeds = base.get_input_embeddings()(input_ids)
+        prompt = peft.get_prompt(input_ids.size(0)).to(embeds.dtype)
+        mask = torch.cat([attention_mask.new_ones(input_ids.size(0), prompt.size(1)), attention_mask], 1)
+        # from embeddings alone, generate returns the new tokens only
+        return base.generate(inputs_embeds=torch.cat([prompt, embeds], 1), attention_mask=mask, **options)
+
+
+def soft_prompt_tokens(backbone: nn.Module) -> int:
+    """Virtual tokens a PEFT prompt-learning wrapper puts before every row (0 for anything else)."""
+    configs = getattr(backbone, "peft_config", None) or {}
+    return sum(
+        getattr(config, "num_virtual_tokens", None) or 0 for config in configs.values() if getattr(config, "is_prompt_learning", False)
+    )
 
 
 def shift_right(labels: torch.Tensor, config) -> torch.Tensor:
@@ -77,10 +103,11 @@ def check_positions(backbone: nn.Module, encoded: dict, task) -> None:
     limit = getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None)
     if limit is None or getattr(config, "is_encoder_decoder", False):  # T5's relative positions have no limit
         return
-    # prompt tuning puts its virtual tokens before every row
-    virtual = sum(getattr(peft, "num_virtual_tokens", None) or 0 for peft in (getattr(backbone, "peft_config", None) or {}).values())
+    virtual = soft_prompt_tokens(backbone)  # prompt tuning puts its virtual tokens before every row
     longest = virtual + max((int(split.lengths.max()) for split in encoded.values() if len(split)), default=0)
-    needed = max(longest, longest - task.max_target_length + task.generate.max_new_tokens)
+    # generating: a prompt (the labels' leading -100 run) and the new tokens
+    prompts = (int(np.argmax(split.row_labels(i) != -100)) for split in encoded.values() for i in range(len(split)))
+    needed = max(longest, virtual + max(prompts, default=0) + task.generate.max_new_tokens)
     if needed > limit:
         soft = f" ({virtual} of them a soft prompt)" if virtual else ""
         raise ConfigError(

@@ -66,6 +66,13 @@ def validate_select(cfg: DictConfig) -> Plan:
             raise ConfigError("scores", f"unknown score {name}; known: {', '.join(SCORES.names())}", list(root.scores))
     require(root.task.kind != "multi", "task", root.task.name, "select scores one task at a time: choose one of its sub-tasks")
     task_type = TASK_TYPES.get(root.task.type)
+    require(
+        bool(task_type.select_targets),
+        "task",
+        root.task.name,
+        f"select scores frozen features against classes or numbers; task.type={task_type.name} writes text: compare the "
+        "candidates fine-tuned instead (python -m sweep.run -m model=a,b trainer.max_steps=...; python -m sweep.report)",
+    )
     usable = [name for name in SCORES.names() if SCORES.get(name).reads in task_type.select_targets]
     for name in root.scores:  # H-score and the probes need classes: a number or a set of labels per row has none
         reads = SCORES.get(name).reads
