@@ -141,8 +141,8 @@ def check_run(args: list[str]) -> None:
         assert searching or not spaces, "search.space.* needs search=optuna"
         if searching:  # what the sweeper checks before the first trial: the space, sampler, pruner, metrics
             plan_search(base, overrides)
-        else:
-            validate(base)
+        elif not sweeps:  # a grid's jobs are each validated below: its base alone may not be a job (a generation
+            validate(base)  # task with the default encoder, when the grid sweeps over the models that can generate)
         # every job of the grid (or every value the search may choose), composed and validated
         choices = [[f"{o.key_or_group}={value}" for value in o.sweep_string_iterator()] for o in sweeps]
         if searching:
