@@ -50,7 +50,8 @@ def debian_descriptions_line() -> str:
     found, what = DEBIAN_DESCRIPTIONS.find(), "Debian package descriptions (task=debian_tags and debian_synopsis only)"
     if found is not None:
         return f"{what}: {found}"
-    return f"{what}: not built; built without root into {DEBIAN_DESCRIPTIONS.path} on first use, or now: " + DEBIAN_DESCRIPTIONS.install_command
+    where = f"built without root into {DEBIAN_DESCRIPTIONS.path} on first use"
+    return f"{what}: not built; {where}, or now: {DEBIAN_DESCRIPTIONS.install_command}"
 
 
 def fetch_sdists() -> int:
