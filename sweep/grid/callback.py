@@ -65,7 +65,7 @@ class MlflowSweepCallback(Callback):
         from sweep.config.groups import varies_with_the_job
         from sweep.config.schema import RootConfig, job_container, typed
         from sweep.config.secrets import mask_secrets
-        from sweep.pipeline.validate import validate
+        from sweep.pipeline.validate import resolve_monitor, validate
         from sweep.runtime.console import quiet_libraries
         from sweep.tracking.job_run import JobRun
         from sweep.tracking.orphans import close_orphans
@@ -79,6 +79,7 @@ class MlflowSweepCallback(Callback):
             if not varies_with_the_job(error, list(config.hydra.overrides.task)):
                 raise
             root = typed(RootConfig, job_container(config))
+            resolve_monitor(root)  # the monitor its jobs resolve: the table and the recommendation read it
         uri = tracking_uri(root.tracking.uri, root.paths.output_dir)
         check_reachable(uri)
         quiet_libraries()

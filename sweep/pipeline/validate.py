@@ -87,12 +87,9 @@ def check_task_type(root: RootConfig, strategy: str):
     task_type.check(task, strategy, STRATEGIES.names())
     if not root.model.source.startswith("runs:/"):  # a kept model's family is its own: checked as it loads
         task_type.check_model(root.model.family, root.model.name)
-    if trainer.monitor == "auto":
-        trainer.monitor = task_type.default_monitor(task)
-    if trainer.mode == "auto":
-        mode = task_type.direction(trainer.monitor)
-        require(mode is not None, "trainer.mode", "auto", f"the direction of trainer.monitor={trainer.monitor} is unknown: set max or min")
-        trainer.mode = mode
+    resolve_monitor(root)
+    unknown = f"the direction of trainer.monitor={trainer.monitor} is unknown: set max or min"
+    require(trainer.mode != "auto", "trainer.mode", "auto", unknown)
     if root.search is not None:
         search = root.search
         if search.get("metrics") is None:
@@ -109,6 +106,17 @@ def check_task_type(root: RootConfig, strategy: str):
             )
             search["directions"] = [MODE_DIRECTIONS[direction] for direction in directions]
     return task_type
+
+
+def resolve_monitor(root: RootConfig) -> None:
+    """``trainer.monitor``/``mode`` set to ``auto`` become the task type's monitor and its direction (a mode whose
+    direction is unknown stays ``auto``). Also for a grid whose base config is not a job of its own (its jobs
+    sweep the model a generation task needs): its table and recommendation read the monitor from here."""
+    task_type, trainer = TASK_TYPES.get(root.task.type), root.trainer
+    if trainer.monitor == "auto":
+        trainer.monitor = task_type.default_monitor(root.task)
+    if trainer.mode == "auto":
+        trainer.mode = task_type.direction(trainer.monitor) or "auto"
 
 
 def recorded_config(cfg: DictConfig, job: JobConfig) -> dict:

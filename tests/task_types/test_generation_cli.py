@@ -33,7 +33,10 @@ def test_a_seq2seq_grid_logs_what_it_generates_ranks_by_rouge_and_a_kept_model_w
         cwd=tmp_path, cache=cache_dir,
     )  # fmt: skip
     assert grid.returncode == 0, grid.stderr[-3000:]
-    assert "best val/rougeL" in grid.stdout and "test/rougeL" in grid.stdout  # the comparison table's columns
+    # the comparison table's columns and the recommendation: the grid's base config (the default encoder) is no job of
+    # its own, but its monitor is the task type's (it was "best auto", and no recommendation)
+    assert "| best val/rougeL" in grid.stdout and "test/rougeL" in grid.stdout and "best auto" not in grid.stdout
+    assert "Best: " in grid.stdout and "No recommendation" not in grid.stdout
     client, runs = all_runs(tmp_path)
     jobs = {(run.data.tags["model"], run.data.tags["strategy"]): run for run in runs if "mlflow.parentRunId" in run.data.tags}
     assert sorted(jobs) == [("tiny_gpt2", "full"), ("tiny_gpt2", "lora"), ("tiny_t5", "full"), ("tiny_t5", "lora")]
