@@ -25,7 +25,7 @@ from torch import nn
 from torchmetrics import Metric
 
 from lightning_modules.classification import SequenceClassificationModule
-from lightning_modules.objectives import STAGES, Objective, by_stage
+from lightning_modules.objectives import STAGES, Objective, by_stage, seen_on_any_rank
 
 IGNORE = -100
 ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
@@ -86,14 +86,19 @@ def token_distillation_loss(student: torch.Tensor, labels: torch.Tensor, teacher
 
 class TextGeneration(Objective):
     """Token cross-entropy over the target positions (labels -100 elsewhere); per stage the token-weighted mean
-    loss's ``perplexity``, and the text metrics of whatever was generated in the stage."""
+    loss's ``perplexity``, and the text metrics of whatever was generated in the stage.
 
-    def __init__(self, scores: tuple[str, ...], distill=None):
+    Multi-task training (``task_names``: several generation sub-tasks, one language model): the text metrics of
+    each sub-task's rows (``val/<task>/rougeL``) and their unweighted mean (``val/rougeL``), as for classifiers."""
+
+    def __init__(self, scores: tuple[str, ...], distill=None, task_names: list[str] | None = None):
         super().__init__()
         self.scores = tuple(scores)
-        self.texts = by_stage(lambda: text_metrics(self.scores))
+        self.task_names = list(task_names) if task_names else None
+        parts = len(self.task_names) if self.task_names else 1
+        self.texts = by_stage(lambda: nn.ModuleList([text_metrics(self.scores) for _ in range(parts)]))
         self.sums = {stage: [0.0, 0] for stage in STAGES}  # summed token loss, target tokens
-        self.generated = {stage: False for stage in STAGES}
+        self.generated = {stage: [False] * parts for stage in STAGES}
         self.alpha = distill.alpha if distill is not None else None
         self.temperature = distill.temperature if distill is not None else None
 
@@ -114,33 +119,48 @@ class TextGeneration(Objective):
     def update(self, logits: torch.Tensor, batch: dict, stage: str) -> None:
         """The loss sums are taken in ``loss``: the logits of a whole vocabulary are not kept."""
 
-    def update_texts(self, stage: str, predictions: list[str], references: list[str]) -> None:
-        for name, metric in self.texts[f"{stage}_"].items():
-            if name in ("bleu", "chrf"):  # one reference per prediction
-                metric.update(predictions, [[reference] for reference in references])
-            else:
-                metric.update(predictions, references)
-        self.generated[stage] = True
+    def update_texts(self, stage: str, predictions: list[str], references: list[str], tasks: list[int] | None = None) -> None:
+        """``tasks``: each row's sub-task (multi-task training); None: one task."""
+        tasks = tasks if tasks is not None else [0] * len(predictions)
+        for part in sorted(set(tasks)):
+            mine = [i for i, task in enumerate(tasks) if task == part]
+            guesses, truths = [predictions[i] for i in mine], [references[i] for i in mine]
+            for name, metric in self.texts[f"{stage}_"][part].items():
+                if name in ("bleu", "chrf"):  # one reference per prediction
+                    metric.update(guesses, [[truth] for truth in truths])
+                else:
+                    metric.update(guesses, truths)
+            self.generated[stage][part] = True
 
     def compute(self, stage: str) -> dict[str, torch.Tensor]:
         out = {}
         loss, tokens = self.sums[stage]
         if tokens:
             out[f"{stage}/perplexity"] = torch.tensor(math.exp(min(loss / tokens, 50.0)), dtype=torch.float64)
-        if self.generated[stage]:
-            for name, metric in self.texts[f"{stage}_"].items():
+        per_metric: dict[str, list] = {}
+        for part, generated in enumerate(seen_on_any_rank(self.generated[stage])):
+            if not generated:
+                continue
+            values = {}
+            for name, metric in self.texts[f"{stage}_"][part].items():
                 value = metric.compute()
                 if name == "rouge":
-                    out.update({f"{stage}/{key}": value[f"{key}_fmeasure"] for key in ROUGE_KEYS})
+                    values.update({key: value[f"{key}_fmeasure"] for key in ROUGE_KEYS})
                 else:
-                    out[f"{stage}/{name}"] = value
+                    values[name] = value
+            for name, value in values.items():
+                per_metric.setdefault(name, []).append(torch.as_tensor(value, dtype=torch.float64))
+                if self.task_names:
+                    out[f"{stage}/{self.task_names[part]}/{name}"] = value
+        out.update({f"{stage}/{name}": torch.stack(values).mean() for name, values in per_metric.items()})
         return out
 
     def reset(self, stage: str) -> None:
-        for metric in self.texts[f"{stage}_"].values():
-            metric.reset()
+        for metrics in self.texts[f"{stage}_"]:
+            for metric in metrics.values():
+                metric.reset()
         self.sums[stage] = [0.0, 0]
-        self.generated[stage] = False
+        self.generated[stage] = [False] * len(self.generated[stage])
 
 
 class GenerationModule(SequenceClassificationModule):
@@ -223,7 +243,8 @@ class GenerationModule(SequenceClassificationModule):
         lengths = generated_lengths(generated, eos)
         predictions = self.decode([row[:n] for row, n in zip(generated, lengths.tolist())])
         references = self.decode([row[row != IGNORE] for row in batch["labels"][rows]])
-        self.objective.update_texts(stage, predictions, references)
+        tasks = batch["task"][rows].tolist() if "task" in batch else None  # multi-task training: each row's sub-task
+        self.objective.update_texts(stage, predictions, references, tasks)
         cost = self.cost[stage]
         cost[0], cost[1], cost[2] = cost[0] + seconds, cost[1] + int(lengths.sum()), cost[2] + len(rows)
         if self.generate_config.examples:

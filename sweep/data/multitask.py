@@ -8,6 +8,7 @@ The multi-task config's own sizes and max length, where set, apply to every sub-
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,6 +24,8 @@ SHARED_KEYS = ("train_size", "val_size", "test_size")
 # classification sub-tasks share one pooled head (their columns side by side); token classification ones add a
 # per-token head beside it (sweep/models/multi_head.py). A multi-hot row or a number has no place in either yet.
 SUB_TASK_TYPES = ("classification", "token_classification")
+# generation sub-tasks (a text in, a text out) train together as the multi config's task.type (seq2seq or causal_lm)
+GENERATION_TYPES = ("seq2seq", "causal_lm")
 
 
 def sub_task_configs(task: TaskConfig) -> list[TaskConfig]:
@@ -40,9 +43,15 @@ def sub_task_configs(task: TaskConfig) -> list[TaskConfig]:
         tree = OmegaConf.to_container(OmegaConf.load(CONF / "task" / f"{name}.yaml"), resolve=True)
         if tree.get("kind") == "multi":
             raise ConfigError("task.tasks", f"{name!r} is itself multi-task", names)
-        if tree.get("type", "classification") not in SUB_TASK_TYPES:  # a class or a tag per word: sweep/models/multi_head.py
-            message = f"{name!r} is task.type={tree['type']}; multi-task training stacks sub-tasks of types {', '.join(SUB_TASK_TYPES)}"
+        allowed = GENERATION_TYPES if task.type in GENERATION_TYPES else SUB_TASK_TYPES
+        if tree.get("type", "classification") not in allowed:  # a class or a tag per word: sweep/models/multi_head.py
+            kind = tree.get("type", "classification")
+            message = f"{name!r} is task.type={kind}; multi-task training stacks sub-tasks of types {', '.join(allowed)}"
+            if task.type not in GENERATION_TYPES and tree.get("type") in GENERATION_TYPES:
+                message += f" (generation sub-tasks: task.type={tree['type']} on the multi config)"
             raise ConfigError("task.tasks", message, names)
+        if task.type in GENERATION_TYPES:  # one language model writes every sub-task's targets, as the multi config says
+            tree.update(type=task.type, max_target_length=task.max_target_length, generate=dataclasses.asdict(task.generate))
         if tree.get("modality", "text") != task.modality:  # one model reads every sub-task's rows
             message = f"{name!r} has {tree.get('modality')} rows; multi-task training stacks {task.modality} tasks"
             raise ConfigError("task.tasks", message, names)
@@ -58,12 +67,14 @@ def load_multitask(task: TaskConfig) -> Splits:
     configs = sub_task_configs(task)
     parts = [load_single(config) for config in configs]  # a sub-task is never multi (checked above)
     types = [config.type for config in configs]
-    mixed = set(types) != {"classification"}
+    # token rows beside classification ones: a head each; generation sub-tasks are one type, one language model
+    mixed = set(types) != {"classification"} and not set(types) <= set(GENERATION_TYPES)
+    texts = mixed or set(types) <= set(GENERATION_TYPES)  # labels of other than one id per row: an object array
 
     def stack(name: str) -> Split:
         pieces = [getattr(part, name) for part in parts]
         tasks = np.concatenate([np.full(len(piece), index, np.int64) for index, piece in enumerate(pieces)])
-        if mixed:  # a class id or a tag-id array per row
+        if texts:  # a class id, a tag-id array or a target text per row
             labels = np.empty(len(tasks), dtype=object)
             labels[:] = [label for piece in pieces for label in piece.labels]
         else:

@@ -163,9 +163,9 @@ def build(job: JobConfig, sources: Sources | None = None) -> Built:
     if splits.task_names is not None:
         for name in extras:
             extras[name]["task"] = getattr(splits, name).tasks
-    if head == "generate":  # each row's place in its split: an intermediate validation generates the first rows only
+    if head == "generate":  # each row's place in its split (in its sub-task's): an intermediate validation generates the first rows
         for name in extras:
-            extras[name]["row"] = np.arange(len(encoded[name]))
+            extras[name]["row"] = place_in_task(getattr(splits, name).tasks, len(encoded[name]))
     if sources.teacher is not None and head == "generate":
         from sweep.pipeline.generation_teacher import teach_tokens
 
@@ -216,6 +216,17 @@ def build(job: JobConfig, sources: Sources | None = None) -> Built:
         head=head,
         sub_task_types=splits.sub_task_types,
     )
+
+
+def place_in_task(tasks: np.ndarray | None, rows: int) -> np.ndarray:
+    """Each row's index among its sub-task's rows (multi-task training), else in the split."""
+    if tasks is None:
+        return np.arange(rows)
+    place = np.zeros(rows, np.int64)
+    for task in np.unique(tasks):
+        where = np.flatnonzero(tasks == task)
+        place[where] = np.arange(len(where))
+    return place
 
 
 def head_of(splits, task_type) -> tuple[str, object]:

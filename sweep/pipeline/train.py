@@ -95,9 +95,11 @@ def objective_for(built: Built):
         ends = np.cumsum(built.task_label_counts)
         labels = [[name.split("/", 1)[1] for name in built.label_names[end - n : end]] for n, end in zip(built.task_label_counts, ends)]
         return MixedMultiTask(built.task_names, kinds, labels)
+    distill = root.distill if built.job.teacher is not None else None
+    if built.head == "generate":  # one language model; several generation sub-tasks are scored each and on average
+        return built.task_type.objective(built.label_names, built.fitted, root.task, distill, task_names=built.task_names)
     if built.task_names is not None:
         return MultiTask(built.task_names, built.task_label_counts)
-    distill = root.distill if built.job.teacher is not None else None
     return built.task_type.objective(built.label_names, built.fitted, root.task, distill)
 
 

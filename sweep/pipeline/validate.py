@@ -76,12 +76,18 @@ def check_task_type(root: RootConfig, strategy: str):
                 f"task.kind={task.kind} yields {what}; task.type={task.type} reads kinds {', '.join(readers)}",
             )
     else:
+        from sweep.task_types.generation import GENERATION_TYPES
+
         require(
-            task.type == "classification", "task.type", task.type, "task=multi takes its sub-tasks' types: leave task.type=classification"
+            task.type in ("classification", *GENERATION_TYPES),
+            "task.type",
+            task.type,
+            "task=multi takes its sub-tasks' types: leave task.type=classification, or set seq2seq or causal_lm to train "
+            "generation sub-tasks as that type",
         )
         from sweep.data.multitask import sub_task_configs
 
-        mixed = any(sub.type != "classification" for sub in sub_task_configs(task))
+        mixed = any(sub.type not in ("classification", task.type) for sub in sub_task_configs(task))
         if mixed and root.augment.name != "none":  # a class sits at position 0, which a decoder's augmentation may move
             require(False, "augment", root.augment.name, "multi-task training across task types is not augmented: use augment=none")
     task_type.check(task, strategy, STRATEGIES.names())

@@ -33,7 +33,7 @@ class CausalLM(GenerationType):
                 model_name,
             )
 
-    def objective(self, label_names, fitted, task, distill=None):
+    def objective(self, label_names, fitted, task, distill=None, task_names=None):
         from lightning_modules.generation import TextGeneration
 
-        return TextGeneration(("rouge", "exact_match"), distill=distill)
+        return TextGeneration(("rouge", "exact_match"), distill=distill, task_names=task_names)

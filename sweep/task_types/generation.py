@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 # what the cost of generating is logged as, per validation and test (lower is cheaper)
 COST_METRICS = {"generate_s": "min", "generated_tokens": "min", "generated_rows": "min", "tokens_per_s": "max"}
 GENERATING_FAMILIES = ("encoder_decoder", "decoder")
+GENERATION_TYPES = ("seq2seq", "causal_lm")  # a text in, a text out: task=multi trains such sub-tasks as one of them
 
 
 class GenerationType(TaskType):
@@ -36,13 +37,6 @@ class GenerationType(TaskType):
         "feature": "a frozen backbone under a new head cannot write text: the language-model head is the model's own "
         "(strategy=prompt or lora train a few parameters of a frozen model)",
     }
-
-    def check(self, task: TaskConfig, strategy: str, strategies: list[str]) -> None:
-        super().check(task, strategy, strategies)
-        if task.kind == "multi":
-            raise ConfigError(
-                "task.type", f"task=multi cannot stack {self.name} sub-tasks (classification and token tasks only)", self.name
-            )
 
     def check_model(self, family: str, model_name: str) -> None:
         if family not in GENERATING_FAMILIES:

@@ -34,7 +34,7 @@ class Seq2Seq(GenerationType):
             return "a decoder reads source and target as one token sequence: augmenting it would rewrite the target too"
         return None
 
-    def objective(self, label_names, fitted, task, distill=None):
+    def objective(self, label_names, fitted, task, distill=None, task_names=None):
         from lightning_modules.generation import TextGeneration
 
-        return TextGeneration(("rouge", "bleu", "chrf"), distill=distill)
+        return TextGeneration(("rouge", "bleu", "chrf"), distill=distill, task_names=task_names)

@@ -294,3 +294,38 @@ def test_a_prompt_tuned_decoder_generates_after_its_soft_prompt_once_batched_or_
     with torch.no_grad():  # the first token is what the trained forward pass (soft prompt, then the prompt) predicts
         logits = generator(torch.tensor([[5, 6, 7]]), torch.ones(1, 3, dtype=torch.long))
     assert alone[0, 0].item() == logits[0, -1].argmax().item()
+
+
+def test_several_generation_sub_tasks_are_scored_each_and_on_average():
+    from torchmetrics.functional.text import rouge_score
+
+    from lightning_modules.generation import TextGeneration
+    from sweep.pipeline.build import place_in_task
+
+    predictions, references = ["a b c", "x y", "a b", "z"], ["a b d", "x y", "b a", "q"]
+    tasks = [0, 1, 0, 1]
+    objective = TextGeneration(("rouge", "exact_match"), task_names=["summaries", "answers"])
+    objective.update_texts("val", predictions, references, tasks)
+    got = objective.compute("val")
+    for part, name in enumerate(["summaries", "answers"]):
+        mine = [i for i, task in enumerate(tasks) if task == part]
+        expected = rouge_score([predictions[i] for i in mine], [references[i] for i in mine], rouge_keys="rougeL")["rougeL_fmeasure"]
+        assert float(got[f"val/{name}/rougeL"]) == pytest.approx(float(expected), abs=1e-6)
+    assert float(got["val/rougeL"]) == pytest.approx((float(got["val/summaries/rougeL"]) + float(got["val/answers/rougeL"])) / 2)
+    assert float(got["val/answers/exact_match"]) == 0.5 and float(got["val/exact_match"]) == 0.25
+    # an intermediate validation generates the first rows of every sub-task, not the first sub-task's alone
+    assert place_in_task(np.array([0, 0, 0, 1, 1]), 5).tolist() == [0, 1, 2, 0, 1]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        (["task.type=seq2seq", "task.tasks=[debian_synopsis,rotten_tomatoes]"], "'rotten_tomatoes' is task.type=classification"),
+        (["task.tasks=[rotten_tomatoes,chatterbot_qa]"], "(generation sub-tasks: task.type=causal_lm on the multi config)"),
+        (["task.type=regression"], "set seq2seq or causal_lm"),
+    ],
+)
+def test_multi_task_generation_stacks_generation_sub_tasks_only(job_config, overrides, says):
+    with pytest.raises(ConfigError) as error:
+        job_config("task=multi", "model=tiny_t5", *overrides)
+    assert says in str(error.value)

@@ -93,3 +93,24 @@ def test_instruction_tuning_trains_full_and_prompt_and_distils_a_kept_decoder(tm
     assert refused.returncode == 2 and "the teacher is a decoder, the student an encoder-decoder" in refused.stderr
     encoder = run_cli("model=tiny_bert", *SMALL, cwd=tmp_path, cache=cache_dir)
     assert encoder.returncode == 2 and "cannot generate text" in encoder.stderr and len(encoder.stderr.strip().splitlines()) == 1
+
+
+def test_two_generation_tasks_train_one_model_scored_per_task(tmp_path, cache_dir):
+    from sweep.config.errors import ConfigError
+    from sweep.zoo.assets import DEBIAN_DESCRIPTIONS
+
+    try:  # built from apt's indexes on first use: a machine without a Debian mirror cannot
+        DEBIAN_DESCRIPTIONS.locate("task.kind=debian_synopsis")
+    except ConfigError as error:
+        pytest.skip(str(error))
+    sizes = [s for s in SMALL if not s.startswith("task=")]
+    stack = ["task=multi", "task.type=seq2seq", "task.tasks=[debian_synopsis,chatterbot_qa]", "model=tiny_t5"]
+    result = run_cli(*stack, *sizes, cwd=tmp_path, cache=cache_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    client, (run,) = all_runs(tmp_path)
+    metrics = run.data.metrics
+    for task in ("debian_synopsis", "chatterbot_qa"):
+        assert f"test/{task}/rougeL" in metrics and f"val/{task}/bleu" in metrics
+    assert metrics["test/rougeL"] == pytest.approx((metrics["test/debian_synopsis/rougeL"] + metrics["test/chatterbot_qa/rougeL"]) / 2)
+    rows = [m.value for m in client.get_metric_history(run.info.run_id, "val/generated_rows")]
+    assert rows == [16, 32]  # 8 rows of each sub-task at the first validation, every row at the last
