@@ -116,7 +116,10 @@ def module_for(built: Built) -> SequenceClassificationModule:
         from lightning_modules.generation import GenerationModule
         from sweep.data.generation_tokens import end_of_sequence
 
-        return GenerationModule(*parts, tokenizer=built.tokenizer, generate=root.task.generate, eos_id=end_of_sequence(built.tokenizer))
+        eos = end_of_sequence(built.tokenizer)
+        return GenerationModule(
+            *parts, tokenizer=built.tokenizer, generate=root.task.generate, eos_id=eos, batch_size=root.optim.eval_batch_size
+        )
     return SequenceClassificationModule(*parts)
 
 

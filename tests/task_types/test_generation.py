@@ -191,17 +191,24 @@ def test_generated_text_metrics_are_torchmetrics_own_over_every_batch():
 
 
 def test_generation_starts_from_each_prompt_left_padded_and_counts_what_it_wrote(tokenizer):
-    from lightning_modules.generation import GenerationModule, TextGeneration, generated_lengths
+    from lightning_modules.generation import GenerationModule, TextGeneration, generated_lengths, padded
     from sweep.config.schema import GenerateConfig
 
     generator = tiny_generator("decoder", len(tokenizer))
-    module = GenerationModule(generator, TextGeneration(("rouge",)), [], None, tokenizer, GenerateConfig(), eos_id=102)
+    module = GenerationModule(generator, TextGeneration(("rouge",)), [], None, tokenizer, GenerateConfig(val_rows=1), eos_id=102)
     batch = {
         "input_ids": torch.tensor([[101, 7, 8, 102, 20, 102], [101, 9, 102, 21, 22, 102]]),
         "attention_mask": torch.ones(2, 6, dtype=torch.long),
         "labels": torch.tensor([[IGNORE] * 4 + [20, 102], [IGNORE] * 3 + [21, 22, 102]]),
+        "row": torch.tensor([1, 0]),
     }
-    prompts, mask = module.generation_inputs(batch, torch.arange(2))
+    module.row_limit = 1  # an intermediate validation: the split's first row alone
+    module.collect(batch, "val")
+    ((prompt, reference, row, task),) = module.pending["val"]
+    assert (prompt.tolist(), reference.tolist(), row, task) == ([101, 9, 102], [21, 22, 102], 0, 0)
+    module.row_limit = None
+    module.collect(batch, "test")
+    prompts, mask = padded([prompt for prompt, *_ in module.pending["test"]], tokenizer.pad_token_id, left=True)
     pad = tokenizer.pad_token_id
     assert prompts.tolist() == [[101, 7, 8, 102], [pad, 101, 9, 102]] and mask.tolist() == [[1, 1, 1, 1], [0, 1, 1, 1]]
     assert generated_lengths(torch.tensor([[5, 102, 0, 0], [5, 6, 7, 8]]), 102).tolist() == [2, 4]
