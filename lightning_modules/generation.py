@@ -3,9 +3,9 @@
 ``TextGeneration`` (the objective) holds the per-stage token loss sums and the text metrics; the
 ``GenerationModule`` (the LightningModule) runs the model teacher-forced for the loss, and at validation and
 test also generates with the KV cache (greedy or beam search, ``task.generate``) and feeds the texts to the
-objective. Generating is most of a validation's cost: an intermediate validation generates only the split's
-first ``task.generate.val_rows`` rows (the same rows every time, so values compare across validations); the
-last validation of the planned budget, an evaluation without training, and the test generate every row. What
+objective. Generating is most of a validation's cost: a fit's validations generate only the split's first
+``task.generate.val_rows`` rows (the same rows every time, so that the best validation is chosen among scores of
+the same rows); an evaluation without training (``trainer.fit=false``) and the test generate every row. What
 each generating stage cost is logged beside its metrics (``<stage>/generate_s``, ``generated_tokens``,
 ``generated_rows``, ``tokens_per_s``), and a few (source, reference, prediction) rows as an MLflow table
 artifact, ``generations/<stage>-step<N>.json``, so the UI shows what the model writes.
@@ -189,13 +189,11 @@ class GenerationModule(SequenceClassificationModule):
 
     # ---------------------------------------------------------------------------------------------- generation
     def whole_split(self) -> bool:
-        """This evaluation generates every row: a test, an evaluation without training, or the planned last validation."""
-        from lightning_modules.validation import ValidationSchedule
-
-        if self.trainer.state.fn != "fit" or self.generate_config.val_rows is None:
-            return True
-        plans = [callback.plan for callback in self.trainer.callbacks if isinstance(callback, ValidationSchedule)]
-        return not plans or self.trainer.global_step >= plans[0].total_steps
+        """This evaluation generates every row: a test, or an evaluation without training. A fit's validations all
+        generate the same subset (``val_rows``), so that the best one (early stopping, the restored weights, the
+        search) is chosen among scores of the same rows: a last validation on every row once outscored by a
+        64-row one chose the 64-row step's weights."""
+        return self.trainer.state.fn != "fit" or self.generate_config.val_rows is None
 
     def on_validation_epoch_start(self) -> None:
         self.row_limit = None if self.whole_split() else self.generate_config.val_rows

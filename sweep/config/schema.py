@@ -59,8 +59,8 @@ class GenerateConfig:
     max_new_tokens: int = 32
     num_beams: int = 1  # 1: greedy; more: beam search
     length_penalty: float = 1.0  # beam search: > 1 favours longer outputs, < 1 shorter
-    # rows generated at an intermediate validation (a fixed subset: the first rows of the split); the last
-    # validation and the test generate every row; null: every row every time
+    # rows generated at each validation of a fit (a fixed subset: the first rows of the split, so the best
+    # validation is chosen among scores of the same rows); the test and trainer.fit=false: every row; null: every row
     val_rows: Optional[int] = 64
     examples: int = 8  # (source, reference, prediction) rows logged per evaluation as generations/*.json
     chat_template: str = "auto"  # causal_lm: auto = the tokenizer's chat template where it has one

@@ -43,7 +43,8 @@ class Generator(nn.Module):
         if not self.is_encoder_decoder and soft_prompt_tokens(self.backbone):
             return self._generate_after_soft_prompt(input_ids, attention_mask, **options)
         out = self.backbone.generate(input_ids=input_ids, attention_mask=attention_mask, **options)
-        return out if self.is_encoder_decoder else out[:, input_ids.size(1) :]
+        # an encoder-decoder's output starts with its decoder start token, a decoder's with the prompt: neither was generated
+        return out[:, 1:] if self.is_encoder_decoder else out[:, input_ids.size(1) :]
 
     def _generate_after_soft_prompt(self, input_ids, attention_mask, **options) -> torch.Tensor:
         """A prompt-tuned decoder: the soft prompt's embeddings, then the rows' (left-padded) ones, generated from

@@ -5,8 +5,8 @@ A row is a source (or prompt) and a target (or response) text. The model is the 
 sweep/models/generator.py); a decoder reads source and target joined, with the loss on the target tokens only
 (sweep/data/generation_tokens.py). Loss is teacher-forced cross-entropy on every validation (what early
 stopping and the pruner can watch cheaply); validation and test also generate and score the text
-(lightning_modules/generation.py): a fixed subset of rows at intermediate validations, all rows at the last
-one and at test (``task.generate``).
+(lightning_modules/generation.py): a fixed subset of rows at a fit's validations, all rows at test
+(``task.generate``).
 """
 
 from __future__ import annotations

@@ -336,3 +336,11 @@ def test_multi_task_generation_stacks_generation_sub_tasks_only(job_config, over
     with pytest.raises(ConfigError) as error:
         job_config("task=multi", "model=tiny_t5", *overrides)
     assert says in str(error.value)
+
+
+def test_an_encoder_decoder_counts_only_the_tokens_it_generated():
+    """Its output starts with the decoder start token, which generated_tokens and tokens_per_s counted (one per row)."""
+    generator = tiny_generator("encoder_decoder", 40)
+    out = generator.generate(torch.tensor([[3, 4, 5]]), torch.ones(1, 3, dtype=torch.long), max_new_tokens=5, min_new_tokens=5,
+                             do_sample=False, pad_token_id=0, eos_token_id=39)  # fmt: skip
+    assert out.shape == (1, 5)
