@@ -427,6 +427,7 @@ def test_two_nodes_one_night_the_node_that_ends_it_writes_the_report(tmp_path, c
     night and writes the one report, on both trials."""
     import optuna
     import psutil
+    import sqlalchemy.exc
 
     out = tmp_path / "outputs"
     args = ["nightly.models=[tiny_bert]", "nightly.strategies=[full]", "nightly.trials_per_cell=2", "nightly.date=2026-11-27", *TINY_DATA]
@@ -440,7 +441,7 @@ def test_two_nodes_one_night_the_node_that_ends_it_writes_the_report(tmp_path, c
         if (out / "optuna" / "nightly.db").exists():
             try:
                 trials = night(out, "2026-11-27").get_trials(states=[optuna.trial.TrialState.RUNNING])
-            except KeyError:  # the study is being created
+            except (KeyError, sqlalchemy.exc.OperationalError):  # the study (or the storage's tables) being created by B
                 trials = []
             if trials and "mlflow_run_id" in trials[0].user_attrs:
                 break
