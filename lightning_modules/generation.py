@@ -167,11 +167,14 @@ class GenerationModule(SequenceClassificationModule):
     """The shared training loop (optimizer, schedule, logging), with teacher-forced logits aligned to their
     labels and generation at validation and test."""
 
-    def __init__(self, model, objective: TextGeneration, param_groups, schedule, tokenizer, generate, eos_id: int, batch_size: int = 64):
+    def __init__(
+        self, model, objective: TextGeneration, param_groups, schedule, tokenizer, generate, eos_id: int, pad_id: int, batch_size: int = 64
+    ):
         super().__init__(model, objective, param_groups, schedule)
         self.tokenizer = tokenizer
         self.generate_config = generate  # task.generate
         self.eos_id = eos_id  # what ends a generated text (sweep/data/generation_tokens.py end_of_sequence)
+        self.pad_id = pad_id  # what pads a batch of prompts (sweep/data/pipelines.py pad_id)
         self.generate_batch_size = batch_size  # rows generated together (optim.eval_batch_size)
         self.pending: dict[str, list] = {stage: [] for stage in STAGES}  # rows collected to generate at the stage's end
         self.row_limit: int | None = None  # rows below it generate in this evaluation; None: all
@@ -243,13 +246,13 @@ class GenerationModule(SequenceClassificationModule):
         pending, self.pending[stage] = sorted(self.pending[stage], key=lambda item: len(item[0])), []
         config = self.generate_config
         options = {"max_new_tokens": config.max_new_tokens, "num_beams": config.num_beams, "do_sample": False,
-                   "pad_token_id": pad_id(self.tokenizer), "eos_token_id": self.eos_id}  # fmt: skip
+                   "pad_token_id": self.pad_id, "eos_token_id": self.eos_id}  # fmt: skip
         if config.num_beams > 1:
             options["length_penalty"] = config.length_penalty
         for start in range(0, len(pending), self.generate_batch_size):
             chunk = pending[start : start + self.generate_batch_size]
             prompts, references, rows, tasks = zip(*chunk)
-            inputs, mask = padded(list(prompts), pad_id(self.tokenizer), left=not self.model.is_encoder_decoder)
+            inputs, mask = padded(list(prompts), self.pad_id, left=not self.model.is_encoder_decoder)
             began = time.perf_counter()
             generated = self.model.generate(inputs, mask, **options)
             seconds = time.perf_counter() - began
@@ -301,10 +304,6 @@ def padded(rows: list[torch.Tensor], pad: int, left: bool) -> tuple[torch.Tensor
         place = slice(width - len(row), width) if left else slice(0, len(row))
         ids[i, place], mask[i, place] = row, 1
     return ids, mask
-
-
-def pad_id(tokenizer) -> int:
-    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
 
 def generated_lengths(generated: torch.Tensor, eos: int) -> torch.Tensor:

@@ -85,8 +85,9 @@ def positions_per_row(dataset, backbone=None) -> float | None:
 
 def virtual_tokens(backbone) -> int:
     """Positions a PEFT prompt-learning wrapper prepends to every row (0 for anything else)."""
-    configs = getattr(backbone, "peft_config", None) or {}
-    return sum(getattr(config, "num_virtual_tokens", None) or 0 for config in configs.values())
+    from sweep.models.generator import soft_prompt_tokens
+
+    return soft_prompt_tokens(backbone)
 
 
 @functools.cache

@@ -115,10 +115,11 @@ def module_for(built: Built) -> SequenceClassificationModule:
     if built.head == "generate":
         from lightning_modules.generation import GenerationModule
         from sweep.data.generation_tokens import end_of_sequence
+        from sweep.data.pipelines import pad_id
 
-        eos = end_of_sequence(built.tokenizer)
+        ends = {"eos_id": end_of_sequence(built.tokenizer), "pad_id": pad_id(built.tokenizer)}
         return GenerationModule(
-            *parts, tokenizer=built.tokenizer, generate=root.task.generate, eos_id=eos, batch_size=root.optim.eval_batch_size
+            *parts, tokenizer=built.tokenizer, generate=root.task.generate, **ends, batch_size=root.optim.eval_batch_size
         )
     return SequenceClassificationModule(*parts)
 

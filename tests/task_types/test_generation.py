@@ -195,7 +195,9 @@ def test_generation_starts_from_each_prompt_left_padded_and_counts_what_it_wrote
     from sweep.config.schema import GenerateConfig
 
     generator = tiny_generator("decoder", len(tokenizer))
-    module = GenerationModule(generator, TextGeneration(("rouge",)), [], None, tokenizer, GenerateConfig(val_rows=1), eos_id=102)
+    module = GenerationModule(
+        generator, TextGeneration(("rouge",)), [], None, tokenizer, GenerateConfig(val_rows=1), eos_id=102, pad_id=tokenizer.pad_token_id
+    )
     batch = {
         "input_ids": torch.tensor([[101, 7, 8, 102, 20, 102], [101, 9, 102, 21, 22, 102]]),
         "attention_mask": torch.ones(2, 6, dtype=torch.long),
