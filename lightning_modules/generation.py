@@ -111,9 +111,10 @@ class TextGeneration(Objective):
         else:
             count = (labels != IGNORE).sum().clamp(min=1)
             loss = hard = F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=IGNORE, reduction="sum") / count
-        tokens = int((labels != IGNORE).sum())
-        self.sums[stage][0] += float(hard.detach()) * tokens
-        self.sums[stage][1] += tokens
+        # summed as tensors: reading them back (a device sync) waits for the stage's end, not every step
+        tokens = (labels != IGNORE).sum()
+        self.sums[stage][0] = self.sums[stage][0] + hard.detach().double() * tokens
+        self.sums[stage][1] = self.sums[stage][1] + tokens
         return loss
 
     def update(self, logits: torch.Tensor, batch: dict, stage: str) -> None:
@@ -134,7 +135,7 @@ class TextGeneration(Objective):
 
     def compute(self, stage: str) -> dict[str, torch.Tensor]:
         out = {}
-        loss, tokens = self.sums[stage]
+        loss, tokens = (float(value) for value in self.sums[stage])
         if tokens:
             out[f"{stage}/perplexity"] = torch.tensor(math.exp(min(loss / tokens, 50.0)), dtype=torch.float64)
         per_metric: dict[str, list] = {}
@@ -263,7 +264,7 @@ class GenerationModule(SequenceClassificationModule):
             cost = self.cost[stage]
             cost[0], cost[1], cost[2] = cost[0] + seconds, cost[1] + int(lengths.sum()), cost[2] + len(chunk)
             if config.examples:
-                self.examples[stage] += list(zip(rows, tasks, self.decode(list(prompts)), truths, predictions))
+                self.examples[stage] += list(zip(rows, tasks, prompts, truths, predictions))  # prompts decoded if logged
 
     def decode(self, rows: list[torch.Tensor]) -> list[str]:
         return [text.strip() for text in self.tokenizer.batch_decode([row.tolist() for row in rows], skip_special_tokens=True)]
@@ -285,12 +286,13 @@ class GenerationModule(SequenceClassificationModule):
     def log_examples(self, stage: str) -> None:
         """The first rows of the split that generated (by row), as an MLflow table under generations/."""
         # the first rows of the split (of each sub-task's, in turn)
-        examples, self.examples[stage] = sorted(self.examples[stage])[: self.generate_config.examples], []
+        examples = sorted(self.examples[stage], key=lambda example: example[:2])[: self.generate_config.examples]
+        self.examples[stage] = []
         logger = self.logger
         if not examples or logger is None or not hasattr(logger, "run_id") or self.global_rank != 0:
             return
-        _, _, sources, references, predictions = zip(*examples)
-        data = {"source": list(sources), "reference": list(references), "prediction": list(predictions)}
+        _, _, prompts, references, predictions = zip(*examples)
+        data = {"source": self.decode(list(prompts)), "reference": list(references), "prediction": list(predictions)}
         logger.experiment.log_table(logger.run_id, data=data, artifact_file=f"generations/{stage}-step{self.global_step:06d}.json")
 
 

@@ -163,7 +163,7 @@ def build(job: JobConfig, sources: Sources | None = None) -> Built:
     if splits.task_names is not None:
         for name in extras:
             extras[name]["task"] = getattr(splits, name).tasks
-    if head == "generate":  # each row's place in its split (in its sub-task's): an intermediate validation generates the first rows
+    if head == "generate":  # each row's place in its split (in its sub-task's): a fit's validations generate the first rows
         for name in extras:
             extras[name]["row"] = place_in_task(getattr(splits, name).tasks, len(encoded[name]))
     if sources.teacher is not None and head == "generate":

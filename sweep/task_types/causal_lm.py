@@ -21,6 +21,8 @@ class CausalLM(GenerationType):
     shown = ("test/rougeL", "test/exact_match", "test/perplexity")
     columns = ("prompt_column", "response_column")
     decoder_prompt = "chat"  # the chat template where the tokenizer has one (task.generate.chat_template)
+    families = ("decoder",)
+    examples = ("smollm2_135m",)
     refuses_augment = "the prompt and the response are one token sequence: augmenting it would rewrite the response too"
 
     def check_model(self, family: str, model_name: str) -> None:

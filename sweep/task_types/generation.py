@@ -38,12 +38,15 @@ class GenerationType(TaskType):
         "(strategy=prompt or lora train a few parameters of a frozen model)",
     }
 
+    families: ClassVar[tuple[str, ...]] = GENERATING_FAMILIES  # the families this type can train (said when refusing one)
+    examples: ClassVar[tuple[str, ...]] = ("smollm2_135m", "t5_small_scratch")
+
     def check_model(self, family: str, model_name: str) -> None:
         if family not in GENERATING_FAMILIES:
             raise ConfigError(
                 "model",
                 f"model {model_name} (family {family}) cannot generate text: task.type={self.name} needs family "
-                f"{' or '.join(GENERATING_FAMILIES)} (e.g. model=smollm2_135m, t5_small_scratch)",
+                f"{' or '.join(self.families)} (e.g. model={', '.join(self.examples)})",
                 model_name,
             )
 
