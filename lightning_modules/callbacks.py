@@ -19,6 +19,7 @@ class RestoreBestWeights(pl.Callback):
         self.best: float | None = None
         self.best_step: int | None = None
         self.at_best: dict[str, float] = {}  # every validation metric at the best step
+        self.examples_at_best = None  # the best validation's per-example table (lightning_modules/examples.py)
         self._state: dict[str, torch.Tensor] = {}
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -30,6 +31,7 @@ class RestoreBestWeights(pl.Callback):
         if trainer.strategy.broadcast(improved, src=0):
             self.best, self.best_step = value, trainer.global_step
             self.at_best = {key: float(v) for key, v in trainer.callback_metrics.items() if key.startswith("val/")}
+            self.examples_at_best = getattr(pl_module, "example_tables", {}).get("val")
             if self.restore:
                 self._state = {name: p.detach().clone() for name, p in pl_module.named_parameters() if p.requires_grad}
 

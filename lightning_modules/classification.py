@@ -8,12 +8,14 @@ training run through this same loop.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from lightning_modules.examples import ExampleLog, ExampleTable
 from lightning_modules.objectives import Objective
 from lightning_modules.schedule import SCHEDULERS, Schedule
 
@@ -28,6 +30,9 @@ class SequenceClassificationModule(pl.LightningModule):
         self.param_groups = param_groups
         self.schedule = schedule
         self.warmup_steps = 0
+        # per-example statistics of each evaluation (lightning_modules/examples.py), and the last one's table
+        self.example_logs = {stage: ExampleLog() for stage in ("val", "test")}
+        self.example_tables: dict[str, ExampleTable | None] = {}
 
     def forward(self, batch: dict) -> torch.Tensor:
         return self.model(**{key: batch[key] for key in MODEL_INPUTS if key in batch})
@@ -39,6 +44,8 @@ class SequenceClassificationModule(pl.LightningModule):
             # fail the run now rather than train on garbage; the sweeper records the trial as failed
             raise FloatingPointError(f"training loss is {loss.item()} at step {self.global_step}")
         self.objective.update(logits.detach(), batch, stage)
+        if stage != "train":
+            self.record_examples(batch, logits.detach(), loss.detach(), stage)
         # sync_dist: under DDP the mean over the ranks (each its own training batches; val/test: every rank
         # the whole split), one value on all of them; a no-op in one process
         self.log(
@@ -52,10 +59,27 @@ class SequenceClassificationModule(pl.LightningModule):
         )
         return loss
 
+    def record_examples(self, batch: dict, logits: torch.Tensor, loss: torch.Tensor, stage: str) -> None:
+        """The batch's per-row statistics under their example ids (batches without ids record nothing). The loss
+        is Lightning's: each row carries its batch's mean, which is what the stage's ``loss`` averages."""
+        ids = batch.get("example")
+        if ids is None:
+            return
+        log = self.example_logs[stage]
+        log.add(ids, {"loss": loss.float().expand(ids.size(0)), "count": torch.ones(ids.size(0))})
+        self.objective.record_examples(log, ids, logits, batch, stage)
+
+    def example_formulas(self, stage: str) -> dict[str, list]:
+        formulas = {"loss": ["ratio", "loss", "count"], **self.objective.example_formulas()}
+        return {f"{stage}/{name}": spec for name, spec in formulas.items()}
+
     def log_metrics(self, stage: str) -> None:
         """At the end of each epoch or evaluation: the objective's metrics since the last one."""
         # torchmetrics already synced them across DDP ranks (the same on all): averaging identical values keeps them
         self.log_dict(self.objective.compute(stage), prog_bar=stage != "train", sync_dist=True)
+        if stage in self.example_logs:
+            finish = functools.partial(self.objective.finish_examples, stage)
+            self.example_tables[stage] = self.example_logs[stage].table(self.example_formulas(stage), finish)
         self.objective.reset(stage)
 
     def on_train_epoch_end(self) -> None:

@@ -25,7 +25,7 @@ from torch import nn
 from torchmetrics import Metric
 
 from lightning_modules.classification import SequenceClassificationModule
-from lightning_modules.objectives import STAGES, Objective, by_stage, seen_on_any_rank
+from lightning_modules.objectives import STAGES, Objective, by_stage, per_task_formulas, seen_on_any_rank
 
 IGNORE = -100
 ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
@@ -156,6 +156,41 @@ class TextGeneration(Objective):
         out.update({f"{stage}/{name}": torch.stack(values).mean() for name, values in per_metric.items()})
         return out
 
+    def example_statistics(self, logits: torch.Tensor, batch: dict, stage: str) -> dict[str, torch.Tensor]:
+        """Per row its summed token loss and target tokens (perplexity); the text scores come after generating."""
+        labels = batch["labels"]
+        nll = F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=IGNORE, reduction="none")
+        return {"nll": nll.view(labels.shape).double().sum(1), "tokens": (labels != IGNORE).sum(1).double()}
+
+    def record_texts(self, log, ids: list[int], predictions: list[str], references: list[str], tasks: list[int]) -> None:
+        """Per generated row its text scores: ROUGE F-measures, exact match, and BLEU's and chrF's n-gram statistics."""
+        from torchmetrics.functional.text import rouge_score
+
+        from lightning_modules.text_statistics import bleu_statistics, chrf_statistics
+
+        columns: dict = {"generated": [1.0] * len(ids)}
+        if "rouge" in self.scores:
+            scores = [rouge_score(p, r, rouge_keys=ROUGE_KEYS) for p, r in zip(predictions, references)]
+            columns.update({key: [float(score[f"{key}_fmeasure"]) for score in scores] for key in ROUGE_KEYS})
+        if "exact_match" in self.scores:
+            columns["exact"] = [float(p.strip() == r.strip()) for p, r in zip(predictions, references)]
+        if "bleu" in self.scores:
+            columns["bleu_statistics"] = bleu_statistics(predictions, references)
+        if "chrf" in self.scores:
+            columns["chrf_statistics"] = chrf_statistics(predictions, references)
+        for part in sorted(set(tasks)):
+            mine = [i for i, task in enumerate(tasks) if task == part]
+            prefix = f"{self.task_names[part]}/" if self.task_names else ""
+            log.add([ids[i] for i in mine], {f"{prefix}{name}": [values[i] for i in mine] for name, values in columns.items()})
+
+    def example_formulas(self) -> dict[str, list]:
+        text = {key: ["ratio", key, "generated"] for key in ROUGE_KEYS if "rouge" in self.scores}
+        text.update({name: [name, f"{name}_statistics"] for name in ("bleu", "chrf") if name in self.scores})
+        if "exact_match" in self.scores:
+            text["exact_match"] = ["ratio", "exact", "generated"]
+        formulas = per_task_formulas({name: text for name in self.task_names}) if self.task_names else text
+        return {**formulas, "perplexity": ["exp_ratio", "nll", "tokens"]}
+
     def reset(self, stage: str) -> None:
         for metrics in self.texts[f"{stage}_"]:
             for metric in metrics.values():
@@ -189,6 +224,8 @@ class GenerationModule(SequenceClassificationModule):
         if stage == "train" and not torch.isfinite(loss):
             raise FloatingPointError(f"training loss is {loss.item()} at step {self.global_step}")
         self.log(f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, prog_bar=True, batch_size=labels.size(0), sync_dist=True)
+        if stage != "train":
+            self.record_examples({**batch, "labels": labels}, logits.detach(), loss.detach(), stage)
         return loss
 
     # ---------------------------------------------------------------------------------------------- generation
@@ -238,9 +275,10 @@ class GenerationModule(SequenceClassificationModule):
             lengths = torch.where(labels != IGNORE, positions, labels.size(1)).amin(1)
         rows = batch["row"].tolist() if "row" in batch else list(range(ids.size(0)))
         tasks = batch["task"].tolist() if "task" in batch else [0] * ids.size(0)
+        examples = batch["example"].tolist() if "example" in batch else [None] * ids.size(0)
         for i in torch.nonzero(chosen).flatten().tolist():
             reference = labels[i][labels[i] != IGNORE]
-            self.pending[stage].append((ids[i, : int(lengths[i])], reference, rows[i], tasks[i]))
+            self.pending[stage].append((ids[i, : int(lengths[i])], reference, rows[i], tasks[i], examples[i]))
 
     def generate_collected(self, stage: str) -> None:
         """Generate every collected row, in batches of rows of similar prompt length, then score and log them."""
@@ -252,7 +290,7 @@ class GenerationModule(SequenceClassificationModule):
             options["length_penalty"] = config.length_penalty
         for start in range(0, len(pending), self.generate_batch_size):
             chunk = pending[start : start + self.generate_batch_size]
-            prompts, references, rows, tasks = zip(*chunk)
+            prompts, references, rows, tasks, examples = zip(*chunk)
             inputs, mask = padded(list(prompts), self.pad_id, left=not self.model.is_encoder_decoder)
             began = time.perf_counter()
             generated = self.model.generate(inputs, mask, **options)
@@ -261,6 +299,8 @@ class GenerationModule(SequenceClassificationModule):
             predictions = self.decode([row[:n] for row, n in zip(generated, lengths.tolist())])
             truths = self.decode(list(references))
             self.objective.update_texts(stage, predictions, truths, list(tasks))
+            if stage in self.example_logs and None not in examples:
+                self.objective.record_texts(self.example_logs[stage], list(examples), predictions, truths, list(tasks))
             cost = self.cost[stage]
             cost[0], cost[1], cost[2] = cost[0] + seconds, cost[1] + int(lengths.sum()), cost[2] + len(chunk)
             if config.examples:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lightning_modules.objectives import STAGES, Classification, Objective, seen_on_any_rank
+from lightning_modules.objectives import STAGES, Classification, Objective, per_task_formulas, seen_on_any_rank
 from lightning_modules.token_labels import TokenClassification
 
 
@@ -75,6 +75,14 @@ class MixedMultiTask(Objective):
         shared = {metric: values for metric, values in per_metric.items() if len(values) == sum(seen)}
         out.update({f"{stage}/{metric}": torch.stack(values).mean() for metric, values in shared.items()})
         return out
+
+    def record_examples(self, log, ids, logits, batch, stage) -> None:
+        for index, child, part, sub in self.parts(logits, batch):
+            statistics = child.example_statistics(part, sub, stage)
+            log.add(ids[batch["task"] == index], {f"{self.task_names[index]}/{name}": value for name, value in statistics.items()})
+
+    def example_formulas(self) -> dict[str, list]:
+        return per_task_formulas({name: child.example_formulas() for name, child in zip(self.task_names, self.children_)})
 
     def reset(self, stage: str) -> None:
         for child in self.children_:

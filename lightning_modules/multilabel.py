@@ -134,6 +134,24 @@ class MultiLabel(Objective):
     def reset(self, stage: str) -> None:
         self.counts[f"{stage}_"].reset()
 
+    def example_statistics(self, logits: torch.Tensor, batch: dict, stage: str) -> dict[str, torch.Tensor]:
+        """The probabilities (float32, as GridCounts compares them) and gold rows: the threshold is chosen after the stage."""
+        return {"probability": torch.sigmoid(logits.float()), "gold": (batch["labels"] > 0.5).double()}
+
+    def finish_examples(self, stage: str, columns: dict) -> dict:
+        """Per row and label tp, fp, fn at the threshold the stage's metrics were read at (chosen on this
+        validation, or adopted for the test): the interval is conditional on that threshold, not re-searched."""
+        import numpy as np
+
+        if "probability" not in columns:
+            return columns
+        threshold = np.float32(GRID[grid_index(self.threshold)])
+        predicted, gold = columns.pop("probability").astype(np.float32) > threshold, columns.pop("gold") > 0.5
+        return {**columns, "tp": (predicted & gold) * 1.0, "fp": (predicted & ~gold) * 1.0, "fn": (~predicted & gold) * 1.0}
+
+    def example_formulas(self) -> dict[str, list]:
+        return {"f1_micro": ["f1", "tp", "fp", "fn"], "f1_macro": ["macro_f1", "tp", "fp", "fn"]}
+
     def adopt(self, at_best: dict[str, float]) -> None:
         """Take ``val/threshold`` from the val metrics logged at the best step, whose weights were restored:
         the threshold chosen with those weights (the last validation's may be a later, worse epoch's)."""

@@ -75,6 +75,23 @@ class Objective(nn.Module):
         """The validation metrics of the step whose weights were restored for testing. An objective that
         calibrates on validation (a multi-label decision threshold) takes its value from there; most do nothing."""
 
+    # per-example records (examples.py): what a report bootstraps its intervals from
+    def example_statistics(self, logits: torch.Tensor, batch: dict, stage: str) -> dict[str, torch.Tensor]:
+        """Per row of the batch, the numbers its metrics are made of: name -> [B] or [B, k]."""
+        return {}
+
+    def example_formulas(self) -> dict[str, list]:
+        """Metric name (without the stage) -> its formula over the statistics (example_formulas.py)."""
+        return {}
+
+    def record_examples(self, log, ids: torch.Tensor, logits: torch.Tensor, batch: dict, stage: str) -> None:
+        """Add the batch's per-row statistics to ``log`` under their example ids (multi-task: per sub-task)."""
+        log.add(ids, self.example_statistics(logits, batch, stage))
+
+    def finish_examples(self, stage: str, columns: dict) -> dict:
+        """The stage's columns once its metrics are computed (a multi-label threshold is chosen only then)."""
+        return columns
+
 
 class Classification(Objective):
     """Cross-entropy against the labels; accuracy and macro-F1."""
@@ -94,6 +111,28 @@ class Classification(Objective):
 
     def reset(self, stage: str) -> None:
         self.metrics[f"{stage}_"].reset()
+
+    def example_statistics(self, logits: torch.Tensor, batch: dict, stage: str) -> dict[str, torch.Tensor]:
+        return class_counts(logits.argmax(-1), batch["labels"], logits.size(-1))
+
+    def example_formulas(self) -> dict[str, list]:
+        return dict(CLASSIFICATION_FORMULAS)
+
+
+def class_counts(predicted: torch.Tensor, labels: torch.Tensor, classes: int) -> dict[str, torch.Tensor]:
+    """Per row: correct (0/1), count (1), and per class tp, fp, fn (one-hot rows): accuracy and macro-F1 resampled."""
+    guess, gold = F.one_hot(predicted, classes).bool(), F.one_hot(labels, classes).bool()
+    return {
+        "correct": (predicted == labels).double(),
+        "count": torch.ones_like(labels, dtype=torch.float64),
+        "tp": (guess & gold).double(),
+        "fp": (guess & ~gold).double(),
+        "fn": (~guess & gold).double(),
+    }
+
+
+# torchmetrics' micro accuracy and macro F1 (over the classes with any tp, fp or fn) from class_counts
+CLASSIFICATION_FORMULAS = {"acc": ["ratio", "correct", "count"], "f1": ["macro_f1_seen", "tp", "fp", "fn"]}
 
 
 def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor, alpha: float, temperature: float) -> torch.Tensor:
@@ -172,10 +211,31 @@ class MultiTask(Objective):
     def seen_anywhere(self, stage: str) -> list[bool]:
         return seen_on_any_rank(self.seen[stage])
 
+    def record_examples(self, log, ids, logits, batch, stage) -> None:
+        for index, mask, start, end in self.rows(batch):
+            counts = class_counts(logits[mask, start:end].argmax(-1), batch["labels"][mask], end - start)
+            log.add(ids[mask], {f"{self.task_names[index]}/{name}": value for name, value in counts.items()})
+
+    def example_formulas(self) -> dict[str, list]:
+        return per_task_formulas({name: CLASSIFICATION_FORMULAS for name in self.task_names})
+
     def reset(self, stage: str) -> None:
         for metrics in self.metrics[f"{stage}_"]:
             metrics.reset()
         self.seen[stage] = [False] * len(self.columns)
+
+
+def per_task_formulas(by_task: dict[str, dict[str, list]]) -> dict[str, list]:
+    """Each sub-task's formulas over its own columns (``<task>/<column>``), as ``<task>/<metric>``, and for each metric
+    every sub-task has, their unweighted mean: as multi-task ``compute`` logs them."""
+    from lightning_modules.example_formulas import renamed
+
+    out = {f"{task}/{metric}": renamed(spec, f"{task}/") for task, formulas in by_task.items() for metric, spec in formulas.items()}
+    shared = set.intersection(*(set(formulas) for formulas in by_task.values())) if by_task else set()
+    first = next(iter(by_task.values()), {})
+    for metric in (m for m in first if m in shared):
+        out[metric] = ["mean", *(out[f"{task}/{metric}"] for task in by_task)]
+    return out
 
 
 def seen_on_any_rank(seen: list[bool]) -> list[bool]:

@@ -132,6 +132,14 @@ class Regression(Objective):
     def reset(self, stage: str) -> None:
         self.values[f"{stage}_"].reset()
 
+    def example_statistics(self, logits: torch.Tensor, batch: dict, stage: str) -> dict[str, torch.Tensor]:
+        """Each row's raw-scale prediction and target: RMSE, MAE and both correlations are recomputed from them."""
+        labels = batch["labels"]
+        return {"prediction": self.column(logits, labels).double() * self.std + self.mean, "target": labels.double()}
+
+    def example_formulas(self) -> dict[str, list]:
+        return {name: [name, "prediction", "target"] for name in ("rmse", "mae", "pearson", "spearman")}
+
 
 class RegressionDistillation(Regression):
     """Training follows a teacher's predictions as well as the true targets: α·loss(student, target) + (1 − α)·

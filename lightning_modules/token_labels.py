@@ -43,19 +43,25 @@ class WordCounts(Metric):
         self.correct += ((preds == labels) & labelled).sum()
         if self.tag_names is None:
             return
-        gold = predicted = matched = 0
-        for row_labels, row_preds in zip(labels.cpu(), preds.cpu()):
-            keep = row_labels != IGNORE
-            # a row's entities, as seqeval finds them: (type, first word, last word)
-            true = set(get_entities([self.tag_names[t] for t in row_labels[keep].tolist()]))
-            guess = set(get_entities([self.tag_names[t] for t in row_preds[keep].tolist()]))
-            gold, predicted, matched = gold + len(true), predicted + len(guess), matched + len(true & guess)
-        self.gold += gold
-        self.predicted += predicted
-        self.matched += matched
+        counts = entity_counts(preds, labels, self.tag_names).sum(0)
+        self.gold += int(counts[0])
+        self.predicted += int(counts[1])
+        self.matched += int(counts[2])
 
     def compute(self) -> dict[str, torch.Tensor]:
         return {name: getattr(self, name) for name in COUNTS}
+
+
+def entity_counts(preds: torch.Tensor, labels: torch.Tensor, tag_names: list[str]) -> torch.Tensor:
+    """Per row the gold, predicted and matching entities, as seqeval finds them: int64 [B, 3]."""
+    rows = []
+    for row_labels, row_preds in zip(labels.cpu(), preds.cpu()):
+        keep = row_labels != IGNORE
+        # a row's entities: (type, first word, last word)
+        true = set(get_entities([tag_names[t] for t in row_labels[keep].tolist()]))
+        guess = set(get_entities([tag_names[t] for t in row_preds[keep].tolist()]))
+        rows.append((len(true), len(guess), len(true & guess)))
+    return torch.tensor(rows, dtype=torch.int64).reshape(-1, 3)
 
 
 def fraction(numerator: int, denominator: int) -> torch.Tensor:
@@ -111,6 +117,25 @@ class TokenClassification(Objective):
 
     def reset(self, stage: str) -> None:
         self.counts[f"{stage}_"].reset()
+
+    def example_statistics(self, logits: torch.Tensor, batch: dict, stage: str) -> dict[str, torch.Tensor]:
+        preds, labels = logits.argmax(-1), batch["labels"]
+        labelled = labels != IGNORE
+        out = {"words": labelled.sum(1).double(), "correct": ((preds == labels) & labelled).sum(1).double()}
+        if self.entities:
+            counts = entity_counts(preds, labels, self.tag_names).double()
+            out.update({"gold": counts[:, 0], "predicted": counts[:, 1], "matched": counts[:, 2]})
+        return out
+
+    def example_formulas(self) -> dict[str, list]:
+        formulas = {"acc": ["ratio", "correct", "words"]}
+        if self.entities:
+            formulas.update(
+                precision=["fraction", "matched", "predicted"],
+                recall=["fraction", "matched", "gold"],
+                f1=["dice", "matched", "predicted", "gold"],
+            )
+        return formulas
 
 
 def teacher_word_counts(teacher: torch.Tensor, batch: dict) -> torch.Tensor:

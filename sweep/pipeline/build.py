@@ -166,6 +166,8 @@ def build(job: JobConfig, sources: Sources | None = None) -> Built:
     if head == "generate":  # each row's place in its split (in its sub-task's): a fit's validations generate the first rows
         for name in extras:
             extras[name]["row"] = place_in_task(getattr(splits, name).tasks, len(encoded[name]))
+    for name in ("val", "test"):  # each evaluated row's id, its index in the split: per-example records pair runs by it
+        extras[name]["example"] = np.arange(len(encoded[name]))
     if sources.teacher is not None and head == "generate":
         from sweep.pipeline.generation_teacher import teach_tokens
 

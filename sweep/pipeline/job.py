@@ -239,6 +239,7 @@ def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, 
         result = train(built, tracking_uri=uri, run_id=run.run_id, callbacks=[pruning] if pruning else [])
         if estimate is not None and estimate.seconds > 0:
             result.metrics["estimate.measured_over_estimated"] = result.metrics["train_time_s"] / estimate.seconds
+        result.metrics.update(run.log_examples(result.examples))
         run.log_metrics(result.metrics, step=result.steps)
         outcome = finished_outcome(result, built, run.run_id)
         if should_save(job, binding, outcome):  # tracking.save_model (sweep/tracking/kept_models.py)

@@ -71,6 +71,7 @@ class TrainResult:
     metrics: dict[str, float] = field(default_factory=dict)  # logged on the run at its end
     last: dict[str, float] = field(default_factory=dict)  # the last train/val values (already logged)
     at_best: dict[str, float] = field(default_factory=dict)  # every val/* metric at the best step
+    examples: dict = field(default_factory=dict)  # "val" (the best validation's) and "test": per-example tables
 
 
 def precision_arguments(precision: str, accelerator: str) -> dict:
@@ -194,7 +195,11 @@ def train(built: Built, tracking_uri: str | None = None, run_id: str | None = No
             tested = trainer.test(module, built.loaders["test"], verbose=False)[0]
             metrics.update({key: float(value) for key, value in tested.items()})
     metrics.update(memory.metrics())
-    return TrainResult(best.best, best.best_step, trainer.global_step, precision, metrics=metrics, last=last, at_best=best.at_best)
+    examples = {"val": best.examples_at_best, "test": module.example_tables.get("test")}
+    examples = {stage: table for stage, table in examples.items() if table is not None}
+    return TrainResult(
+        best.best, best.best_step, trainer.global_step, precision, metrics=metrics, last=last, at_best=best.at_best, examples=examples
+    )
 
 
 def shard_training(loader, place, schedule: ValidationSchedule, trainer: pl.Trainer, cfg):

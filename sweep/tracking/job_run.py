@@ -23,6 +23,9 @@ STATUS = {"finished": "FINISHED", "failed": "FAILED", "pruned": "KILLED", "inter
 OWNER_TAG = "sweep.owner"
 
 
+PREDICTIONS_DIR = "predictions"  # the artifact folder of a run's per-example tables: <stage>.npz
+
+
 def owner_tag() -> dict[str, str]:
     from sweep.runtime.owners import this_process
 
@@ -75,6 +78,21 @@ class JobRun:
 
         # jobs of one grid log the same data set at once: MLflow inserts it once, the losers retry and link it
         shared(self.client.log_inputs, self.run_id, datasets=[data_input(task, sizes)])
+
+    def log_examples(self, tables: dict) -> dict[str, float]:
+        """Each stage's per-example table (lightning_modules/examples.py) as ``predictions/<stage>.npz``; returns
+        what keeping them cost (``predictions_bytes``, ``predictions_s``), logged beside the other metrics."""
+        import tempfile
+        from pathlib import Path
+
+        start, size = time.perf_counter(), 0
+        with tempfile.TemporaryDirectory() as folder:
+            for stage, table in tables.items():
+                path = Path(folder) / f"{stage}.npz"
+                path.write_bytes(table.to_bytes())
+                size += path.stat().st_size
+                self.client.log_artifact(self.run_id, str(path), PREDICTIONS_DIR)
+        return {"predictions_bytes": float(size), "predictions_s": time.perf_counter() - start} if tables else {}
 
     def set_tags(self, tags: dict[str, Any]) -> None:
         from mlflow.entities import RunTag

@@ -206,8 +206,8 @@ def test_generation_starts_from_each_prompt_left_padded_and_counts_what_it_wrote
     }
     module.row_limit = 1  # an intermediate validation: the split's first row alone
     module.collect(batch, "val")
-    ((prompt, reference, row, task),) = module.pending["val"]
-    assert (prompt.tolist(), reference.tolist(), row, task) == ([101, 9, 102], [21, 22, 102], 0, 0)
+    ((prompt, reference, row, task, example),) = module.pending["val"]
+    assert (prompt.tolist(), reference.tolist(), row, task, example) == ([101, 9, 102], [21, 22, 102], 0, 0, None)  # no example ids
     module.row_limit = None
     module.collect(batch, "test")
     prompts, mask = padded([prompt for prompt, *_ in module.pending["test"]], tokenizer.pad_token_id, left=True)
