@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sweep.report.collect import Table, build_table
 from sweep.report.config import ReportConfig
+from sweep.report.intervals import Bootstrap, Predictions, bootstrap_cells
 from sweep.report.pareto import mark_fronts
 from sweep.report.recommend import Recommendation, best_key, recommend
 from sweep.report.source import Source
@@ -17,6 +18,7 @@ class Report:
     config: ReportConfig
     table: Table
     recommendation: Recommendation
+    noise: Bootstrap | None = None  # the validation metric's bootstrap (None: no run kept predictions, or resamples=0)
 
 
 def build_report(source: Source, config: ReportConfig) -> Report:
@@ -24,5 +26,24 @@ def build_report(source: Source, config: ReportConfig) -> Report:
     ranked = sorted(table.ranked, key=best_key(config.cost))  # the table's order is the recommendation's: ties alike
     table.cells = ranked + [cell for cell in table.cells if not cell.ranked]
     mark_fronts(ranked, table.costs)
-    recommendation = recommend(ranked, table.metric, table.mode, config.limits, config.tolerance, config.cost)
-    return Report(source, config, table, recommendation)
+    noise = attach_intervals(table, Predictions(source.client), config.resamples, config.confidence)
+    recommendation = recommend(ranked, table.metric, table.mode, config.limits, config.tolerance, config.cost, noise)
+    return Report(source, config, table, recommendation, noise)
+
+
+def attach_intervals(table: Table, predictions: Predictions, resamples: int, confidence: float) -> Bootstrap | None:
+    """Each ranked cell's interval on validation (``cell.interval``) and on its first test metric (``cell.test_interval``);
+    returns the validation bootstrap, which the recommendation compares cells with."""
+    if not resamples or not table.ranked:
+        return None
+    sign = 1.0 if table.mode == "max" else -1.0
+    noise = bootstrap_cells(table.ranked, predictions, "val", table.metric, sign, resamples, confidence)
+    test_metric = table.tests[0] if table.tests else None
+    tested = bootstrap_cells(table.ranked, predictions, "test", test_metric, sign, resamples, confidence) if test_metric else None
+    for cell in table.ranked:
+        key = (cell.model, cell.strategy)
+        if noise is not None and key in noise.samples:
+            cell.interval = noise.interval(key)
+        if tested is not None and key in tested.samples:
+            cell.test_interval = tested.interval(key)
+    return noise

@@ -1,9 +1,11 @@
 """The runs a report covers, read from MLflow into one row (a ``Cell``) per model x strategy.
 
-A cell's numbers all come from its best finished run (``best_<metric>``, in the runs' direction): the test
-metrics, trainable share, training time and peak memory of that same run, never mixed across runs. Runs
-that did not finish (pruned, failed, interrupted) are counted in their cell but never ranked. A tie between
-two runs of one cell keeps the earlier run (as the search keeps its earliest best trial).
+Runs of one configuration (every recorded param equal but ``seed``: ``-m seed=0,1,2``, or a search's confirmation
+runs) are seeds of it. A cell is its best configuration: the highest mean ``best_<metric>`` over its finished
+seeds, in the runs' direction; its value, test metrics and costs are that configuration's means (one run: that
+run's numbers, as before seeds existed), its ``values`` each seed's. Runs that did not finish (pruned, failed,
+interrupted) are counted in their cell but never ranked. A tie between two configurations keeps the one whose
+first run is older (as the search keeps its earliest best trial).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from sweep.config.errors import ConfigError
 from sweep.report.costs import COSTS
 from sweep.task_types import TASK_TYPES
+from sweep.tracking.params import configuration_of
 
 
 @dataclass
@@ -29,6 +32,8 @@ class RunRecord:
     monitor: str  # the run's trainer.monitor, which it logs as best_<monitor>
     mode: str  # max | min
     metrics: dict[str, float]
+    configuration: str = ""  # what its seeds share: its params but seed (``configuration_of``); "" : its own
+    seed: str = ""
 
     @classmethod
     def of(cls, run) -> RunRecord:
@@ -37,6 +42,7 @@ class RunRecord:
         return cls(
             run.info.run_id, run.info.run_name or run.info.run_id, tags["model"], tags["strategy"], tags.get("task", ""), state,
             run.info.start_time or 0, params.get("trainer.monitor", ""), params.get("trainer.mode", "max"), dict(run.data.metrics),
+            configuration_of(params), params.get("seed", ""),
         )  # fmt: skip
 
 
@@ -62,6 +68,25 @@ class Cell:
     run_name: str = ""
     states: Counter = field(default_factory=Counter)
     fronts: list[str] = field(default_factory=list)  # the costs on whose Pareto front it lies
+    # the seeds of its chosen configuration (same config but for `seed`): value is their mean
+    values: list[float] = field(default_factory=list)  # best_<metric> of each finished run of it, oldest first
+    run_ids: list[str] = field(default_factory=list)  # those runs, in the same order
+    seeds: list[str] = field(default_factory=list)  # and their seeds
+    run_names: list[str] = field(default_factory=list)  # and names
+    interval: tuple[float, float] | None = None  # 95 % bootstrap interval of value (rows and seeds); None: no predictions
+    test_interval: tuple[float, float] | None = None  # the same for the table's first test metric
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def sd(self) -> float:
+        """The sample standard deviation over seeds; NaN for one run."""
+        if len(self.values) < 2:
+            return math.nan
+        mean = sum(self.values) / len(self.values)
+        return math.sqrt(sum((v - mean) ** 2 for v in self.values) / (len(self.values) - 1))
 
     @property
     def label(self) -> str:
@@ -108,6 +133,24 @@ class Table:
         return total
 
 
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def choose(cell: Cell, runs: list[RunRecord], metric: str, tests: list[str], sign: float) -> None:
+    """The cell's numbers from its chosen configuration's runs: means over seeds (NaN where a run did not log a cost)."""
+    cell.values = [r.metrics[f"best_{metric}"] for r in runs]
+    cell.run_ids = [r.run_id for r in runs]
+    cell.seeds = [r.seed for r in runs]
+    cell.run_names = [r.name for r in runs]
+    cell.value = mean(cell.values)
+    cell.score = sign * cell.value
+    best = max(runs, key=lambda r: sign * r.metrics[f"best_{metric}"])  # the first of equals: the oldest
+    cell.run_id, cell.run_name = best.run_id, best.name
+    cell.tests = {name: mean([r.metrics[name] for r in runs]) for name in tests if all(name in r.metrics for r in runs)}
+    cell.costs = {name: mean([r.metrics.get(cost.metric, math.nan) for r in runs]) for name, cost in COSTS.items()}
+
+
 def majority(values: list[str]) -> str:
     counts = Counter(values)
     return min(counts, key=lambda value: (-counts[value], value))  # most common; a tie: alphabetical
@@ -142,15 +185,20 @@ def build_table(records: list[RunRecord], task: str | None, metric: str | None, 
     shown = [name for type_name in TASK_TYPES for name in TASK_TYPES.get(type_name).shown]  # the runs' own types' logged ones
     tests = [name for name in dict.fromkeys([f"test/{suffix}", *shown]) if any(name in r.metrics for r in ranked)]
     cells: dict[tuple[str, str], Cell] = {}
-    for record in sorted(records, key=lambda r: (r.start, r.run_id)):  # earlier runs first: they win ties
+    seeds: dict[tuple[str, str], dict[str, list[RunRecord]]] = {}  # cell -> configuration -> its finished runs, oldest first
+    for record in sorted(records, key=lambda r: (r.start, r.run_id)):
         cell = cells.setdefault((record.model, record.strategy), Cell(record.model, record.strategy))
         cell.states[record.state] += 1
         value = record.metrics.get(f"best_{metric}")
-        if record.state != "finished" or value is None or math.isnan(value) or sign * value <= cell.score:
+        if record.state != "finished" or value is None or math.isnan(value):
             continue
-        cell.value, cell.score, cell.run_id, cell.run_name = value, sign * value, record.run_id, record.name
-        cell.tests = {name: record.metrics[name] for name in tests if name in record.metrics}
-        cell.costs = {name: record.metrics.get(cost.metric, math.nan) for name, cost in COSTS.items()}
+        key = record.configuration or record.run_id
+        seeds.setdefault((record.model, record.strategy), {}).setdefault(key, []).append(record)
+    for place, configurations in seeds.items():
+        cell = cells[place]
+        # the best mean; a tie keeps the configuration whose first run is older (dicts keep insertion order: oldest first)
+        runs = max(configurations.values(), key=lambda runs: sign * mean([r.metrics[f"best_{metric}"] for r in runs]))
+        choose(cell, runs, metric, tests, sign)
     ordered = sorted(cells.values(), key=lambda c: (not c.ranked, -c.score, c.model, c.strategy))
     left_out = len(finished) - len(ranked)
     return Table(task or tasks[0], metric, mode, tests, ordered, len(records), left_out)

@@ -25,6 +25,8 @@ class ReportConfig:
     task: Optional[str] = None
     metric: Optional[str] = None
     tolerance: float = 0.01
+    confidence: float = 0.95
+    resamples: int = 1000
     cost: str = "share"
     max_trainable_share: Optional[float] = None
     max_train_s: Optional[float] = None
@@ -35,6 +37,8 @@ class ReportConfig:
         if self.parent is not None and self.study is not None:
             raise ConfigError("report.study", "give report.parent or report.study, not both", self.study)
         require(math.isfinite(self.tolerance) and self.tolerance >= 0, "report.tolerance", self.tolerance, "must be >= 0")
+        require(0 < self.confidence < 1, "report.confidence", self.confidence, "must be in (0, 1), e.g. 0.95")
+        require(self.resamples == 0 or self.resamples >= 100, "report.resamples", self.resamples, "must be 0 (no intervals) or >= 100")
         require(self.cost in COSTS, "report.cost", self.cost, f"must be one of {', '.join(COSTS)}")
         positive("report.max_trainable_share", self.max_trainable_share, 1.0)
         positive("report.max_train_s", self.max_train_s)

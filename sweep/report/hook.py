@@ -1,6 +1,6 @@
-"""The paragraph a grid or a search ends with: the recommendation, without plots or files (well under a
-second: one query of the parent's children, arithmetic on tens of rows), printed and put at the top of the
-parent's description. It must never fail a finished sweep: any error is a warning, and bad or missing
+"""The paragraph a grid or a search ends with: the recommendation, without plots or files (about a second: one
+query of the parent's children, their per-example predictions read and bootstrapped), printed and put at the top of
+the parent's description. It must never fail a finished sweep: any error is a warning, and bad or missing
 data (several tasks, nothing finished) is one line saying why there is no recommendation."""
 
 from __future__ import annotations
@@ -22,8 +22,11 @@ def end_of_sweep(client, experiment_id: str, parent_run_id: str, monitor: str) -
 
 def _recommend(client, experiment_id: str, parent_run_id: str, monitor: str) -> str | None:
     from sweep.config.errors import ConfigError
+    from sweep.report.assemble import attach_intervals
     from sweep.report.collect import build_table, job_records
-    from sweep.report.recommend import recommend
+    from sweep.report.config import ReportConfig
+    from sweep.report.intervals import Predictions
+    from sweep.report.recommend import best_key, recommend
     from sweep.report.source import MAX_RUNS
     from sweep.tracking.parents import shared
     from sweep.tracking.ui import NOTE_LIMIT, NOTE_TAG
@@ -35,7 +38,10 @@ def _recommend(client, experiment_id: str, parent_run_id: str, monitor: str) -> 
     except ConfigError as error:
         print(f"\nNo recommendation: {error.message}. ({command} says more.)", flush=True)
         return None
-    text = recommend(table.ranked, table.metric, table.mode).text
+    defaults = ReportConfig()
+    ranked = sorted(table.ranked, key=best_key(defaults.cost))
+    noise = attach_intervals(table, Predictions(client), defaults.resamples, defaults.confidence)  # the report's own defaults
+    text = recommend(ranked, table.metric, table.mode, tolerance=defaults.tolerance, noise=noise).text
     print(f"\n{text}\nThe full report, with Pareto fronts and plots: {command}", flush=True)
     shared(client.set_tag, parent_run_id, "report.recommendation", text[:5000])
     described = client.get_run(parent_run_id).data.tags.get(NOTE_TAG, "")

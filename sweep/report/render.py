@@ -26,10 +26,18 @@ def scope(report: Report) -> str:
     }.get(source.scope_key, "Every fine-tuning run")
     text = (
         f"{where} in experiment {source.experiment}: {table.runs} run(s) ({counts}) on task {table.task}. "
-        f"Ranked by the best {table.metric} on validation ({table.mode}); each model x strategy by its best finished run, "
-        f"whose test metrics, trainable share, training time and peak memory are shown. Pruned, failed and interrupted runs are "
-        f"counted, not ranked."
+        f"Ranked by the best {table.metric} on validation ({table.mode}); each model x strategy by its best configuration: the mean "
+        f"over its seeds (runs equal but for `seed`; ± the sd over them, each seed a row underneath) of the best {table.metric}, "
+        f"the test metrics, trainable share, training time and peak memory. Pruned, failed and interrupted runs are counted, not ranked."
     )
+    noise = report.noise
+    if noise is not None:
+        text += (
+            f" Intervals: {100 * noise.confidence:g} % bootstrap over the {noise.rows:,} validation rows (and the test's) and the "
+            f"seeds, paired by row between settings, from each run's per-example predictions."
+        )
+    elif report.config.resamples:
+        text += " No run kept per-example predictions (recorded before they were kept): no intervals."
     if table.left_out:
         text += f" {table.left_out} finished run(s) monitored another metric (no best_{table.metric}) and are left out."
     return text
@@ -43,7 +51,15 @@ def subject(report: Report) -> str:
 def settings_line(report: Report) -> str:
     config = report.config
     limits = " and ".join(COSTS[name].limit_phrase(limit) for name, limit in config.limits.items()) or "none"
-    return f"Constraints: {limits}; cheapest = the lowest {COSTS[config.cost].noun} first, within report.tolerance={config.tolerance:g}."
+    noise = (
+        f"not significantly worse than it (paired bootstrap, {config.resamples} resamples, {100 * config.confidence:g} %) or "
+        if report.noise is not None
+        else ""
+    )
+    return (
+        f"Constraints: {limits}; cheapest = the lowest {COSTS[config.cost].noun} first, {noise}within "
+        f"report.tolerance={config.tolerance:g} of the recommended."
+    )
 
 
 def role(report: Report, cell: Cell) -> str:
@@ -57,13 +73,25 @@ def number(value: float | None) -> str:
     return "" if value is None or math.isnan(value) else f"{value:.4f}"
 
 
+def spread(cell: Cell) -> str:
+    """'0.7812 ± 0.0050' over several seeds, '0.7812' for one."""
+    return number(cell.value) + (f" ± {cell.sd:.4f}" if cell.n > 1 else "")
+
+
+def interval_text(interval: tuple[float, float] | None) -> str:
+    return "" if interval is None else f"{interval[0]:.4f} to {interval[1]:.4f}"
+
+
 def rows(report: Report) -> tuple[list[str], list[list[str]]]:
+    """The table's header and rows: one per model x strategy, then (several seeds) one per seed run under it."""
     table = report.table
     costs = table.costs
+    level = f"{100 * report.noise.confidence:g} %" if report.noise is not None else "95 %"
     head = [
         "model",
         "strategy",
-        f"best {table.metric}",
+        f"best {table.metric}" + (" (mean ± sd)" if any(cell.n > 1 for cell in table.ranked) else ""),
+        f"{level} interval",
         *table.tests,
         *(COSTS[c].column for c in costs),
         "runs",
@@ -76,9 +104,16 @@ def rows(report: Report) -> tuple[list[str], list[list[str]]]:
         shown = [COSTS[c].show(cell.cost(c)) if cell.ranked and not math.isnan(cell.cost(c)) else "" for c in costs]
         fronts = ", ".join(cell.fronts) if cell.ranked else "not ranked"
         tests = [number(cell.tests.get(name)) for name in table.tests]
+        if table.tests and cell.test_interval is not None:
+            tests[0] += f" ({interval_text(cell.test_interval)})"
         body.append(
-            [cell.model, cell.strategy, number(cell.value), *tests, *shown, cell.runs_text(), fronts, role(report, cell), cell.run_name]
-        )
+            [cell.model, cell.strategy, spread(cell) if cell.ranked else "", interval_text(cell.interval), *tests, *shown,
+             cell.runs_text(), fronts, role(report, cell), cell.run_name]
+        )  # fmt: skip
+        if cell.n > 1:  # each seed a row underneath
+            for seed, value, name in zip(cell.seeds, cell.values, cell.run_names):
+                blank = [""] * (len(table.tests) + len(costs))
+                body.append(["", f"seed {seed or '?'}", number(value), "", *blank, "", "", "", name])
     return head, body
 
 
@@ -86,7 +121,7 @@ def markdown_table(head: list[str], body: list[list[str]]) -> str:
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
-    align = ["---" if i < 2 or i >= len(head) - 3 else "--:" for i in range(len(head))]
+    align = ["---" if i < 2 or i == 3 or i >= len(head) - 3 else "--:" for i in range(len(head))]
     return "\n".join([line(head), "|" + "|".join(align) + "|", *map(line, body)])
 
 
@@ -141,7 +176,7 @@ body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; 
 table { border-collapse: collapse; font-size: 0.9em; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; white-space: nowrap; }
 th { background: #f2f2f2; white-space: normal; } td.text { text-align: left; white-space: normal; }
-tr.front td { font-weight: 600; } tr.unranked td { color: #888; }
+tr.front td { font-weight: 600; } tr.unranked td { color: #888; } tr.seed td { color: #555; font-size: 0.92em; }
 .recommendation { background: #eef6ee; border-left: 4px solid #3a3; padding: 0.8em 1em; font-size: 1.05em; }
 img { max-width: 100%; display: block; margin: 1em 0; }
 """
@@ -150,11 +185,14 @@ img { max-width: 100%; display: block; margin: 1em 0; }
 def html_page(report: Report, images: dict[str, bytes]) -> str:
     """report.html: one file, the plots inside it."""
     head, body = rows(report)
-    text_columns = {0, 1, len(head) - 3, len(head) - 2, len(head) - 1}
+    text_columns = {0, 1, 3, len(head) - 3, len(head) - 2, len(head) - 1}
     header = "".join(f"<th>{html.escape(name)}</th>" for name in head)
     lines = []
-    for cell, row in zip(report.table.cells, body):
-        kind = "front" if cell.fronts else ("" if cell.ranked else "unranked")
+    kinds = []
+    for cell in report.table.cells:
+        kinds.append("front" if cell.fronts else ("" if cell.ranked else "unranked"))
+        kinds += ["seed"] * (cell.n if cell.n > 1 else 0)
+    for kind, row in zip(kinds, body):
         tds = "".join(
             f'<td class="text">{html.escape(v)}</td>' if i in text_columns else f"<td>{html.escape(v)}</td>" for i, v in enumerate(row)
         )

@@ -5,8 +5,33 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from sweep.tracking.params import configuration_of
+
 if TYPE_CHECKING:
     import pandas as pd
+
+
+def seed_summary(table: pd.DataFrame, monitor: str) -> pd.DataFrame:
+    """Per configuration run with several seeds (params equal but ``seed``): the mean ± sd over its finished runs of
+    the monitored and test metrics, and n. Empty when every configuration ran once."""
+    import pandas as pd
+
+    finished = table[table["state"] == "finished"] if not table.empty else table
+    keys = ["model", "strategy", "configuration"]
+    if finished.empty or finished.groupby(keys).size().max() < 2:
+        return pd.DataFrame()
+    columns = [column for column in finished.columns if column.startswith(("best ", "test/"))]
+    rows = []
+    for _, group in finished.groupby(keys, sort=False):
+        row = {"model": group["model"].iloc[0], "strategy": group["strategy"].iloc[0], "n": len(group)}
+        for column in columns:
+            values = group[column].astype(float)
+            row[column] = f"{values.mean():.4f} ± {values.std(ddof=1):.4f}" if len(values) > 1 else f"{values.mean():.4f}"
+        row["seeds"] = ", ".join(sorted(map(str, group["seed"]), key=lambda seed: (len(seed), seed)))  # 2 before 10
+        rows.append(row)
+    summary = pd.DataFrame(rows)
+    means = [float(text.split(" ")[0]) for text in summary[f"best {monitor}"]]
+    return summary.assign(_mean=means).sort_values("_mean", ascending=False).drop(columns="_mean").reset_index(drop=True)
 
 
 def comparison(client, experiment_id: str, parent_run_id: str, monitor: str, mode: str = "max") -> pd.DataFrame:
@@ -31,6 +56,8 @@ def comparison(client, experiment_id: str, parent_run_id: str, monitor: str, mod
                 "steps": metrics.get("optimizer_steps", math.nan),
                 "train s": metrics.get("train_time_s", math.nan),
                 "note": (tags.get("error") or (f"pruned at step {tags['pruned_step']}" if "pruned_step" in tags else ""))[:80],
+                "seed": run.data.params.get("seed", ""),
+                "configuration": configuration_of(run.data.params),
             }
         )
     table = pd.DataFrame(rows)
@@ -81,7 +108,14 @@ def print_comparison(
     from sweep.tracking.ui import NOTE_TAG, note
 
     table = comparison(client, experiment_id, parent_run_id, monitor, mode)
+    summary = seed_summary(table, monitor)
+    if mode == "min" and not summary.empty:
+        summary = summary.iloc[::-1].reset_index(drop=True)
+    if not table.empty:  # shown as a column when the runs differ in it
+        table = table.drop(columns=["configuration"] + (["seed"] if len(set(table["seed"])) < 2 else []))
     markdown = mask_secrets(to_markdown(table))
+    if not summary.empty:  # per configuration over its seeds first, each run below
+        markdown = f"Over seeds (mean ± sd):\n\n{summary.to_markdown(index=False, disable_numparse=True)}\n\nEach run:\n\n{markdown}"
     after = f"\n\n{lost} job(s) left no run at all (their process died before recording anything)" if lost else ""
     noted = after + (f"\n\n{footer}" if footer else "")  # the console has it already
     client.log_text(parent_run_id, markdown + noted + "\n", "comparison.md")

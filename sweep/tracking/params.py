@@ -25,3 +25,17 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
             out.update(flatten(value, f"{prefix}{key}."))
         return out
     return {prefix.rstrip("."): mask_secrets(str(tree))[:MAX_VALUE]}
+
+
+# params that differ between seeds of one configuration without changing what is trained: where it is recorded and
+# written, which trial of a search ran it (a confirmation run is not a trial)
+OUTSIDE_CONFIGURATION = ("paths.", "tracking.", "trial.", "hydra.", "cluster.")
+
+
+def configuration_of(params: dict[str, str]) -> str:
+    """A digest of the params that make a configuration: equal for runs that differ only in their seed."""
+    import hashlib
+    import json
+
+    kept = {key: value for key, value in params.items() if not (key == "seed" or key.startswith(OUTSIDE_CONFIGURATION))}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]

@@ -46,8 +46,8 @@ def test_markdown_and_html_show_the_fronts_roles_and_plots():
     cells[2].costs["share"] = 0.001  # the cheapest, 0.2 points below: on the share front
     report = report_of(cells)
     md = markdown(report, ["metric_vs_share.png"])
-    assert "| model_000 | lora | 0.9000 | 0.5000 | 1.0 % | 5.0 s | 1 | share, time | best overall |" in md
-    assert "| model_002 | lora | 0.8980 | 0.5000 | 0.1 % | 5.0 s | 1 | share | cheapest near it |" in md
+    assert "| model_000 | lora | 0.9000 |  | 0.5000 | 1.0 % | 5.0 s | 1 | share, time | best overall |" in md  # no interval
+    assert "| model_002 | lora | 0.8980 |  | 0.5000 | 0.1 % | 5.0 s | 1 | share | cheapest near it |" in md
     assert "- trainable share: lora on model_002 (0.1 %, 0.8980) -> lora on model_000 (1.0 %, 0.9000)" in md
     assert "![metric vs share](metric_vs_share.png)" in md
     page = html_page(report, {"metric_vs_share.png": b"\x89PNG fake"})
@@ -61,3 +61,15 @@ def test_names_from_runs_are_escaped_in_html_and_markdown():
     report = report_of(cells)
     assert "&lt;b&gt;x|y&lt;/b&gt;" in html_page(report, {}) and "<b>x" not in html_page(report, {})
     assert "<b>x\\|y</b>" in markdown(report)
+
+
+def test_several_seeds_show_mean_sd_interval_and_a_row_per_seed():
+    cells = many(2)
+    seeded = cells[0]
+    seeded.values, seeded.seeds, seeded.run_names, seeded.run_ids = [0.88, 0.92], ["0", "1"], ["a-0", "a-1"], ["ra", "rb"]
+    seeded.interval, seeded.test_interval = (0.85, 0.95), (0.45, 0.55)
+    md = markdown(report_of(cells))
+    assert "| best val/acc (mean ± sd) | 95 % interval | test/acc |" in md
+    assert "| model_000 | lora | 0.9000 ± 0.0283 | 0.8500 to 0.9500 | 0.5000 (0.4500 to 0.5500) |" in md
+    assert "|  | seed 0 | 0.8800 |" in md and md.rstrip().count("| a-1 |") == 1
+    assert '<tr class="seed">' in html_page(report_of(cells), {})

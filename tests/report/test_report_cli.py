@@ -37,21 +37,34 @@ def all_runs(cwd: Path) -> list:
 
 @pytest.fixture(scope="module")
 def grid(tmp_path_factory, cache_dir):
-    """One grid of three strategies; its parent run and children."""
+    """One grid of three strategies, two seeds each; its parent run and children."""
     cwd = tmp_path_factory.mktemp("grid")
-    result = run_cli("-m", "model=tiny_bert", f"strategy={','.join(STRATEGIES)}", *TINY_DATA, cwd=cwd, cache=cache_dir)
+    result = run_cli("-m", "model=tiny_bert", f"strategy={','.join(STRATEGIES)}", "seed=0,1", *TINY_DATA, cwd=cwd, cache=cache_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     runs = all_runs(cwd)
     (parent,) = [r for r in runs if r.data.tags.get("sweep.kind") == "grid"]
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
-    assert sorted(r.data.tags["strategy"] for r in children) == sorted(STRATEGIES)
+    assert sorted(r.data.tags["strategy"] for r in children) == sorted(STRATEGIES * 2)
     return cwd, result, parent, children
 
 
+def by_strategy(children) -> dict[str, list]:
+    """Each strategy's runs, seed 0 first."""
+    out: dict[str, list] = {}
+    for run in sorted(children, key=lambda r: r.data.params["seed"]):
+        out.setdefault(run.data.tags["strategy"], []).append(run)
+    return out
+
+
+def mean_of(runs, metric: str) -> float:
+    return sum(r.data.metrics[metric] for r in runs) / len(runs)
+
+
 def expected_best(children) -> str:
-    """The best child by best_val/acc; a tie goes to the smaller trainable share (the report's rule)."""
-    best = min(children, key=lambda r: (-r.data.metrics["best_val/acc"], r.data.metrics["params_trainable_share"]))
-    return f"{best.data.tags['strategy']} on {best.data.tags['model']}"
+    """The best strategy by its mean best_val/acc over seeds; a tie goes to the smaller trainable share (the report's rule)."""
+    cells = by_strategy(children)
+    best = min(cells, key=lambda s: (-mean_of(cells[s], "best_val/acc"), cells[s][0].data.metrics["params_trainable_share"]))
+    return f"{best} on tiny_bert"
 
 
 def test_the_grid_ends_with_the_recommendation(grid):
@@ -66,8 +79,15 @@ def test_the_grid_ends_with_the_recommendation(grid):
     tags = client_of(cwd).get_run(parent.info.run_id).data.tags
     assert tags["report.recommendation"] == line
     note = tags["mlflow.note.content"]
-    assert note.startswith(f"**Recommendation.** {line}\n\n| run ")  # above the comparison table, which stays
-    assert all(f"tiny_bert-{s}-" in note for s in STRATEGIES)
+    assert note.startswith(f"**Recommendation.** {line}\n\nOver seeds (mean ± sd):\n\n| model ")  # above the comparison tables
+    assert "\n\nEach run:\n\n| run " in note and all(f"tiny_bert-{s}-" in note for s in STRATEGIES)
+    # the leaders compared on the same rows: told apart or not, with the interval of their difference
+    assert re.search(r"(cannot be told apart|beyond noise): .*95 % interval -?[\d.]+ to [+-][\d.]+ points; P\(better\) [\d.]+", line)
+    # each run kept its per-example predictions of the best validation and of the test
+    client = client_of(cwd)
+    for child in children:
+        assert {Path(f.path).name for f in client.list_artifacts(child.info.run_id, "predictions")} == {"val.npz", "test.npz"}
+        assert 0 < child.data.metrics["predictions_bytes"] < 20_000
 
 
 def test_report_on_the_grid_writes_markdown_html_with_plots_and_logs_them_on_the_parent(grid):
@@ -81,18 +101,25 @@ def test_report_on_the_grid_writes_markdown_html_with_plots_and_logs_them_on_the
     best = expected_best(children)
     rec = result.stdout.splitlines()[0]
     assert rec.startswith(f"Best: {best} (val/acc ") and f"**Recommendation.** {rec}" in markdown
-    for child in children:  # one row per strategy, its numbers from that very run
-        metrics, strategy = child.data.metrics, child.data.tags["strategy"]
+    for strategy, runs in by_strategy(children).items():  # one row per strategy: the mean ± sd of its two seeds, then each seed's
+        values = [r.data.metrics["best_val/acc"] for r in runs]
+        sd = abs(values[0] - values[1]) / 2**0.5
         row = next(line for line in markdown.splitlines() if line.startswith(f"| tiny_bert | {strategy} |"))
         cells = [cell.strip() for cell in row.strip("|").split("|")]
-        assert cells[2:5] == [f"{metrics['best_val/acc']:.4f}", f"{metrics['test/acc']:.4f}", f"{metrics['test/f1']:.4f}"]
-        assert cells[-1] == child.info.run_name and cells[8] == "1"  # the best run, and one run
+        assert cells[2] == f"{mean_of(runs, 'best_val/acc'):.4f} ± {sd:.4f}"
+        low, high = (float(x) for x in cells[3].split(" to "))  # the bootstrap interval over rows and seeds
+        assert low - 1e-9 <= mean_of(runs, "best_val/acc") <= high + 1e-9
+        assert cells[4].startswith(f"{mean_of(runs, 'test/acc'):.4f} (") and cells[5] == f"{mean_of(runs, 'test/f1'):.4f}"
+        assert cells[9] == "2"  # two runs
+        for run in runs:
+            assert f"|  | seed {run.data.params['seed']} | {run.data.metrics['best_val/acc']:.4f} |" in markdown
     assert "## Pareto fronts" in markdown and "- trainable share: " in markdown
     # the plots: PNG files beside report.md, and inside report.html
     for name in ("metric_vs_share.png", "metric_vs_time.png", "metric_vs_memory.png"):
         assert f"]({name})" in markdown and (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     embedded = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
-    assert len(embedded) == 3 and all(base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n" for data in embedded)
+    assert (folder / "seeds.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # every seed of every cell
+    assert len(embedded) == 4 and all(base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n" for data in embedded)
     assert "<img" in html and 'src="metric_vs' not in html  # self-contained: no file references
     # logged on the grid's parent run, the Markdown as its Description
     client = client_of(cwd)
@@ -124,7 +151,7 @@ def test_report_on_the_experiment_is_a_run_of_its_own(grid, tmp_path):
     for _ in range(2):  # the second report does not count the first one's run as a job
         result = run_report(f"report.out={tmp_path}", cwd=cwd)
         assert result.returncode == 0, result.stderr[-3000:]
-        assert "3 run(s) (3 finished)" in (tmp_path / "report.md").read_text()
+        assert "6 run(s) (6 finished)" in (tmp_path / "report.md").read_text()
     runs = all_runs(cwd)
     reports = [r for r in runs if r.data.tags.get("sweep.kind") == "report"]
     assert len(runs) == before + 2 and len(reports) == 2
