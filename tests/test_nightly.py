@@ -88,6 +88,8 @@ def report_of(out: Path, study: str) -> dict:
         (["nightly.models=[tiny_bert,nope]"], "error: nightly.models=['tiny_bert', 'nope']: unknown model nope; choose from "),
         (["nightly.strategies=[full,bogus]"], "error: nightly.strategies=['full', 'bogus']: unknown strategy bogus; choose from distill,"),
         (["nightly.trials_per_cell=0"], "error: nightly.trials_per_cell=0: must be >= 1"),
+        (["nightly.seeds=-1"], "error: nightly.seeds=-1: must be >= 0 (new seeds per cell's best trial; 0: none)"),
+        (["nightly.z=-2"], "error: nightly.z=-2.0: must be >= 0 (standard deviations of the seeds a drop must exceed)"),
         (["nightly.date=2026-02-30"], "error: nightly.date=2026-02-30: must be a date YYYY-MM-DD, or null for today (UTC)"),
         (["search.n_trials=3"], "error: search.n_trials=3: set by the night: the budget is cells x nightly.trials_per_cell"),
         (["nightly.models=[vit_small]"], "error: nightly=['vit_small'] x ['full', 'lora', 'feature']: cell model=vit_small strategy=full:"),
@@ -245,6 +247,48 @@ def test_a_crashed_night_between_two_good_ones_does_not_hide_a_regression(tmp_pa
     missing = night_report(storage, "nightly-2026-12-01", "nightly", "2026-12-01", cells, "val/acc", "maximize", 0.02)
     lora = next(r for r in missing.rows if r.strategy == "lora")
     assert (lora.verdict, lora.fails, lora.previous_study) == ("missing", True, "nightly-2026-11-29")
+
+
+def test_with_seeds_a_regression_is_a_drop_beyond_max_of_threshold_and_z_sd():
+    """nightly.seeds: the cell's value is the mean over its seeds; a drop of 0.03 regresses only where the seeds agree."""
+    from sweep.nightly.report import CellBest, Earlier, compare
+
+    def cell(*seeds: float) -> CellBest:
+        return CellBest(value=sum(seeds) / len(seeds), trial=0, seeds=list(seeds), search_value=0.9)
+
+    before = Earlier(results={("a", "full"): CellBest(value=0.80, trial=0)}, nights={("a", "full"): "nightly-1"}, latest={})
+    noisy = compare({("a", "full"): cell(0.72, 0.77, 0.82)}, before, [("a", "full")], "maximize", 0.02, z=2.0)  # mean 0.77, sd 0.05
+    (row,) = noisy
+    assert row.delta == pytest.approx(-0.03) and row.verdict == "ok" and not row.fails
+    assert row.threshold == pytest.approx(0.1) and row.threshold_source == "0.1 = 2.0 x sd 0.05 over 3 seeds"
+    (row,) = compare({("a", "full"): cell(0.769, 0.770, 0.771)}, before, [("a", "full")], "maximize", 0.02, z=2.0)  # sd 0.001
+    assert row.verdict == "REGRESSION" and row.threshold == 0.02
+    assert row.threshold_source == "0.02 (fixed; 2.0 x sd 0.001 over 3 seeds is smaller)"
+    # pooled with the compared night's seeds: ((3-1) x 0.05^2 + (3-1) x 0.01^2) / 4, square root
+    seeded = Earlier(results={("a", "full"): cell(0.79, 0.80, 0.81)}, nights={("a", "full"): "nightly-1"}, latest={})
+    (row,) = compare({("a", "full"): cell(0.72, 0.77, 0.82)}, seeded, [("a", "full")], "maximize", 0.02, z=2.0)
+    assert row.threshold == pytest.approx(2 * (0.0013**0.5)) and "over 3 seeds (tonight) + 3 seeds (nightly-1)" in row.threshold_source
+    # without seeds: exactly as before, and said so
+    (row,) = compare({("a", "full"): CellBest(value=0.77, trial=0)}, before, [("a", "full")], "maximize", 0.02, z=2.0)
+    assert (row.verdict, row.threshold, row.threshold_source) == ("REGRESSION", 0.02, "0.02 (fixed)")
+
+
+def test_a_night_with_seeds_reports_their_mean_and_the_threshold_it_used(tmp_path):
+    from sweep.nightly.report import night_report
+    from sweep.search import claims
+
+    storage = f"sqlite:///{tmp_path / 'nights.db'}"
+    make_night(storage, "2026-11-27", {("a", "full"): [0.80]})
+    study = make_night(storage, "2026-11-28", {("a", "full"): [0.70, 0.79], ("a", "lora"): [0.6]})
+    for seed, value in ((1042, 0.72), (2042, 0.77), (3042, 0.82)):  # the best trial (1) confirmed: mean 0.77, sd 0.05
+        claims.write(study, claims.Claim(1, seed, {"state": "finished", "value": value, "k": 1}))
+    claims.write(study, claims.Claim(1, 4042, {"state": "failed", "k": 4}))
+    report = night_report(storage, "nightly-2026-11-28", "nightly", "2026-11-28", [("a", "full")], "val/acc", "maximize", 0.02, z=2.0)
+    (row,) = report.rows
+    assert (row.tonight, row.seeds, row.verdict) == (pytest.approx(0.77), 3, "ok")
+    assert "| a | full | 0.7700 | 0.8000 | -0.0300 | ok | nightly-2026-11-27 | 0.1 = 2.0 x sd 0.05 over 3 seeds |" in report.markdown()
+    assert "trial 1, mean of 3 seeds (search 0.7900)" in report.markdown()
+    assert json.loads(report.to_json())["rows"][0]["threshold_source"] == "0.1 = 2.0 x sd 0.05 over 3 seeds"
 
 
 def test_a_night_left_with_queued_trials_and_none_running_is_not_over_and_not_a_success(tmp_path, capsys):

@@ -283,9 +283,16 @@ class SearchConfig:
     grace_period: int = 600  # a trial of another host without a heartbeat for this long is dead
     space: Dict[str, Any] = field(default_factory=dict)  # key -> {low, high, log, step} or {choices}
     strategy_spaces: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # strategy -> its own space
+    # against the winner's curse (sweep/search/confirm.py): once the budget is spent, re-run the top `confirm_top`
+    # complete trials (of each group of `confirm_within` params, if any) with `confirm` new seeds each; 0: off
+    confirm: int = 0
+    confirm_top: int = 3
+    confirm_within: List[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         require(self.n_trials >= 1, "search.n_trials", self.n_trials, "must be >= 1")
+        require(self.confirm >= 0, "search.confirm", self.confirm, "must be >= 0 (new seeds per confirmed trial; 0: no confirmation)")
+        require(self.confirm_top >= 1, "search.confirm_top", self.confirm_top, "must be >= 1 (how many of the best trials are confirmed)")
         require(self.n_jobs >= 1, "search.n_jobs", self.n_jobs, "must be >= 1")
         require(0.0 < self.max_failure_rate <= 1.0, "search.max_failure_rate", self.max_failure_rate, "must be in (0, 1]")
         require(self.heartbeat_interval >= 1, "search.heartbeat_interval", self.heartbeat_interval, "must be >= 1")

@@ -33,7 +33,9 @@ Several nodes may share a night (the same command on each): the node that ends i
 one that ends while trials still run elsewhere says so and exits 0 without a verdict.
 
 Keys: nightly.models, nightly.strategies, nightly.trials_per_cell, nightly.threshold (absolute drop of
-search.metrics[0] that is a regression), nightly.date, nightly.study_prefix, nightly.fail_on_missing;
+search.metrics[0] that is a regression), nightly.date, nightly.study_prefix, nightly.fail_on_missing,
+nightly.seeds (each cell's best trial re-run with K new seeds: its value is their mean) and nightly.z (with
+seeds, a regression is a drop beyond max(threshold, z x sd over the seeds));
 any key of python -m sweep.run (search.storage, tracking.uri, task=..., trainer.max_epochs=...).
 
 Exit codes: 0 no regression (or the first night, or other nodes still run it); 3 regression (a cell
@@ -104,7 +106,8 @@ def report_if_over(night, study, ending: str) -> int:
     after every worker stopped), or ``--report-only`` on a night not over, exits 1."""
     from sweep.nightly.progress import night_progress
 
-    progress = night_progress(study)
+    plan = getattr(night, "plan", None)
+    progress = night_progress(study, plan.search.grace_period if plan is not None else 600)
     if progress.over:
         return report(night, study)
     if ending == "search" and progress.running:
@@ -132,7 +135,7 @@ def report(night, study) -> int:
     nightly = night.nightly
     result = night_report(
         open_storage(night.storage_url), night.study_name, nightly.study_prefix, night.date, night.cells, night.metric, night.direction,
-        nightly.threshold, nightly.fail_on_missing,
+        nightly.threshold, nightly.fail_on_missing, nightly.z,
     )  # fmt: skip
     print("\n" + result.markdown(), flush=True)
     identity = str(study.user_attrs.get(IDENTITY, ""))

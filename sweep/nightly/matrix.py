@@ -35,10 +35,14 @@ class NightlyConfig:
     date: Optional[str] = None
     study_prefix: str = "nightly"
     fail_on_missing: bool = True
+    seeds: int = 0  # K > 0: each cell's best trial re-run with K new seeds (search.confirm); its value is their mean
+    z: float = 2.0  # with seeds: a regression is a drop beyond max(threshold, z x sd over the seeds)
 
     def __post_init__(self) -> None:
         require(self.trials_per_cell >= 1, "nightly.trials_per_cell", self.trials_per_cell, "must be >= 1")
         require(self.threshold >= 0, "nightly.threshold", self.threshold, "must be >= 0 (an absolute change of the objective)")
+        require(self.seeds >= 0, "nightly.seeds", self.seeds, "must be >= 0 (new seeds per cell's best trial; 0: none)")
+        require(self.z >= 0, "nightly.z", self.z, "must be >= 0 (standard deviations of the seeds a drop must exceed)")
         require(bool(re.fullmatch(r"[\w.-]+", self.study_prefix)), "nightly.study_prefix", self.study_prefix, "letters, digits, _ . - only")
         for key, names in (("nightly.models", self.models), ("nightly.strategies", self.strategies)):
             require(len(names) >= 1, key, list(names), "needs at least one name")

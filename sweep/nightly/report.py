@@ -5,7 +5,13 @@ storage, on the same objective. Each cell is compared with the most recent earli
 result for it (not merely the latest night: a night that crashed, or failed one cell, must not turn the
 next night's drop into "new"); each row says which night that was. Per cell, the best complete trial's
 first objective (``search.metrics[0]``, in its direction); a change worse than ``nightly.threshold``
-(absolute) is a REGRESSION. Verdicts:
+(absolute) is a REGRESSION.
+
+With ``nightly.seeds=K`` each cell's best trial was re-run with K new seeds (``search.confirm``,
+sweep/search/confirm.py): the cell's value is then the mean over those seeds, and a regression is a drop beyond
+max(threshold, z x sd), sd the standard deviation over tonight's seeds, pooled (weighted by degrees of freedom)
+with the compared night's when it had seeds too: the noise of both nights' values. Each row states the threshold
+it used and where it came from ("0.02 (fixed)", "0.031 = 2.0 x sd 0.0155 over 3 seeds"). Verdicts:
 
     improved     better by more than the threshold
     ok           within the threshold
@@ -19,7 +25,9 @@ first objective (``search.metrics[0]``, in its direction); a change worse than `
 from __future__ import annotations
 
 import json
+import math
 import re
+import statistics
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
@@ -35,6 +43,12 @@ class CellBest:
     value: float | None = None  # the best complete trial's objective; None: no complete trial
     trial: int | None = None
     states: Counter = field(default_factory=Counter)  # complete / pruned / fail / running, counted trials only
+    seeds: list[float] = field(default_factory=list)  # the best trial's confirmation values (nightly.seeds); value is their mean
+    search_value: float | None = None  # with seeds: the best trial's own value in the search
+
+    @property
+    def sd(self) -> float | None:
+        return statistics.stdev(self.seeds) if len(self.seeds) > 1 else None
 
     def why_missing(self) -> str:
         if not self.states:
@@ -59,7 +73,34 @@ def best_per_cell(study, direction: str) -> dict[tuple[str, str], CellBest]:
             value = float(trial.values[0])
             if best.value is None or (value > best.value if maximize else value < best.value):  # a tie keeps the earlier trial
                 best.value, best.trial = value, trial.number
+    with_seeds(study, cells)
     return cells
+
+
+def with_seeds(study, cells: dict) -> None:
+    """A cell whose best trial was confirmed with new seeds (sweep/search/claims.py) takes their mean as its value."""
+    from sweep.search.claims import FINISHED, read_claims
+
+    claims = read_claims(study)
+    for best in cells.values():
+        seeds = [c.value for _, c in sorted(claims.items()) if c.trial == best.trial and c.state == FINISHED and c.value is not None]
+        if best.trial is not None and seeds:
+            best.search_value, best.seeds, best.value = best.value, seeds, statistics.fmean(seeds)
+
+
+def threshold_for(now: CellBest, before: CellBest, threshold: float, z: float, night: str | None = None) -> tuple[float, str]:
+    """The drop a cell must exceed to regress, and where it comes from: fixed, or z x sd of the seeds."""
+    if not now.seeds:
+        return threshold, f"{threshold:g} (fixed)"
+    parts = [(len(cell.seeds), cell.sd, who) for cell, who in ((now, "tonight"), (before, night or "previous")) if cell.sd is not None]
+    if not parts:
+        return threshold, f"{threshold:g} (fixed; {len(now.seeds)} seed: no sd)"
+    sd = math.sqrt(sum((n - 1) * s * s for n, s, _ in parts) / sum(n - 1 for n, _, _ in parts))
+    alone = len(parts) == 1 and parts[0][2] == "tonight"
+    over = f"{parts[0][0]} seeds" if alone else " + ".join(f"{n} seeds ({who})" for n, _, who in parts)
+    if z * sd > threshold:
+        return z * sd, f"{z * sd:.3g} = {z} x sd {sd:.3g} over {over}"
+    return threshold, f"{threshold:g} (fixed; {z} x sd {sd:.3g} over {over} is smaller)"
 
 
 def earlier_nights(names: list[str], prefix: str, date: str) -> list[str]:
@@ -88,6 +129,10 @@ class Row:
     note: str = ""
     fails: bool = False
     previous_study: str | None = None  # the night compared with: the latest earlier one with a result for this cell
+    threshold: float | None = None  # the drop it had to exceed to regress (compared cells only)
+    threshold_source: str = ""  # "0.02 (fixed)", "0.031 = 2.0 x sd 0.0155 over 3 seeds"
+    seeds: int = 0  # tonight's confirmation seeds (nightly.seeds); tonight is their mean
+    sd: float | None = None  # their standard deviation
 
 
 @dataclass
@@ -99,6 +144,7 @@ class Report:
     threshold: float
     rows: list[Row]
     note: str = ""  # why there is nothing to compare against
+    z: float = 2.0  # with seeds: a drop beyond z x sd (when larger than threshold) is a regression
 
     @property
     def failing(self) -> list[Row]:
@@ -116,14 +162,16 @@ class Report:
 
     def markdown(self) -> str:
         against = f"against {self.previous_study}" if self.previous_study else f"({self.note})"
+        seeded = any(row.seeds for row in self.rows)
         head = [
             f"## Nightly {self.study} {against}",
             "",
             f"Objective `{self.metric}` ({self.direction}), best complete trial per cell; "
-            f"regression: worse by more than {self.threshold:g} (absolute).",
+            f"regression: worse by more than {self.threshold:g} (absolute)"
+            + (f", or than {self.z} x sd over a cell's seeds where larger (tonight: the seeds' mean)." if seeded else "."),
             "",
-            "| model | strategy | tonight | previous | delta | verdict | against | trials |",
-            "|:--|:--|--:|--:|--:|:--|:--|:--|",
+            "| model | strategy | tonight | previous | delta | verdict | against | threshold | trials |",
+            "|:--|:--|--:|--:|--:|:--|:--|:--|:--|",
         ]
 
         def number(value: float | None, signed: bool = False) -> str:
@@ -131,7 +179,7 @@ class Report:
 
         lines = [
             f"| {r.model} | {r.strategy} | {number(r.tonight)} | {number(r.previous)} | {number(r.delta, True)} | {r.verdict} "
-            f"| {r.previous_study or ''} | {r.note} |"
+            f"| {r.previous_study or ''} | {r.threshold_source} | {r.note} |"
             for r in self.rows
         ]
         return "\n".join(head + lines + ["", self.verdict_line(), ""])
@@ -155,7 +203,7 @@ class Earlier:
 
 
 def compare(tonight: dict, earlier: Earlier, cells: list[tuple[str, str]], direction: str, threshold: float,
-            fail_on_missing: bool = True) -> list[Row]:  # fmt: skip
+            fail_on_missing: bool = True, z: float = 2.0) -> list[Row]:  # fmt: skip
     """One row per cell of tonight's matrix, then the cells only the latest earlier night had."""
     sign = 1.0 if direction == "maximize" else -1.0  # gain > 0 is better, whatever the direction
     rows = []
@@ -163,6 +211,9 @@ def compare(tonight: dict, earlier: Earlier, cells: list[tuple[str, str]], direc
         now = tonight.get((model, strategy), CellBest())
         before, night = earlier.get((model, strategy))
         note = f"trial {now.trial}" if now.trial is not None else now.why_missing()
+        if now.seeds:
+            note += f", mean of {len(now.seeds)} seeds (search {now.search_value:.4f})"
+        seeded = {"seeds": len(now.seeds), "sd": now.sd}
         if now.value is None:
             had = before is not None
             rows.append(Row(model, strategy, None, before.value if had else None, None, "missing", None,
@@ -170,13 +221,15 @@ def compare(tonight: dict, earlier: Earlier, cells: list[tuple[str, str]], direc
             continue
         if before is None:
             verdict = "new" if earlier.latest is not None else "first night"
-            rows.append(Row(model, strategy, now.value, None, None, verdict, now.trial, None, note))
+            rows.append(Row(model, strategy, now.value, None, None, verdict, now.trial, None, note, **seeded))
             continue
         delta = now.value - before.value
         gain = sign * delta
-        verdict = "REGRESSION" if gain < -threshold - TOLERANCE else "improved" if gain > threshold + TOLERANCE else "ok"
+        used, source = threshold_for(now, before, threshold, z, night)
+        verdict = "REGRESSION" if gain < -used - TOLERANCE else "improved" if gain > used + TOLERANCE else "ok"
         rows.append(Row(model, strategy, now.value, before.value, delta, verdict, now.trial, before.trial, note,
-                        fails=verdict == "REGRESSION", previous_study=night))  # fmt: skip
+                        fails=verdict == "REGRESSION", previous_study=night, threshold=used, threshold_source=source,
+                        **seeded))  # fmt: skip
     latest = earlier.latest or {}
     for (model, strategy), before in sorted(latest.items()):
         if (model, strategy) not in cells:
@@ -213,7 +266,7 @@ def earlier_results(storage, names: list[str], cells, metric: str, direction: st
 
 
 def night_report(storage, study_name: str, prefix: str, date: str, cells, metric: str, direction: str, threshold: float,
-                 fail_on_missing: bool = True) -> Report:  # fmt: skip
+                 fail_on_missing: bool = True, z: float = 2.0) -> Report:  # fmt: skip
     """Tonight's report from the storage (any Optuna storage: sqlite, journal, PostgreSQL)."""
     import optuna
 
@@ -222,5 +275,5 @@ def night_report(storage, study_name: str, prefix: str, date: str, cells, metric
     names = earlier_nights(optuna.get_all_study_names(storage), prefix, date)
     earlier, latest, skipped = earlier_results(storage, names, list(cells), metric, direction)
     note = "; ".join(skipped) if skipped else ("" if names else "no previous night")
-    rows = compare(tonight, earlier, list(cells), direction, threshold, fail_on_missing)
-    return Report(study_name, latest or None, metric, direction, threshold, rows, note)
+    rows = compare(tonight, earlier, list(cells), direction, threshold, fail_on_missing, z)
+    return Report(study_name, latest or None, metric, direction, threshold, rows, note, z)

@@ -3,6 +3,10 @@
 The sweeper adds ``+trial.study_name`` and ``+trial.trial_id`` to the job's overrides; the storage URL
 comes from the job's own ``search`` config, as the user gave it (put a password in an environment
 variable: ``${oc.env:PGPASSWORD}`` stays unresolved on every command line and in every log).
+
+A confirmation run (sweep/search/confirm.py) binds to the complete trial it confirms, with the same overrides
+but ``seed``, so that its recorded config is the trial's but for the seed; its claim (sweep/search/claims.py)
+tells it apart: it neither prunes nor touches the finished trial.
 """
 
 from __future__ import annotations
@@ -45,11 +49,19 @@ def bind_trial(root) -> TrialBinding:
     storage = open_storage(storage_url(search.storage, root.trial.study_name, root.paths.output_dir))
     prunes = not search.multi_objective
     study = optuna.load_study(study_name=root.trial.study_name, storage=storage)
+    from sweep.search.claims import ConfirmedTrial, confirmation_of
+    from sweep.search.study import IDENTITY
+
+    identity = str(study.user_attrs.get(IDENTITY, ""))
+    confirming = confirmation_of(study, root.trial.trial_id, root.seed)
+    if confirming is not None:  # a confirmation run of a complete trial (sweep/search/confirm.py): same trial, a new seed, no pruning
+        from sweep.tracking.store import tracking_uri
+
+        uri = tracking_uri(root.tracking.uri, root.paths.output_dir)
+        return TrialBinding(ConfirmedTrial(study, confirming[0], root.seed, uri), root.trial.study_name, False, identity)
     study.pruner = pruner_for(search, study.user_attrs.get(FIRST_REPORT, 1))
     trial = optuna.trial.Trial(study, root.trial.trial_id)
     slurm_job = current_job_id()
     if slurm_job is not None:  # the sweeper cancels it if the trial is returned (sweep/distributed/slurm_jobs.py)
         trial.set_user_attr(SLURM_JOB_ATTR, slurm_job)
-    from sweep.search.study import IDENTITY
-
-    return TrialBinding(trial, root.trial.study_name, prunes, str(study.user_attrs.get(IDENTITY, "")))
+    return TrialBinding(trial, root.trial.study_name, prunes, identity)

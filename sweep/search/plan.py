@@ -24,6 +24,9 @@ RUNTIME_KEYS = (
     "search.max_failure_rate",
     "search.heartbeat_interval",
     "search.grace_period",
+    "search.confirm",  # confirming the best trials afterwards does not change what the study searches
+    "search.confirm_top",
+    "search.confirm_within",
 )
 
 
@@ -122,6 +125,11 @@ def plan_search(config: DictConfig, arguments: list[str], compose: Callable[[lis
     if grouped:  # grouping by a value every trial shares, or by a float, would never group anything
         raise ConfigError("search.prune_within", f"{grouped} are not searched choices; searched: {[p.key for p in choices]}",
                           list(search.prune_within))  # fmt: skip
+
+    grouped = [key for key in search.confirm_within if key not in {p.key for p in choices}]
+    if grouped:  # as prune_within: a group must be a searched choice (model, strategy, ...)
+        raise ConfigError("search.confirm_within", f"{grouped} are not searched choices; searched: {[p.key for p in choices]}",
+                          list(search.confirm_within))  # fmt: skip
 
     launcher = str(OmegaConf.select(config, "hydra.launcher._target_", default=""))
     if search.n_jobs > 1 and launcher.endswith("BasicLauncher"):

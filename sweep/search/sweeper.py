@@ -120,7 +120,9 @@ class OptunaSweeper(Sweeper):
         worker.append(
             Worker(plan, study, storage, self._launch, self._compose, tracking.close_run, tracking.beat, keep_best, record_failure)
         )
-        tracking.close_orphan_runs(study)
+        from sweep.search.confirm import running_view
+
+        tracking.close_orphan_runs(running_view(study, search.grace_period))  # a trial being confirmed elsewhere counts as running
         worker[0].drop_outgrown_models()  # what a worker that died between telling and removing left
         log.info(
             "study %s in %s: %d of %d trials used, %d slot(s) in this worker",
@@ -129,6 +131,8 @@ class OptunaSweeper(Sweeper):
         worker[0].run(search.n_jobs)
         reason = worker[0].stop.reason or BUDGET
         worker[0].drop_outgrown_models()  # the last trials told, from an up-to-date study
+        if reason in NORMAL_ENDS and search.confirm > 0:
+            self._confirm(plan, study, tracking, worker[0])
         final = tracking.leave("finished" if reason in NORMAL_ENDS else "failed", budget_met=reason in NORMAL_ENDS)
         self.tracking = None  # left: an exit below must not leave again
         if final is None:  # the study's report is the last worker's: it sees every trial, and prints it once
@@ -140,6 +144,10 @@ class OptunaSweeper(Sweeper):
         else:
             end_of_search(plan, study, tracking, self.config, stop_reason=reason)
             failures = describe_failures(failure_reasons(study))  # also in the parent's description, under the table
+            if search.confirm > 0:
+                from sweep.search.confirmed import end_of_confirmation
+
+                failures = "\n\n".join(part for part in (failures, end_of_confirmation(study, plan, tracking)) if part)
             print_comparison(
                 tracking.client, tracking.experiment_id, tracking.parent_run_id, tracking.uri, plan.monitor, plan.mode, footer=failures
             )
@@ -148,6 +156,16 @@ class OptunaSweeper(Sweeper):
             print(f"search stopped: {reason}", file=sys.stderr)
             sys.exit(1)
         return study
+
+    def _confirm(self, plan, study, tracking, worker) -> None:
+        """search.confirm: the best trials again with new seeds (sweep/search/confirm.py), once no trial runs anywhere:
+        a worker that ends while others still run trials leaves the confirmation to them."""
+        from sweep.search.confirm import Confirmer
+
+        if running_elsewhere(study):
+            log.info("trials still run in other workers: the confirmation is left to them")
+            return
+        Confirmer(plan, study, tracking, self._launch, self._compose, worker.job_overrides, self.config).run()
 
     def _launch(self, overrides: list[str], number: int) -> JobOutcome:
         from sweep.distributed.slurm_jobs import ended_by_cluster

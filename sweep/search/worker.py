@@ -46,6 +46,11 @@ def format_override(key: str, value) -> str:
     return f"{key}={value}"
 
 
+def binding_overrides(study_name: str, trial_id: int, number: int) -> list[str]:
+    """How a job finds its trial (sweep/search/binding.py)."""
+    return [f"+trial.study_name={study_name}", f"+trial.trial_id={trial_id}", f"+trial.number={number}"]
+
+
 @dataclass
 class Stop:
     reason: str | None = None
@@ -195,7 +200,11 @@ class Worker:
 
     # ------------------------------------------------------------------ sampling
     def sample(self, trial) -> list[str]:
-        """The trial's overrides: choices first, then the base space and the chosen strategy's own."""
+        """The trial's overrides: choices first, then the base space and the chosen strategy's own; then its binding."""
+        return self.job_overrides(trial) + binding_overrides(self.plan.study_name, trial._trial_id, trial.number)
+
+    def job_overrides(self, trial) -> list[str]:
+        """What the trial's job composes, without its binding: also replayed from a finished trial's params (sweep/search/confirm.py)."""
         plan = self.plan
         values: dict = {}
         for param in plan.choices:
@@ -220,8 +229,7 @@ class Worker:
         for key, param in space.items():
             name = f"{strategy}/{key}" if plan.searches_strategy and key in own else key
             values[key] = param.suggest(trial, name, blocks)
-        binding = [f"+trial.study_name={plan.study_name}", f"+trial.trial_id={trial._trial_id}", f"+trial.number={trial.number}"]
-        return overrides + [format_override(k, v) for k, v in values.items()] + plan.job_overrides + binding
+        return overrides + [format_override(k, v) for k, v in values.items()] + plan.job_overrides
 
     # ------------------------------------------------------------------ results
     def tell(self, trial, outcome: JobOutcome) -> None:
