@@ -12,8 +12,10 @@ import sys
 
 USAGE = """usage: python -m sweep.report [KEY=VALUE ...]
 
-Which model, which strategy: per model x strategy the best validation metric, its test metrics, trainable
-share, training time and peak memory; the Pareto fronts of accuracy against each cost; a recommendation.
+Which model, which strategy: per model x strategy the best validation metric (the mean ± sd over seeds, each
+seed a row, a bootstrap interval from the runs' per-example predictions), its test metrics, trainable share,
+training time and peak memory; the Pareto fronts of accuracy against each cost; a recommendation that says
+which differences are noise.
 
   python -m sweep.report                                        # every run of the experiment (tracking.experiment)
   python -m sweep.report report.parent=<run id>                 # one grid or search: its parent run's jobs
@@ -27,7 +29,10 @@ Keys:
   report.metric                    the validation metric ranked (default: the runs' trainer.monitor)
   report.max_trainable_share       constraints: a fraction (0.01 = 1 %); report.max_train_s (seconds);
   report.max_memory_mb             peak resident memory (MB)
-  report.tolerance                 "cheapest within" this much of the best (0.01 = 1 point), default 0.01
+  report.tolerance                 the floor of "as good as the best" (0.01 = 1 point), default 0.01; above it,
+                                   "not significantly worse" on the paired bootstrap also counts
+  report.confidence                of the intervals and of "significantly worse" (default 0.95)
+  report.resamples                 bootstrap resamples (default 1000; 0: no intervals, the tolerance alone)
   report.cost                      what "cheapest" weighs first: share (default) | time | memory
   report.out                       the folder (default: <paths.output_dir>/reports/<experiment, sweep or study>)
   tracking.uri, tracking.experiment, paths.output_dir    the MLflow store, as for python -m sweep.run

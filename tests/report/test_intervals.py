@@ -101,3 +101,16 @@ def test_the_recommendation_says_when_the_best_is_ahead_beyond_noise():
     noise = Bootstrap({("m", "full"): [table(better)], ("m", "lora"): [table(other)]}, "val/acc", 1.0, 500)
     words = recommend([full, lora], "val/acc", "max", tolerance=0.01, noise=noise)
     assert words.apart is True and "beyond noise" in words.text and words.cheapest is full
+
+
+def test_a_lower_is_better_metric_is_compared_in_its_own_direction():
+    rng = np.random.default_rng(6)
+    target = rng.normal(size=400)
+    near, far = target + rng.normal(scale=0.1, size=400), target + rng.normal(scale=1.0, size=400)
+    formulas = {"val/rmse": ["rmse", "prediction", "target"]}
+    tables = {key: [ExampleTable(np.arange(400), {"prediction": p, "target": target}, formulas)] for key, p in (("near", near), ("far", far))}
+    noise = Bootstrap(tables, "val/rmse", -1.0, resamples=300)
+    comparison = noise.compare("near", "far")  # near has the lower RMSE: better, so a positive difference
+    assert comparison.difference > 0.5 and comparison.significant and comparison.p_better == 1.0
+    low, high = noise.interval("near")
+    assert low < noise.point["near"] < high < 0.2

@@ -173,6 +173,8 @@ def test_report_on_the_experiment_is_a_run_of_its_own(grid, tmp_path):
         (["report.max_train_s=0"], r"error: report\.max_train_s=0\.0: must be > 0, or null for no limit$"),
         (["report.max_memory_mb=lots"], r"error: report\.max_memory_mb: .*"),
         (["report.tolerance=-1"], r"error: report\.tolerance=-1\.0: must be >= 0$"),
+        (["report.confidence=95"], r"error: report\.confidence=95\.0: must be in \(0, 1\), e\.g\. 0\.95$"),
+        (["report.resamples=10"], r"error: report\.resamples=10: must be 0 \(no intervals\) or >= 100$"),
         (["report.cost=money"], r"error: report\.cost=money: must be one of share, time, memory$"),
         (["report.task=imdb"], r"error: report\.task=imdb: no runs of this task here; tasks: rotten_tomatoes$"),
         (["report.metric=val/f1"], r"error: report\.metric=val/f1: no finished run logs best_val/f1; they log best_val/acc$"),
