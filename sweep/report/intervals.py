@@ -63,6 +63,13 @@ class Comparison:
             return None
         return math.ceil(self.rows * self.row_variance / (target - self.seed_variance))
 
+    def scale_to_settle(self) -> float | None:
+        """The factor by which rows and seeds together would have to grow, when neither alone would do (None: a zero difference)."""
+        target = (self.difference / self.z) ** 2
+        if self.difference == 0:
+            return None
+        return (self.row_variance + self.seed_variance) / target
+
     def seeds_to_settle(self) -> int | None:
         """Seeds per cell that would, likewise (None: unknown with one seed each, or seeds alone cannot)."""
         target = (self.difference / self.z) ** 2

@@ -150,8 +150,12 @@ def settle_phrase(words: Wording, comparison: Comparison) -> str:
         options.append(f"about {seeds} seeds per cell (now {min(comparison.seeds)})")
     if min(comparison.seeds) < 2:
         options.append("seeds to measure the seed spread (-m seed=0,1,2)")
+    scale = comparison.scale_to_settle()
+    if not options and scale is not None:  # the rows' part and the seeds' part each too large alone: both must grow
+        rows, seeds = math.ceil(comparison.rows * scale), math.ceil(min(comparison.seeds) * scale)
+        options.append(f"about {scale:.1f} times both: {rows:,} validation rows and {seeds} seeds per cell")
     size = words.amount(abs(comparison.difference))
-    return f"to settle a difference of {size}: " + (" or ".join(options) if options else "more seeds and more rows together")
+    return f"to settle a difference of {size}: " + " or ".join(options)
 
 
 def recommend(

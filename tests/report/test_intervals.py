@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -108,9 +110,21 @@ def test_a_lower_is_better_metric_is_compared_in_its_own_direction():
     target = rng.normal(size=400)
     near, far = target + rng.normal(scale=0.1, size=400), target + rng.normal(scale=1.0, size=400)
     formulas = {"val/rmse": ["rmse", "prediction", "target"]}
-    tables = {key: [ExampleTable(np.arange(400), {"prediction": p, "target": target}, formulas)] for key, p in (("near", near), ("far", far))}
+    tables = {
+        key: [ExampleTable(np.arange(400), {"prediction": p, "target": target}, formulas)] for key, p in (("near", near), ("far", far))
+    }
     noise = Bootstrap(tables, "val/rmse", -1.0, resamples=300)
     comparison = noise.compare("near", "far")  # near has the lower RMSE: better, so a positive difference
     assert comparison.difference > 0.5 and comparison.significant and comparison.p_better == 1.0
     low, high = noise.interval("near")
     assert low < noise.point["near"] < high < 0.2
+
+
+def test_when_neither_rows_nor_seeds_alone_would_settle_it_both_are_scaled():
+    from sweep.report.intervals import Comparison
+
+    comparison = Comparison(0.016, -0.014, 0.05, 0.85, 500, (3, 3), 2.0e-4, 6.8e-5, 0.95)  # the make run grid's top two
+    assert comparison.rows_to_settle() is None and comparison.seeds_to_settle() is None  # each part alone exceeds (d / 1.96)^2
+    assert comparison.scale_to_settle() == pytest.approx((2.0e-4 + 6.8e-5) / (0.016 / 1.959964) ** 2)
+    few = Comparison(0.016, -0.014, 0.05, 0.85, 500, (3, 3), 2.0e-4, 1.0e-5, 0.95)
+    assert few.rows_to_settle() == math.ceil(500 * 2.0e-4 / ((0.016 / 1.959964) ** 2 - 1.0e-5))
