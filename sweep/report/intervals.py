@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lightning_modules.example_formulas import columns_of
+
 log = logging.getLogger("sweep")
 CHUNK = 200  # resamples evaluated together: a [200, rows] weight matrix (16 MB at 10k rows)
 
@@ -99,6 +101,9 @@ class Bootstrap:
             ids = np.intersect1d(ids, table.ids)
         self.ids, self.seed_counts = ids, {key: len(seeds) for key, seeds in tables.items()}
         subsets = {key: [table.subset(ids) for table in seeds] for key, seeds in tables.items()}
+        first = next(iter(subsets.values()))[0]
+        read = [np.asarray(first.columns[name]).reshape(len(ids), -1) for name in sorted(columns_of(first.formulas[metric]))]
+        self.covered = int((np.concatenate(read, axis=1) != 0).any(1).sum()) if read else len(ids)
         rows_rng = np.random.default_rng(seed)
         per_seed = {key: np.empty((len(seeds), resamples)) for key, seeds in subsets.items()}
         for start in range(0, resamples, CHUNK):
@@ -117,7 +122,8 @@ class Bootstrap:
 
     @property
     def rows(self) -> int:
-        return len(self.ids)
+        """The rows the metric is made of: those with any of its statistics (a fit's validation generates a subset)."""
+        return self.covered
 
     def interval(self, key) -> tuple[float, float]:
         tail = 100 * (1 - self.confidence) / 2

@@ -128,3 +128,12 @@ def test_when_neither_rows_nor_seeds_alone_would_settle_it_both_are_scaled():
     assert comparison.scale_to_settle() == pytest.approx((2.0e-4 + 6.8e-5) / (0.016 / 1.959964) ** 2)
     few = Comparison(0.016, -0.014, 0.05, 0.85, 500, (3, 3), 2.0e-4, 1.0e-5, 0.95)
     assert few.rows_to_settle() == math.ceil(500 * 2.0e-4 / ((0.016 / 1.959964) ** 2 - 1.0e-5))
+
+
+def test_the_rows_counted_are_those_the_metric_is_made_of():
+    generated = np.r_[np.ones(16), np.zeros(24)]  # a fit's validation generated the first 16 rows of 40
+    columns = {"rougeL": generated * 0.5, "generated": generated, "loss": np.ones(40), "count": np.ones(40)}
+    formulas = {"val/rougeL": ["ratio", "rougeL", "generated"], "val/loss": ["ratio", "loss", "count"]}
+    tables = {"a": [ExampleTable(np.arange(40), columns, formulas)]}
+    assert Bootstrap(tables, "val/rougeL", 1.0, resamples=100).rows == 16
+    assert Bootstrap(tables, "val/loss", -1.0, resamples=100).rows == 40
