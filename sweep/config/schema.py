@@ -10,6 +10,7 @@ checked by ``validate`` (sweep/pipeline/validate.py). Only the standard library 
 from __future__ import annotations
 
 import codecs
+import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -261,6 +262,11 @@ class PathsConfig:
     cache_dir: str = "outputs/cache"  # converted checkpoints, token and feature caches
 
 
+# search.constraints: name -> the run metric it bounds (a job logs it; sweep/pipeline/job.py finished_outcome)
+SEARCH_CONSTRAINTS = {"trainable_share": "params_trainable_share", "train_s": "train_time_s", "peak_memory_mb": "peak_memory_mb"}
+SEARCH_CONSTRAINTS_TAG = "search.constraints"  # on a search's parent run: its limits (JSON), the report's default limits
+
+
 @dataclass
 class SearchConfig:
     """The `search` group (an Optuna search); checked before any storage or tracking store is touched."""
@@ -288,6 +294,13 @@ class SearchConfig:
     confirm: int = 0
     confirm_top: int = 3
     confirm_within: List[str] = field(default_factory=list)
+    # study-level stops (sweep/search/stopping.py), each seen by every worker of the study; null: off
+    patience: Optional[int] = None  # stop after this many complete trials without an improvement above min_delta
+    min_delta: float = 0.0
+    timeout: Optional[float] = None  # seconds of wall clock since the study started (a resumed study keeps its clock)
+    target: Optional[float] = None  # stop once the best value of the first metric reaches this, in its direction
+    # name -> limit (SEARCH_CONSTRAINTS): a trial above a limit is infeasible, never the best while a feasible one exists
+    constraints: Dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         require(self.n_trials >= 1, "search.n_trials", self.n_trials, "must be >= 1")
@@ -310,6 +323,20 @@ class SearchConfig:
             raise ConfigError("search.directions", message, list(self.directions))
         if self.study_name is not None:
             require(bool(self.study_name.strip()), "search.study_name", self.study_name, "must not be empty")
+        if self.patience is not None:
+            require(self.patience >= 1, "search.patience", self.patience, "must be >= 1 (complete trials without improvement), or null")
+        require(math.isfinite(self.min_delta) and self.min_delta >= 0, "search.min_delta", self.min_delta, "must be >= 0")
+        if self.timeout is not None:
+            require(math.isfinite(self.timeout) and self.timeout > 0, "search.timeout", self.timeout, "must be > 0 (seconds), or null")
+        if self.target is not None:
+            require(math.isfinite(self.target), "search.target", self.target, "must be a finite number, or null")
+        allowed = ", ".join(SEARCH_CONSTRAINTS)
+        for name, limit in self.constraints.items():
+            key = f"search.constraints.{name}"
+            require(name in SEARCH_CONSTRAINTS, key, limit, f"unknown constraint; allowed: {allowed}")
+            upper = 1.0 if name == "trainable_share" else math.inf
+            bound = "in (0, 1] (a fraction)" if upper == 1.0 else "> 0"
+            require(limit is not None and math.isfinite(limit) and 0 < limit <= upper, key, limit, f"must be {bound}")
 
     @property
     def multi_objective(self) -> bool:

@@ -4,12 +4,14 @@ before any store is opened, so a bad value is one line naming its key (exit 2) a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from sweep.config.errors import ConfigError, require
-from sweep.config.schema import PathsConfig, TrackingConfig
+from sweep.config.schema import SEARCH_CONSTRAINTS, PathsConfig, TrackingConfig
 from sweep.report.costs import COSTS
+
+LIMIT_FIELDS = {"share": "max_trainable_share", "time": "max_train_s", "memory": "max_memory_mb"}  # cost -> ReportConfig field
 
 
 def positive(key: str, value: float | None, upper: float = math.inf) -> None:
@@ -51,6 +53,29 @@ class ReportConfig:
         """The constraints given, by cost name (costs.py)."""
         given = {"share": self.max_trainable_share, "time": self.max_train_s, "memory": self.max_memory_mb}
         return {name: value for name, value in given.items() if value is not None}
+
+
+def cost_of_constraint(name: str) -> str | None:
+    """The report's cost (costs.py) that a search constraint (search.constraints.<name>) bounds: the same run metric."""
+    metric = SEARCH_CONSTRAINTS.get(name)
+    return next((cost.name for cost in COSTS.values() if cost.metric == metric), None)
+
+
+def with_search_limits(config: ReportConfig, search_limits: dict[str, float], where: str) -> tuple[ReportConfig, dict[str, str]]:
+    """The limits the report applies, and where each came from (by cost name): the user's own report.max_* first; for
+    each one not given, the search's constraint on the same cost (``search_limits``: by constraint name, as its parent
+    run recorded them; ``where``: that run, in words)."""
+    origins = {name: COSTS[name].limit_key for name in config.limits}
+    filled = {}
+    for constraint, limit in search_limits.items():
+        cost = cost_of_constraint(constraint)
+        if cost is None or cost in config.limits or cost in filled:
+            continue
+        filled[cost] = limit
+        origins[cost] = f"search.constraints.{constraint} of {where}"
+    if not filled:
+        return config, origins
+    return replace(config, **{LIMIT_FIELDS[cost]: limit for cost, limit in filled.items()}), origins
 
 
 @dataclass

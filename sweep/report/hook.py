@@ -38,10 +38,14 @@ def _recommend(client, experiment_id: str, parent_run_id: str, monitor: str) -> 
     except ConfigError as error:
         print(f"\nNo recommendation: {error.message}. ({command} says more.)", flush=True)
         return None
-    defaults = ReportConfig()
+    from sweep.report.config import with_search_limits
+    from sweep.report.source import recorded_limits
+
+    # the report's own defaults, and a search's constraints as its limits (as python -m sweep.report applies them)
+    defaults, _ = with_search_limits(ReportConfig(), recorded_limits(client.get_run(parent_run_id)), f"parent run {parent_run_id}")
     ranked = sorted(table.ranked, key=best_key(defaults.cost))
-    noise = attach_intervals(table, Predictions(client), defaults.resamples, defaults.confidence)  # the report's own defaults
-    text = recommend(ranked, table.metric, table.mode, tolerance=defaults.tolerance, noise=noise).text
+    noise = attach_intervals(table, Predictions(client), defaults.resamples, defaults.confidence)
+    text = recommend(ranked, table.metric, table.mode, defaults.limits, defaults.tolerance, defaults.cost, noise).text
     print(f"\n{text}\nThe full report, with Pareto fronts and plots: {command}", flush=True)
     shared(client.set_tag, parent_run_id, "report.recommendation", text[:5000])
     described = client.get_run(parent_run_id).data.tags.get(NOTE_TAG, "")

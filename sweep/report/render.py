@@ -50,7 +50,10 @@ def subject(report: Report) -> str:
 
 def settings_line(report: Report) -> str:
     config = report.config
-    limits = " and ".join(COSTS[name].limit_phrase(limit) for name, limit in config.limits.items()) or "none"
+    origins = report.limits_from
+    limits = " and ".join(
+        COSTS[name].limit_phrase(limit) + (f" ({origins[name]})" if name in origins else "") for name, limit in config.limits.items()
+    ) or "none"  # fmt: skip
     noise = (
         f"not significantly worse than it (paired bootstrap, {config.resamples} resamples, {100 * config.confidence:g} %) or "
         if report.noise is not None

@@ -3,11 +3,14 @@ sweep's parent run, or one Optuna study. Every miss is a ConfigError naming its 
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sweep.config.errors import ConfigError
+from sweep.config.schema import SEARCH_CONSTRAINTS, SEARCH_CONSTRAINTS_TAG
 from sweep.config.secrets import mask_secrets
 from sweep.report.collect import RunRecord, job_records
 
@@ -25,6 +28,23 @@ class Source:
     scope_key: str  # the key that chose these runs (named when they hold nothing to compare) ...
     scope_value: str  # ... and its value
     records: list[RunRecord]
+    search_limits: dict[str, float] = field(default_factory=dict)  # search.constraints its parent run recorded (by name)
+    limits_from: str = ""  # that parent run, in words
+
+
+def recorded_limits(run) -> dict[str, float]:
+    """A search parent's ``search.constraints`` tag (sweep/search/constraints.py); a value that is not a valid limit is
+    skipped (the search checked them; a tag edited by hand must not stop a report)."""
+    try:
+        given = json.loads(run.data.tags.get(SEARCH_CONSTRAINTS_TAG) or "{}")
+    except ValueError:
+        return {}
+    limits = {}
+    for name, value in given.items() if isinstance(given, dict) else ():
+        if name in SEARCH_CONSTRAINTS and isinstance(value, (int, float)) and math.isfinite(value) and value > 0:
+            if name != "trainable_share" or value <= 1:
+                limits[name] = float(value)
+    return limits
 
 
 def open_store(uri: str):
@@ -80,7 +100,10 @@ def of_parent(client, uri: str, parent: str) -> Source:
     experiment = client.get_experiment(run.info.experiment_id)
     children = client.search_runs([experiment.experiment_id], f"tags.mlflow.parentRunId = '{parent}'", max_results=MAX_RUNS)
     subject = run.info.run_name or parent
-    return Source(client, uri, experiment.experiment_id, experiment.name, parent, subject, "report.parent", parent, job_records(children))
+    return Source(
+        client, uri, experiment.experiment_id, experiment.name, parent, subject, "report.parent", parent, job_records(children),
+        recorded_limits(run), f"parent run {parent}",
+    )  # fmt: skip
 
 
 def of_study(client, uri: str, experiment, study: str) -> Source:
@@ -103,4 +126,8 @@ def of_study(client, uri: str, experiment, study: str) -> Source:
         parents = [run for run in parents if run.data.tags.get(STUDY_ID_TAG, "") == latest]
         trials = [run for run in trials if run.data.tags.get(STUDY_ID_TAG, latest) == latest]
     parent = parents[0].info.run_id if parents else None
-    return Source(client, uri, experiment.experiment_id, experiment.name, parent, study, "report.study", study, job_records(trials))
+    limits = recorded_limits(parents[0]) if parents else {}
+    return Source(
+        client, uri, experiment.experiment_id, experiment.name, parent, study, "report.study", study, job_records(trials),
+        limits, f"the study's parent run {parent}",
+    )  # fmt: skip

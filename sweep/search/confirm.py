@@ -48,13 +48,16 @@ JOB_BASE = 100_000
 
 def selected(study, top: int, within: list[str]) -> list[tuple[tuple, list]]:
     """(group, its top ``top`` complete trials best first), groups in the order of their best trial. Ties: the
-    earlier trial first (as the nightly report and kept models order them)."""
+    earlier trial first (as the nightly report and kept models order them). Trials that meet search.constraints first."""
     import optuna
 
     complete = study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])
     sign = -1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1.0
     groups: dict[tuple, list] = {}
-    for trial in sorted(complete, key=lambda t: (sign * t.values[0], t.number)):
+    from sweep.config.constraints import feasible
+
+    # search.constraints: trials that meet them first, as the search's best (sweep/search/summary.py best_trials)
+    for trial in sorted(complete, key=lambda t: (not feasible(t), sign * t.values[0], t.number)):
         group = tuple((key, trial.params.get(key)) for key in within)
         if len(groups.setdefault(group, [])) < top:
             groups[group].append(trial)

@@ -27,6 +27,10 @@ RUNTIME_KEYS = (
     "search.confirm",  # confirming the best trials afterwards does not change what the study searches
     "search.confirm_top",
     "search.confirm_within",
+    "search.patience",  # when to stop is not what is searched: change one to continue a stopped study
+    "search.min_delta",
+    "search.timeout",
+    "search.target",
 )
 
 

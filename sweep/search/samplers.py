@@ -7,6 +7,11 @@ from typing import Any, Callable
 from sweep.config.registry import Registry
 
 SAMPLERS: Registry[Callable[..., Any]] = Registry("search.sampler")
+# those whose sampling uses a trial's constraints (search.constraints, sweep/search/constraints.py), as Optuna 5.0's
+# source reads them: TPE models feasible and infeasible trials apart, NSGA-II ranks by constraint domination. random,
+# grid and cmaes sample without them (cmaes warns on each trial that has some: sweep/search/sweeper.py silences that).
+# The constraints reach them through Trial.set_constraint, not the constructors' constraints_func (deprecated in 5.0).
+CONSTRAINED = ("tpe", "nsgaii")
 
 
 @SAMPLERS.register("tpe")

@@ -13,6 +13,7 @@ import uuid
 
 from sweep.config.errors import ConfigError
 from sweep.search.plan import SearchPlan, grid_of
+from sweep.search.stopping import start_clock
 
 IDENTITY = "sweep.study_id"
 CREATOR_WAIT_S = 5.0  # a worker that loads a study just created waits this long for its creator to name it
@@ -50,6 +51,7 @@ def open_study(plan: SearchPlan, storage):
     study.set_user_attr("metrics", list(search.metrics))
     name_objectives(study, list(search.metrics))
     study_identity(study)
+    start_clock(study)  # search.timeout counts from here, for good: a resumed study keeps its clock (sweep/search/stopping.py)
     return study
 
 

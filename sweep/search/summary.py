@@ -10,6 +10,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from sweep.config.constraints import feasible
 from sweep.search.liveness import counts
 from sweep.search.plan import SearchPlan
 from sweep.search.space import describe_params
@@ -70,14 +71,31 @@ def describe_scores(trial, plan: SearchPlan) -> str:
 def best_trials(study) -> list:
     """The trials whose models the study keeps (sweep/tracking/kept_models.py): the best, on a tie in value the
     earliest; or the Pareto front. Not Optuna's ``study.best_trial``: on PostgreSQL its query orders a tie
-    arbitrarily, and the summary, the tag and best.yaml then named a trial whose model had been removed."""
+    arbitrarily, and the summary, the tag and best.yaml then named a trial whose model had been removed.
+    With search.constraints, among the trials that meet them (all complete ones if none does)."""
     import optuna
 
     from sweep.tracking.kept_models import kept_numbers
 
     complete = study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])
-    kept = kept_numbers(complete, study.directions)
-    return sorted((t for t in complete if t.number in kept), key=lambda t: t.number)
+    # search.constraints: an infeasible trial is never the best while a feasible one exists
+    candidates = [t for t in complete if feasible(t)] or complete
+    kept = kept_numbers(candidates, study.directions)
+    return sorted((t for t in candidates if t.number in kept), key=lambda t: t.number)
+
+
+def constraints_line(study, limits: dict[str, float], best: list) -> str:
+    """How many complete trials met search.constraints, and whether the best is one of them."""
+    import optuna
+
+    from sweep.search.constraints import describe_limits
+
+    complete = study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])
+    met = sum(1 for t in complete if feasible(t))
+    line = f"constraints {describe_limits(limits)}: {met} of {len(complete)} complete trial(s) met them"
+    if complete and not met:
+        line += "; none did, so the best below is the best overall and breaks them"
+    return line
 
 
 def best_yaml(trial, groups: set[str], plan: SearchPlan) -> str:
@@ -115,7 +133,7 @@ def write_plots(study, folder: Path) -> None:
             log.info("plot %s skipped: %s", name, error)
 
 
-def end_of_search(plan: SearchPlan, study, tracking, config: DictConfig, stop_reason: str) -> None:
+def end_of_search(plan: SearchPlan, study, tracking, config: DictConfig, stop_reason: str, stop_said: str | None = None) -> None:
     from sweep.config.secrets import mask_secrets
     from sweep.search.storage import file_of
 
@@ -129,6 +147,9 @@ def end_of_search(plan: SearchPlan, study, tracking, config: DictConfig, stop_re
         f"{numbers['trial_seconds_total']:.0f} s in trials",
     ]
     title = "Pareto front" if len(plan.search.metrics) > 1 else "best trial"
+    limits = dict(plan.search.constraints)
+    if limits:
+        lines.append(constraints_line(study, limits, best))
     for trial in best:
         scores = describe_scores(trial, plan)
         lines.append(f"{title}: trial {trial.number}: {scores}  |  {describe_params(trial.params)}")
@@ -144,8 +165,9 @@ def end_of_search(plan: SearchPlan, study, tracking, config: DictConfig, stop_re
     failures = describe_failures(failure_reasons(study))
     if failures:
         lines.append(failures)
-    if stop_reason not in NORMAL_ENDS:
-        lines.append(f"stopped: {stop_reason}")
+    said = stop_said or stop_reason
+    if stop_reason not in NORMAL_ENDS or said != stop_reason:  # an error, or a study-level stop (search.patience, ...)
+        lines.append(f"stopped: {said}")
     dashboard = file_of(plan.storage_url) if plan.storage_url.startswith("journal:") else mask_secrets(plan.storage_url)
     lines.append(f"look at the study: optuna-dashboard {dashboard}")
     print("\n" + "\n".join(lines), flush=True)
@@ -154,7 +176,7 @@ def end_of_search(plan: SearchPlan, study, tracking, config: DictConfig, stop_re
     metrics = {key: float(value) for key, value in numbers.items()}
     if best and len(best) == 1:
         metrics.update({f"best_{m}": v for m, v in zip(plan.search.metrics, best[0].values)})
-    tags = {"sweep.kind": "optuna", "optuna.study": plan.study_name, "sweep.stop_reason": stop_reason}
+    tags = {"sweep.kind": "optuna", "optuna.study": plan.study_name, "sweep.stop_reason": said, "search.stop_reason": said}
     if best:
         tags["optuna.best_trials"] = ",".join(str(t.number) for t in best)
     tracking.log_summary(metrics, tags)

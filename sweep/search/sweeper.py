@@ -110,6 +110,7 @@ class OptunaSweeper(Sweeper):
             self.config, plan.study_name, mask_secrets(plan.storage_url), identity, search.grace_period
         )
         save_runs_view(tracking.client, tracking.experiment_id, plan.monitor, plan.mode, list(search.metrics))
+        tag_run = self._constraints(plan, tracking)
         # only the best trial keeps its model (tracking.save_model=auto): the others' are removed as trials are told
         keep_best = None
         if plan.save_model == "auto":  # always: every trial keeps its model; never: none has one
@@ -118,7 +119,7 @@ class OptunaSweeper(Sweeper):
             )
         record_failure = partial(tracking.record_failed_trial, plan.study_name, identity)
         worker.append(
-            Worker(plan, study, storage, self._launch, self._compose, tracking.close_run, tracking.beat, keep_best, record_failure)
+            Worker(plan, study, storage, self._launch, self._compose, tracking.close_run, tracking.beat, keep_best, record_failure, tag_run)
         )
         from sweep.search.confirm import running_view
 
@@ -130,6 +131,7 @@ class OptunaSweeper(Sweeper):
         )  # fmt: skip
         worker[0].run(search.n_jobs)
         reason = worker[0].stop.reason or BUDGET
+        said = worker[0].stop.said or BUDGET  # the sentence of a study-level stop (search.patience, ...)
         worker[0].drop_outgrown_models()  # the last trials told, from an up-to-date study
         if reason in NORMAL_ENDS and search.confirm > 0:
             self._confirm(plan, study, tracking, worker[0])
@@ -137,13 +139,15 @@ class OptunaSweeper(Sweeper):
         self.tracking = None  # left: an exit below must not leave again
         if final is None:  # the study's report is the last worker's: it sees every trial, and prints it once
             print(
-                f"this worker is done ({reason}); {running_elsewhere(study)} trial(s) of study {plan.study_name} still run in other "
+                f"this worker is done ({said}); {running_elsewhere(study)} trial(s) of study {plan.study_name} still run in other "
                 "workers: the study's summary comes from the last one to end",
                 flush=True,
             )
         else:
-            end_of_search(plan, study, tracking, self.config, stop_reason=reason)
+            end_of_search(plan, study, tracking, self.config, stop_reason=reason, stop_said=said)
             failures = describe_failures(failure_reasons(study))  # also in the parent's description, under the table
+            if said != reason:  # a study-level stop: why, under the table
+                failures = "\n\n".join(part for part in (f"stopped: {said}", failures) if part)
             if search.confirm > 0:
                 from sweep.search.confirmed import end_of_confirmation
 
@@ -156,6 +160,29 @@ class OptunaSweeper(Sweeper):
             print(f"search stopped: {reason}", file=sys.stderr)
             sys.exit(1)
         return study
+
+    def _constraints(self, plan, tracking):
+        """search.constraints: the limits on the parent (the report's default limits), a warning where the sampler does
+        not use them; returns how a trial's run is tagged with its constraint values."""
+        import warnings
+
+        from sweep.search.constraints import parent_tags, sampler_note
+        from sweep.tracking.parents import shared
+
+        limits = dict(plan.search.constraints)
+        if not limits:
+            return None
+        tracking.log_summary({}, parent_tags(limits))
+        note = sampler_note(plan.search.sampler, limits)
+        if note:
+            log.warning(note)
+            warnings.filterwarnings("ignore", message="Constraints have been set, but CmaEsSampler")  # said once, above
+
+        def tag_run(run_id: str, tags: dict) -> None:
+            for key, value in tags.items():
+                shared(tracking.client.set_tag, run_id, key, value)
+
+        return tag_run
 
     def _confirm(self, plan, study, tracking, worker) -> None:
         """search.confirm: the best trials again with new seeds (sweep/search/confirm.py), once no trial runs anywhere:

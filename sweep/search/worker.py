@@ -23,11 +23,13 @@ from sweep.runtime.signals import Interrupted, deferred, signal_received
 from sweep.search.liveness import FAILED_BY_TRIAL, RETURNED, Heartbeat, budget_lock, budget_used, counts, is_dead, optuna_heartbeat
 from sweep.search.plan import SearchPlan
 from sweep.search.space import describe_params
+from sweep.search.stopping import PATIENCE, TARGET, TIMEOUT, record_stop, start_clock, study_stop
 from sweep.search.storage import file_of
 
 log = logging.getLogger("sweep")
 BUDGET, GRID_DONE, INTERRUPTED = "budget", "grid exhausted", "interrupted"
-NORMAL_ENDS = (BUDGET, GRID_DONE)  # a search that ends otherwise exits non-zero
+# a search that ends otherwise exits non-zero; the study-level stops (sweep/search/stopping.py) end it normally
+NORMAL_ENDS = (BUDGET, GRID_DONE, PATIENCE, TIMEOUT, TARGET)
 SLOT_GRACE_S = 15  # after a signal, how long the other slots get to see their jobs end
 
 
@@ -54,11 +56,18 @@ def binding_overrides(study_name: str, trial_id: int, number: int) -> list[str]:
 @dataclass
 class Stop:
     reason: str | None = None
+    detail: str | None = None  # the sentence that says why, where the reason is a kind (search.patience, ...)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def set(self, reason: str) -> None:
+    def set(self, reason: str, detail: str | None = None) -> None:
         with self.lock:
-            self.reason = self.reason or reason
+            if self.reason is None:
+                self.reason, self.detail = reason, detail
+
+    @property
+    def said(self) -> str | None:
+        """Why this worker stopped, in words."""
+        return self.detail or self.reason
 
     @property
     def interrupted(self) -> bool:
@@ -68,9 +77,11 @@ class Stop:
 class Worker:
     def __init__(
         self, plan: SearchPlan, study, storage, launch: Callable, compose: Callable, close_run: Callable, beat: Callable,
-        keep_best: Callable | None = None, record_failure: Callable | None = None,
+        keep_best: Callable | None = None, record_failure: Callable | None = None, tag_run: Callable | None = None,
     ):  # fmt: skip
         self.plan, self.study, self.storage = plan, study, storage
+        self.tag_run = tag_run  # MLflow run id, tags -> None: a trial's constraint values on its run
+        self.started = start_clock(study)  # the study's clock (search.timeout), kept across restarts
         self.record_failure = record_failure  # trial number, params, overrides, error -> None: a FAILED run for a trial that opened none
         self.keep_best = keep_best  # () -> None: removes the models of trials no longer best (sweep/tracking/kept_models.py)
         self.launch = launch  # overrides, job number -> JobOutcome
@@ -143,6 +154,11 @@ class Worker:
         while True:
             with self.ask_lock, budget_lock(self.lock_file):
                 self.fail_dead_trials()
+                stop = study_stop(self.study, self.plan.search, self.started)  # from the storage: every worker judges alike
+                if stop is not None:
+                    record_stop(self.study, self.plan.search, *stop)
+                    self.stop.set(*stop)
+                    return None
                 if budget_used(self.study) < self.plan.search.n_trials:
                     with deferred():  # never a trial asked but not claimed: run() returns every claimed one
                         trial = self.study.ask()
@@ -251,6 +267,7 @@ class Worker:
         if outcome.state == "finished":
             values = [outcome.objective(metric, self.plan.monitor) for metric in self.plan.search.metrics]
             if all(v is not None and math.isfinite(v) for v in values):
+                self.set_constraints(trial, outcome)
                 self._tell(trial, values)
                 self.drop_outgrown_models()
                 return
@@ -270,6 +287,25 @@ class Worker:
                 )
             except Exception:  # tracking trouble: the trial's own record (its error attribute) stands
                 log.warning("trial %d: its failure could not be recorded in MLflow", trial.number, exc_info=True)
+
+    def set_constraints(self, trial, outcome: JobOutcome) -> None:
+        """search.constraints: Optuna's constraint values, set before the trial is told (the sampler reads them then),
+        and the same on the trial's MLflow run (sweep/search/constraints.py)."""
+        limits = dict(self.plan.search.constraints)
+        if not limits:
+            return
+        from sweep.config.constraints import constraint_values
+        from sweep.search.constraints import run_tags
+
+        values = constraint_values(limits, outcome.metrics)
+        for name, value in values.items():
+            trial.set_constraint(name, value)
+        run_id = outcome.run_id or trial.user_attrs.get("mlflow_run_id")
+        if run_id and self.tag_run is not None:
+            try:
+                self.tag_run(run_id, run_tags(values))
+            except Exception:  # tracking trouble: the study holds the values
+                log.warning("trial %d: its constraint values could not be tagged on its run", trial.number, exc_info=True)
 
     def _tell(self, trial, values=None, state=None) -> None:
         try:

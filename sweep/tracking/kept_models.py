@@ -67,14 +67,21 @@ def should_save(job, binding, outcome) -> bool:
         return False
     if binding is None:
         return True
+    from sweep.config.constraints import constraint_values, feasible
     from sweep.config.schema import search_config
 
-    values = [outcome.objective(metric, root.trainer.monitor) for metric in search_config(root.search).metrics]
+    search = search_config(root.search)
+    values = [outcome.objective(metric, root.trainer.monitor) for metric in search.metrics]
     if not all(v is not None and math.isfinite(v) for v in values):
         return False  # the sweeper fails such a trial
     study = binding.trial.study
     complete = study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])
-    return not any(beaten(values, binding.number, other, study.directions) for other in complete)
+    rivals = [other for other in complete if feasible(other)]  # under search.constraints: the feasible trials
+    if not all(value <= 0 for value in constraint_values(search.constraints, outcome.metrics).values()):
+        if rivals:  # an infeasible trial is never the best while a feasible one exists
+            return False
+        rivals = complete
+    return not any(beaten(values, binding.number, other, study.directions) for other in rivals)
 
 
 def save_model(run, built) -> None:
@@ -173,7 +180,10 @@ def keep_best_models(study, client, tracking_uri: str, experiment_id: str, paren
 
     trials = study.get_trials(deepcopy=False)
     finished = {t.number for t in trials if t.state.is_finished()}
-    keep = kept_numbers([t for t in trials if t.state == optuna.trial.TrialState.COMPLETE], study.directions)
+    from sweep.config.constraints import feasible
+
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    keep = kept_numbers([t for t in complete if feasible(t)] or complete, study.directions)  # feasible trials first
     query = f"tags.`mlflow.parentRunId` = '{parent_run_id}' and tags.`{KEPT_TAG}` = 'true'"
     removed = 0
     for run in client.search_runs([experiment_id], filter_string=query, max_results=1000):
