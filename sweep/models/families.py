@@ -38,7 +38,17 @@ FAMILIES.register("decoder")(
 )
 # T5/BART: classify from the encoder; the decoder would need target tokens we do not have
 FAMILIES.register("encoder_decoder")(
-    Family(pooling="mean", take_backbone=lambda model: model.get_encoder(), generates="AutoModelForSeq2SeqLM")
+    Family(
+        pooling="mean",
+        take_backbone=lambda model: model.get_encoder(),
+        generates="AutoModelForSeq2SeqLM",
+        refuses={
+            # peft 0.21.2 hands the encoder alone (what a classifier reads) its prefix as past key values, which
+            # T5's encoder attention does not mask for (a shape error in the forward pass)
+            "prefix": "PEFT prefix tuning (strategy.method=prefix) cannot wrap the encoder alone: its attention mask "
+            "does not cover the prefix; use strategy=prompt, ptuning or lora",
+        },
+    )
 )
 # ViT: the CLS token is what its pre-training (image classification) taught to summarise the image
 FAMILIES.register("vision")(
@@ -51,6 +61,12 @@ FAMILIES.register("vision")(
             # pixel_values (peft 0.21.2 fails inside the forward pass), so it cannot reach a ViT
             "prompt": "PEFT prompt tuning feeds token embeddings (inputs_embeds), which a ViT does not take; "
             "use strategy=lora, partial, feature or full",
+            # P-tuning feeds inputs_embeds as prompt tuning does, prefix tuning sizes its prefix from a vocabulary:
+            # peft 0.21.2 reads the config's vocab_size, which a ViT has not
+            "ptuning": "PEFT P-tuning (strategy.method=ptuning) feeds token embeddings (inputs_embeds), which a ViT does not take; "
+            "use a weight method (lora, ia3, vera, ...)",
+            "prefix": "PEFT prefix tuning (strategy.method=prefix) builds its prefix for a text model's vocabulary, which a "
+            "ViT does not have; use a weight method (lora, ia3, vera, ...)",
             # the teacher's logits come from its tokenizer over the rows' text (sweep/pipeline/teacher.py); without
             # this entry the refusal of prompt offered distill, which the teacher check then refused
             "distill": "distillation runs a text teacher over the rows (supported on text tasks only); "

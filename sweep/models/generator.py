@@ -63,10 +63,13 @@ class Generator(nn.Module):
 
 
 def soft_prompt_tokens(backbone: nn.Module) -> int:
-    """Virtual tokens a PEFT prompt-learning wrapper puts before every row (0 for anything else)."""
+    """Virtual tokens a PEFT prompt-learning wrapper puts before every row (0 for anything else). Prefix tuning puts
+    none: its virtual tokens are keys and values inside every attention layer, not input positions."""
     configs = getattr(backbone, "peft_config", None) or {}
     return sum(
-        getattr(config, "num_virtual_tokens", None) or 0 for config in configs.values() if getattr(config, "is_prompt_learning", False)
+        getattr(config, "num_virtual_tokens", None) or 0
+        for config in configs.values()
+        if getattr(config, "is_prompt_learning", False) and getattr(config.peft_type, "value", None) != "PREFIX_TUNING"
     )
 
 

@@ -167,6 +167,7 @@ def train(built: Built, tracking_uri: str | None = None, run_id: str | None = No
     root = built.job.root
     cfg = root.trainer
     module = module_for(built)
+    callbacks = [*(callbacks or []), *built.strategy.training_callbacks(built.model)]
     trainer, schedule, best, memory, precision = make_trainer(cfg, len(built.loaders["train"]), tracking_uri, run_id, callbacks)
     from sweep.distributed.launcher import ranks_of
 

@@ -31,6 +31,10 @@ def validate(cfg: DictConfig) -> JobConfig:
     root: RootConfig = typed(RootConfig, plain)
     name = root.strategy.get("name")
     require(name is not None, "strategy.name", None, f"must be set; known: {', '.join(STRATEGIES.names())}")
+    if "method" in root.strategy and name not in STRATEGIES:  # strategy=peft: the name is the method's (conf/strategy/peft.yaml)
+        from sweep.strategies.peft_method import METHODS
+
+        require(False, "strategy.method", root.strategy["method"], f"unknown PEFT method; known: {', '.join(sorted(METHODS))}")
     strategy_cls = STRATEGIES.get(name)
     strategy = typed(strategy_cls.config_class, root.strategy, prefix="strategy.")
     FAMILIES.get(root.model.family)  # an unknown family lists the known ones

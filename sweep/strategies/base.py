@@ -39,6 +39,10 @@ class Strategy:
         """Freeze parameters and/or wrap ``model.backbone`` in place."""
         raise NotImplementedError
 
+    def training_callbacks(self, model) -> list:
+        """Lightning callbacks the strategy needs while its model trains (AdaLoRA's rank budget schedule); most none."""
+        return []
+
     def cached_prefix_depth(self) -> int:
         """How many bottom blocks (with the embeddings) stay frozen and may be served from the frozen
         prefix cache (sweep/models/frozen_prefix.py); 0: none."""

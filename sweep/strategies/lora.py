@@ -1,52 +1,37 @@
-"""LoRA: low-rank adapters on the attention projections, through PEFT; the backbone is frozen."""
+"""LoRA: low-rank adapters on the attention projections, through PEFT; the backbone is frozen.
+
+Its variants are options of the one method, as PEFT has them: DoRA (``use_dora``: the update split into a
+magnitude and a direction), rsLoRA (``use_rslora``: scaling alpha / sqrt(r), which keeps large ranks learning),
+and the initialisations ``init`` (PEFT's ``init_lora_weights``): default (B = 0), gaussian, pissa (A and B from
+the weight's principal singular vectors; the base keeps the residual) and olora (from a QR decomposition).
+PiSSA and OLoRA change the base weights: a kept model still round-trips, as the merged adapter holds the
+difference (sweep/tracking/saved_models.py merges LoRA into its rebuilt base).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import List, Optional
+from sweep.strategies.base import STRATEGIES
+from sweep.strategies.peft_method import DEFAULT_TARGETS, PeftConfig, PeftMethod
 
-from sweep.config.errors import ConfigError, require
-from sweep.strategies.base import STRATEGIES, Strategy, StrategyConfig
-
-
-@dataclass
-class LoraConfig(StrategyConfig):
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.1
-    # null: PEFT's default for the model type (query/value for BERT, q_proj/v_proj for Llama, q/v for T5), else DEFAULT_TARGETS
-    target_modules: Optional[List[str]] = None
-
-    def __post_init__(self) -> None:
-        require(self.r >= 1, "strategy.r", self.r, "must be >= 1")
-        require(self.alpha >= 1, "strategy.alpha", self.alpha, "must be >= 1")
-        require(0.0 <= self.dropout < 1.0, "strategy.dropout", self.dropout, "must be in [0, 1)")
-
-
-# model types PEFT 0.21.2 has no LoRA default for. ViT: transformers 5 names its attention projections
-# q_proj/k_proj/v_proj/o_proj (PEFT maps vit, for its AdaMSS and FRoD methods only, to the old names
-# query/value, which no longer exist); the query and value projections, as LoRA's paper and BERT's default
-DEFAULT_TARGETS = {"vit": ["q_proj", "v_proj"]}
+LoraConfig = PeftConfig  # the schema every PEFT method reads (sweep/strategies/peft_method.py)
+INIT_LORA_WEIGHTS = {"default": True, "gaussian": "gaussian", "pissa": "pissa", "olora": "olora"}
 
 
 @STRATEGIES.register("lora")
-class LowRankAdaptation(Strategy):
-    config_class = LoraConfig
-
-    def apply(self, model, tokenizer) -> None:
+class LowRankAdaptation(PeftMethod):
+    def peft_config(self, model, tokenizer):
         from peft import LoraConfig as PeftLoraConfig
-        from peft import get_peft_model
 
-        targets = self.config.target_modules or DEFAULT_TARGETS.get(getattr(model.backbone.config, "model_type", None))
-        config = PeftLoraConfig(
-            r=self.config.r,
-            lora_alpha=self.config.alpha,
-            lora_dropout=self.config.dropout,
+        c = self.config
+        targets = c.target_modules or DEFAULT_TARGETS.get(getattr(model.backbone.config, "model_type", None))
+        return PeftLoraConfig(
+            r=c.r,
+            lora_alpha=c.alpha,
+            lora_dropout=c.dropout,
             target_modules=list(targets) if targets else None,
+            use_dora=c.use_dora,
+            use_rslora=c.use_rslora,
+            init_lora_weights=INIT_LORA_WEIGHTS[c.init],
             # a language model (generation types) is wrapped as one, so that PEFT's generate() runs it
-            task_type=getattr(model, "peft_task_type", None),
+            task_type=self.task_type(model),
         )
-        try:
-            model.backbone = get_peft_model(model.backbone, config)
-        except ValueError as error:  # PEFT names the modules it could not find, or a model type it has no defaults for
-            raise ConfigError("strategy.target_modules", str(error).splitlines()[0], self.config.target_modules) from None

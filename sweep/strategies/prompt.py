@@ -6,28 +6,16 @@ cover HF classification heads.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+from sweep.strategies.base import STRATEGIES
+from sweep.strategies.peft_method import PeftConfig, PeftMethod
 
-from sweep.config.errors import require
-from sweep.strategies.base import STRATEGIES, Strategy, StrategyConfig
-
-
-@dataclass
-class PromptConfig(StrategyConfig):
-    num_virtual_tokens: int = 20
-    init_text: Optional[str] = None  # initialise the prompt from this text's embeddings; null = random
-
-    def __post_init__(self) -> None:
-        require(1 <= self.num_virtual_tokens <= 512, "strategy.num_virtual_tokens", self.num_virtual_tokens, "must be in [1, 512]")
+PromptConfig = PeftConfig  # the schema every PEFT method reads (sweep/strategies/peft_method.py)
 
 
 @STRATEGIES.register("prompt")
-class PromptTuning(Strategy):
-    config_class = PromptConfig
-
-    def apply(self, model, tokenizer) -> None:
-        from peft import PromptTuningConfig, PromptTuningInit, TaskType, get_peft_model
+class PromptTuning(PeftMethod):
+    def peft_config(self, model, tokenizer):
+        from peft import PromptTuningConfig, PromptTuningInit
 
         options = {}
         if self.config.init_text:
@@ -37,6 +25,5 @@ class PromptTuning(Strategy):
                 "tokenizer_name_or_path": tokenizer.name_or_path,
             }
         # a language model (generation types) as one: PEFT's generate() then feeds the soft prompt, as training did
-        task_type = TaskType[getattr(model, "peft_task_type", "FEATURE_EXTRACTION")]
-        config = PromptTuningConfig(task_type=task_type, num_virtual_tokens=self.config.num_virtual_tokens, **options)
-        model.backbone = get_peft_model(model.backbone, config)
+        task_type = self.task_type(model, "FEATURE_EXTRACTION")
+        return PromptTuningConfig(task_type=task_type, num_virtual_tokens=self.config.num_virtual_tokens, **options)

@@ -3,8 +3,9 @@
 A run keeps what it trained, and only that:
 - backbone ``full`` (full, partial): the backbone's config.json and its weights (model.safetensors, under the
   names the model has in memory);
-- backbone ``adapter`` (lora, prompt): PEFT's ``save_pretrained`` of the wrapped backbone; the base is
-  rebuilt from its source (``base`` in the metadata);
+- backbone ``adapter`` (every PEFT method: lora, prompt, prefix, ptuning, ia3, adalora, loha, lokr, vera,
+  ln_tuning): PEFT's ``save_pretrained`` of the wrapped backbone; the base is rebuilt from its source (``base``
+  in the metadata); ``bitfit`` wraps nothing and is kept as ``full``;
 - backbone ``base`` (feature, or anything that left the backbone frozen): nothing; the base is rebuilt.
 A pre-trained backbone (``python -m sweep.pretrain``) is kept as ``full`` with ``"headless": true`` in the
 metadata and no head file: a job on it makes a fresh head for its task (``classifier_from_run``).
@@ -16,10 +17,11 @@ A ``random:`` base (tests) is rebuilt from the run's seed, as the run built it. 
 ``runs:/`` source (a model trained on from a kept one) is loaded the same way, recursively: that run's
 model must still be there.
 
-Loading (``load_saved_classifier``, the one entry point, also for teachers): a LoRA adapter is merged
-into its base (``merge_and_unload``), so any strategy trains on from it. A prompt-tuned model keeps its
-PEFT wrapper: its soft prompt only means something on its frozen base, so it can be evaluated, or its
-head trained on (``strategy=feature``); other strategies on it are refused.
+Loading (``load_saved_classifier``, the one entry point, also for teachers): an adapter of the weights (LoRA,
+AdaLoRA, (IA)^3, LoHa, LoKr, VeRA, LN tuning) is merged into its base (``merge_and_unload``), so any strategy
+trains on from it. A prompt-, prefix- or P-tuned model keeps its PEFT wrapper: its virtual tokens only mean
+something on their frozen base, so it can be evaluated, or its head trained on (``strategy=feature``); other
+strategies on it are refused.
 """
 
 from __future__ import annotations
@@ -235,9 +237,9 @@ def _backbone(folder: Path, metadata: dict, tracking_uri: str | None, cache_dir:
     from peft import PeftModel
 
     wrapped = PeftModel.from_pretrained(base, str(folder))
-    if wrapped.peft_config["default"].peft_type.value == "LORA":
+    if not wrapped.peft_config["default"].is_prompt_learning:  # LoRA and its kin, (IA)^3, VeRA, LoHa, LoKr, LN tuning
         return wrapped.merge_and_unload()  # a plain backbone again: any strategy can train on from it
-    return wrapped  # prompt tuning: the soft prompt stays a wrapper around its frozen base
+    return wrapped  # prompt, prefix or P-tuning: the virtual tokens stay a wrapper around their frozen base
 
 
 def _full_backbone(folder: Path, family: str, language_model: bool = False, generates: bool = False):
@@ -314,7 +316,7 @@ def classifier_from_run(job, label_names: list[str], cache_dir: Path, task_type,
     if isinstance(model.backbone, PeftModel) and root.trainer.fit and job.strategy.name != "feature":
         raise ConfigError(
             "strategy",
-            "a kept prompt-tuned model can be evaluated (trainer.fit=false) or its head trained (strategy=feature)",
+            "a kept prompt-, prefix- or P-tuned model can be evaluated (trainer.fit=false) or its head trained (strategy=feature)",
             job.strategy.name,
         )
     pl.seed_everything(root.seed, verbose=False)

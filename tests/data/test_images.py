@@ -132,4 +132,6 @@ def test_a_vision_refusal_offers_only_the_strategies_a_vit_runs():
     for strategy in ("prompt", "distill"):
         with pytest.raises(ConfigError) as error:
             validate(compose("model=tiny_vit", "task=digits", f"strategy={strategy}"))
-        assert error.value.key == "strategy" and str(error.value).endswith("(allowed: feature, full, lora, partial)"), str(error.value)
+        assert error.value.key == "strategy" and str(error.value).endswith(
+            "(allowed: adalora, bitfit, feature, full, ia3, ln_tuning, loha, lokr, lora, partial, vera)"
+        ), str(error.value)

@@ -22,6 +22,13 @@ STRATEGY_OPTIONS = {
     "partial": ["strategy.freeze_depth=1"],  # of 2 blocks: the top one trains
     "prompt": [f"strategy.num_virtual_tokens={VIRTUAL_TOKENS}"],
     "lora": [f"strategy.r={RANK}"],
+    # the PEFT methods of sweep/strategies/peft_method.py (more in tests/strategies/test_peft_methods.py)
+    "prefix": [f"strategy.num_virtual_tokens={VIRTUAL_TOKENS}"],
+    "ptuning": [f"strategy.num_virtual_tokens={VIRTUAL_TOKENS}", "strategy.encoder_hidden_size=16"],
+    "adalora": [f"strategy.r={RANK}", "strategy.target_r=3"],  # its schedule prunes a few singular values, no whole layer
+    "loha": [f"strategy.r={RANK}"],
+    "lokr": [f"strategy.r={RANK}"],
+    "vera": ["strategy.r=16"],
 }
 # a few short batches: 3 steps of 8 rows, one batch each of val and test
 TASK_OPTIONS = {
@@ -31,10 +38,17 @@ TASK_OPTIONS = {
 
 
 class Refused(NamedTuple):
-    """A compose-time ConfigError naming ``key``, ending with the strategies the family can run instead."""
+    """A compose-time ConfigError naming ``key``, ending with the strategies the family can run instead; ``built``:
+    refused as the model is wrapped, a model type of the family (known once loaded), before any run is opened."""
 
     key: str
     allowed: str
+    built: bool = False
+
+
+T5_ALLOWS = "adalora, bitfit, distill, feature, full, ia3, ln_tuning, loha, lokr, lora, partial, prompt, ptuning, vera"
+VISION_ALLOWS = "adalora, bitfit, feature, full, ia3, ln_tuning, loha, lokr, lora, partial, vera"
+PEFT_WEIGHTS = "adalora, ia3, ln_tuning, lora, prefix, prompt, ptuning, vera"  # what GPT-2 can run of the PEFT methods
 
 
 # Trainable parameters by hand, from conf/model/tiny_*.yaml: hidden 32, 2 blocks, intermediate 64, 128
@@ -54,6 +68,17 @@ TABLE: dict[str, tuple[str, dict[str, int | Refused]]] = {
             "prompt": 226,  # 5*32 = 160 + head 66
             "lora": 1_090,  # query, value: 2 targets * 2 blocks * (4*32 + 32*4) = 1,024 + head 66
             "distill": 998_082,  # as full
+            # PEFT methods, each + head 66. ia3: key, value 32 each, output.dense (attention's: 32 out; FFN's: 64 in) = 160 a block
+            "ia3": 386,
+            "prefix": 706,  # 5 tokens * 2 blocks * (key, value) * 32 = 640 + 66
+            # ptuning: embedding 5*32 = 160 + MLP 32->16->16->32: 528 + 272 + 544 = 1,344 -> 1,504 + 66
+            "ptuning": 1_570,
+            "adalora": 1_106,  # query, value, r=4: A 4*32 + B 32*4 + E 4 = 260 per target, 4 targets = 1,040 + 66
+            "loha": 2_114,  # query, value: 2 Hadamard factors, each A r*in + B out*r: 4 * 128 = 512 a target, 4 targets
+            "lokr": 386,  # query, value: w1 (4x4 Kronecker factor) 16 + w2_a 8*4 + w2_b 4*8 = 80 a target, 4 targets = 320
+            "vera": 258,  # query, value: d (r=16) + b (out 32) = 48 a target, 4 targets = 192 + 66
+            "ln_tuning": 386,  # LayerNorms: embeddings 64 + 2 a block * 64 * 2 blocks = 320 + 66
+            "bitfit": 674,  # biases: embeddings' LN 32 + a block 288 (q, k, v 96, out 32, LN 32, FFN 64 + 32, LN 32) * 2 = 608 + 66
         },
     ),
     # GPT-2: wte 30,522*32 = 976,704, wpe 128*32 = 4,096; block: ln_1 64, c_attn 32*96+96 = 3,168,
@@ -67,6 +92,15 @@ TABLE: dict[str, tuple[str, dict[str, int | Refused]]] = {
             "prompt": 226,  # 160 + 66
             "lora": 1_090,  # c_attn (32 -> 96): 2 blocks * (4*32 + 96*4) = 1,024 + head 66
             "distill": 1_006_338,
+            "ia3": 514,  # c_attn (keys, values: PEFT's default) 96 + mlp.c_proj (feedforward: 128 in) = 224 a block * 2 = 448 + 66
+            "prefix": 706,  # 640 + 66
+            "ptuning": 1_570,
+            "adalora": 1_098,  # c_attn (32 -> 96), r=4: 4*32 + 96*4 + 4 = 516 a block * 2 = 1,032 + 66
+            "loha": Refused("strategy.method", PEFT_WEIGHTS, built=True),  # GPT-2's Conv1D layers: PEFT's LyCORIS adapts Linear only
+            "lokr": Refused("strategy.method", PEFT_WEIGHTS, built=True),
+            "vera": 290,  # c_attn: d 16 + b 96 = 112 a block * 2 = 224 + 66
+            "ln_tuning": 386,  # ln_1, ln_2 64 each a block * 2 = 256 + ln_f 64 = 320 + 66
+            "bitfit": 802,  # ln_1 32, c_attn 96, c_proj 32, ln_2 32, c_fc 128, c_proj 32 = 352 a block * 2 + ln_f 32 = 736 + 66
         },
     ),
     # Llama: embed_tokens 976,704; block: q, k, v, o 4*32*32 = 4,096 (no bias, 2 kv heads of 16 = 32),
@@ -80,6 +114,15 @@ TABLE: dict[str, tuple[str, dict[str, int | Refused]]] = {
             "prompt": 226,
             "lora": 1_090,  # q_proj, v_proj: 2*2*(4*32 + 32*4) + 66
             "distill": 997_410,
+            "ia3": 322,  # k_proj, v_proj (32 out each; 2 kv heads of 16), down_proj (feedforward: 64 in) = 128 a block * 2 + 66
+            "prefix": 706,  # 5 * 2 blocks * 2 * (2 kv heads * 16) = 640 + 66
+            "ptuning": 1_570,
+            "adalora": 1_106,  # q_proj, v_proj: 260 * 4 + 66
+            "loha": 2_114,  # q_proj, v_proj: 512 * 4 + 66
+            "lokr": 386,  # 80 * 4 + 66
+            "vera": 258,  # 48 * 4 + 66
+            "ln_tuning": 226,  # 2 RMSNorms 32 each a block * 2 = 128 + final 32 = 160 + 66
+            "bitfit": 66,  # no biases anywhere (linear layers and RMSNorms): the head alone
         },
     ),
     # T5, its encoder only: shared embeddings 976,704; block: q, k, v, o 4*32*(2 heads * d_kv 16) = 4,096 (no bias),
@@ -94,6 +137,15 @@ TABLE: dict[str, tuple[str, dict[str, int | Refused]]] = {
             "prompt": 226,  # one transformer submodule: the encoder alone is not encoder-decoder to PEFT
             "lora": 1_090,  # q, v: 2*2*(4*32 + 32*4) + 66
             "distill": 993_378,
+            "ia3": 322,  # k, v (32 out each), wo (feedforward: 64 in) = 128 a block * 2 + 66
+            "prefix": Refused("strategy", T5_ALLOWS),  # the encoder alone: its attention mask does not cover the prefix
+            "ptuning": 1_570,
+            "adalora": 3_698,  # PEFT's T5 default: q, k, v, o, wi, wo: 4 * 260 + wi (32 -> 64) 388 + wo (64 -> 32) 388 = 1,816 a block
+            "loha": 2_114,  # q, v: 512 * 4 + 66
+            "lokr": 386,  # 80 * 4 + 66
+            "vera": 258,  # q, v: 48 * 4 + 66
+            "ln_tuning": 226,  # 2 T5LayerNorms 32 each a block * 2 + final 32 = 160 + 66
+            "bitfit": 66,  # T5 has no biases: the head alone
         },
     ),
     # ViT, 28x28x1 in 7x7 patches: 16 patches + CLS; embeddings: CLS 32, positions 17*32 = 544, patch
@@ -104,9 +156,19 @@ TABLE: dict[str, tuple[str, dict[str, int | Refused]]] = {
             "full": 19_658,  # 2,176 + 2*8,544 + 64 + head 330
             "partial": 8_938,  # top block 8,544 + final LN 64 + head 330
             "feature": 330,
-            "prompt": Refused("strategy", "feature, full, lora, partial"),  # PEFT feeds inputs_embeds; a ViT takes pixels
+            "prompt": Refused("strategy", VISION_ALLOWS),  # PEFT feeds inputs_embeds; a ViT takes pixels
             "lora": 1_354,  # q_proj, v_proj (sweep/strategies/lora.py DEFAULT_TARGETS): 2*2*(4*32 + 32*4) + head 330
-            "distill": Refused("strategy", "feature, full, lora, partial"),  # the teacher reads text
+            "distill": Refused("strategy", VISION_ALLOWS),  # the teacher reads text
+            "ia3": 586,  # k_proj, v_proj (32 each), fc2 (feedforward: 64 in) = 128 a block * 2 = 256 + head 330
+            "prefix": Refused("strategy", VISION_ALLOWS),  # no vocabulary to size a prefix by
+            "ptuning": Refused("strategy", VISION_ALLOWS),  # as prompt
+            "adalora": 1_370,  # q_proj, v_proj: 260 * 4 = 1,040 + 330
+            "loha": 2_378,  # 512 * 4 + 330
+            "lokr": 650,  # 80 * 4 + 330
+            "vera": 522,  # 48 * 4 + 330
+            "ln_tuning": 650,  # layernorm_before/after 64 each a block * 2 = 256 + final 64 = 320 + 330
+            # patch Conv2d 32, a block 2 LNs 64 + q, k, v 96 + out 32 + fc1 64 + fc2 32 = 288 * 2 = 576, final LN 32 = 640 + 330
+            "bitfit": 970,
         },
     ),
 }
@@ -129,6 +191,13 @@ def test_the_table_covers_every_registered_family_and_strategy():
     for model, (family, row) in TABLE.items():
         assert set(row) == set(STRATEGIES.names()), f"{model}: strategies {sorted(set(STRATEGIES.names()) ^ set(row))} differ"
         assert yaml.safe_load((CONF / "model" / f"{model}.yaml").read_text())["family"] == family, model
+
+
+def run_count(store: str) -> int:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(store)
+    return len(client.search_runs([e.experiment_id for e in client.search_experiments()])) if client.search_experiments() else 0
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +235,14 @@ def test_strategy_trains_what_it_says_and_records_its_run(request, monkeypatch, 
     cfg = compose(*overrides)
     if isinstance(expected, Refused):
         with pytest.raises(ConfigError) as refusal:
-            validate(cfg)
+            if expected.built:  # passes the config check; refused as the model is wrapped, before a run is opened
+                runs = run_count(store)
+                validate(cfg)
+                run_job(cfg, JobContext(multirun=False, parent_run_id=None, job_number=None))
+            else:
+                validate(cfg)
+        if expected.built:
+            assert run_count(store) == runs
         assert refusal.value.key == expected.key, str(refusal.value)
         assert str(refusal.value).endswith(f"(allowed: {expected.allowed})"), str(refusal.value)
         return

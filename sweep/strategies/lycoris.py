@@ -1,0 +1,38 @@
+"""LoHa and LoKr (the LyCORIS family), through PEFT: the weight update as a Hadamard product of two low-rank
+products (LoHa) or as a Kronecker product (LoKr) instead of LoRA's one low-rank product; the backbone is frozen.
+
+PEFT adapts Linear and Conv layers only: GPT-2's Conv1D layers are refused (sweep/strategies/peft_method.py).
+"""
+
+from __future__ import annotations
+
+from sweep.strategies.base import STRATEGIES
+from sweep.strategies.peft_method import DEFAULT_TARGETS, PeftMethod
+
+
+def targets(self, model):
+    return self.config.target_modules or DEFAULT_TARGETS.get(model.backbone.config.model_type)
+
+
+@STRATEGIES.register("loha")
+class LoHa(PeftMethod):
+    def peft_config(self, model, tokenizer):
+        from peft import LoHaConfig
+
+        c = self.config
+        return LoHaConfig(
+            r=c.r, alpha=c.alpha, rank_dropout=c.dropout, module_dropout=c.module_dropout, target_modules=targets(self, model),
+            task_type=self.task_type(model),
+        )  # fmt: skip
+
+
+@STRATEGIES.register("lokr")
+class LoKr(PeftMethod):
+    def peft_config(self, model, tokenizer):
+        from peft import LoKrConfig
+
+        c = self.config
+        return LoKrConfig(
+            r=c.r, alpha=c.alpha, rank_dropout=c.dropout, module_dropout=c.module_dropout, target_modules=targets(self, model),
+            decompose_both=c.decompose_both, decompose_factor=c.decompose_factor, task_type=self.task_type(model),
+        )  # fmt: skip
