@@ -108,9 +108,7 @@ def test_a_kept_model_under_constraints_is_the_best_feasible_trials():
         trial.set_constraint("trainable_share", share / 0.1 - 1.0)
         study.tell(trial, value)
     search = {"metrics": ["val/acc"], "directions": ["maximize"], "constraints": {"trainable_share": 0.1}}
-    root = SimpleNamespace(
-        tracking=SimpleNamespace(save_model="auto"), trainer=SimpleNamespace(fit=True, monitor="val/acc"), search=search
-    )
+    root = SimpleNamespace(tracking=SimpleNamespace(save_model="auto"), trainer=SimpleNamespace(fit=True, monitor="val/acc"), search=search)
     binding = SimpleNamespace(trial=SimpleNamespace(study=study), number=2)
 
     def job(value: float, share: float) -> bool:
