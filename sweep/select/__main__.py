@@ -1,5 +1,5 @@
-"""Entry point: ``python -m sweep.select task=... candidates=[a,b,c] [scores=[logme,hscore,knn]]``, a Hydra
-app on conf/select.yaml.
+"""Entry point: ``python -m sweep.select task=... candidates=[a,b,c] [scores=[logme,hscore,knn]]
+[select.method=halving]``, a Hydra app on conf/select.yaml.
 
 Only Hydra is imported up front: ``--help``, ``--cfg job`` and config errors answer in about a second.
 Exit codes as sweep.run's: 0 done (the ranking printed and recorded); 2 bad input, nothing recorded;
@@ -20,11 +20,17 @@ def main(cfg: DictConfig) -> None:
     from sweep.config.secrets import mask_secrets
     from sweep.runtime.memory import released
     from sweep.runtime.signals import interruptible
-    from sweep.select.select_job import run_select
+    from sweep.select.select_job import prepare, run_select
 
     with interruptible(), released():
         try:
-            run_select(cfg)
+            prepared = prepare(cfg)
+            if prepared[0].root.select.method == "halving":  # short fine-tunes, successive halving
+                from sweep.select.halving_job import run_halving
+
+                run_halving(cfg, *prepared)
+            else:
+                run_select(cfg, prepared)
         except ConfigError as error:
             print(f"error: {mask_secrets(str(error))}", file=sys.stderr)
             sys.exit(2)

@@ -8,7 +8,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-KINDS_NOT_FINE_TUNING = ("select", "pretrain")  # sweep.kind of runs that carry a model and task tag but fine-tune nothing
+# sweep.kind of runs that carry a model and task tag but are no fine-tuned result: select and pretrain fine-tune
+# nothing; the arms of select.method=halving (sweep/select/arms.py) are short budgets, what is checked against this
+KINDS_NOT_FINE_TUNING = ("select", "pretrain", "halving")
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ def finetuned_results(client, experiment_id: str, task: str, models: list[str], 
     for run in client.search_runs([experiment_id], filter_string=query, max_results=50000):
         tags, metrics = run.data.tags, run.data.metrics
         model = tags.get("model")
-        if model not in models or "strategy" not in tags or tags.get("sweep.kind") in KINDS_NOT_FINE_TUNING:
+        if model not in models or "strategy" not in tags or tags.get("sweep.kind") in KINDS_NOT_FINE_TUNING or "select.arm" in tags:
             continue
         value = metrics.get(metric)
         if value is None or math.isnan(value):

@@ -17,6 +17,7 @@ from sweep.config.schema import JobConfig, PathsConfig, TaskConfig, TrackingConf
 from sweep.task_types import TASK_TYPES
 
 MODES = ("max", "min")
+METHODS = ("scores", "halving")  # frozen-feature scores only; or short fine-tunes by successive halving (sweep/select/halving.py)
 
 
 @dataclass
@@ -26,8 +27,23 @@ class SelectConfig:
     # of the fine-tuned runs, for the weighted Kendall tau; null: best_<the task type's monitor> (best_val/acc, ...)
     metric: Optional[str] = None
     mode: Optional[str] = None  # null: that metric's direction
+    method: str = "scores"
+    # select.method=halving: the arms are candidates x strategies, each a sweep.run job of a short budget
+    strategy: str = "lora"
+    strategies: Optional[List[str]] = None  # several strategies (null: [select.strategy])
+    min_steps: int = 16  # optimizer steps of round 0; round r trains min_steps x eta^r
+    eta: int = 2  # keep the best 1/eta of the arms each round
+    rounds: Optional[int] = None  # at most this many rounds (null: until one arm is left)
 
     def __post_init__(self) -> None:
+        require(self.method in METHODS, "select.method", self.method, f"must be one of {', '.join(METHODS)}")
+        require(self.min_steps >= 1, "select.min_steps", self.min_steps, "must be >= 1 (optimizer steps of round 0)")
+        require(self.eta >= 2, "select.eta", self.eta, "must be >= 2 (keep the best 1/eta of the arms each round)")
+        require(self.rounds is None or self.rounds >= 1, "select.rounds", self.rounds, "must be >= 1 (or null: until one arm is left)")
+        if self.strategies is not None:
+            require(len(self.strategies) >= 1, "select.strategies", list(self.strategies), "needs at least one strategy (or null)")
+            unique = len(set(self.strategies)) == len(self.strategies)
+            require(unique, "select.strategies", list(self.strategies), "must not repeat a strategy")
         require(self.max_rows is None or self.max_rows >= 4, "select.max_rows", self.max_rows, "must be >= 4 (or null)")
         require(self.batch_size >= 1, "select.batch_size", self.batch_size, "must be >= 1")
         if self.metric is not None:
@@ -50,7 +66,9 @@ class SelectRoot:
 @dataclass
 class Plan:
     root: SelectRoot
-    jobs: dict[str, JobConfig]  # candidate -> its strategy=feature job, in the order given
+    jobs: dict[str, JobConfig]  # candidate -> its strategy=feature job, in the order given (empty: no scores asked)
+    config: dict = field(default_factory=dict)  # the resolved select config, task.train_size set by select.max_rows
+    arms: dict = field(default_factory=dict)  # select.method=halving: (model, strategy) -> its job's config tree (sweep/select/arms.py)
 
 
 def validate_select(cfg: DictConfig) -> Plan:
@@ -59,7 +77,9 @@ def validate_select(cfg: DictConfig) -> Plan:
 
     plain = job_container(cfg)
     root: SelectRoot = typed(SelectRoot, plain)
-    require(len(root.scores) >= 1, "scores", list(root.scores), f"needs at least one score; known: {', '.join(SCORES.names())}")
+    halving = root.select.method == "halving"
+    if not (halving and not root.scores):  # halving with scores=[]: the short fine-tunes alone
+        require(len(root.scores) >= 1, "scores", list(root.scores), f"needs at least one score; known: {', '.join(SCORES.names())}")
     require(len(set(root.scores)) == len(root.scores), "scores", list(root.scores), "must not repeat a score")
     for name in root.scores:
         if name not in SCORES:
@@ -67,7 +87,7 @@ def validate_select(cfg: DictConfig) -> Plan:
     require(root.task.kind != "multi", "task", root.task.name, "select scores one task at a time: choose one of its sub-tasks")
     task_type = TASK_TYPES.get(root.task.type)
     require(
-        bool(task_type.select_targets),
+        bool(task_type.select_targets) or not root.scores,
         "task",
         root.task.name,
         f"select scores frozen features against classes or numbers; task.type={task_type.name} writes text: compare the "
@@ -94,7 +114,7 @@ def validate_select(cfg: DictConfig) -> Plan:
     if unknown:
         raise ConfigError("candidates", f"unknown model {', '.join(unknown)}; choose from {', '.join(options)}", candidates)
     jobs = {}
-    for name in candidates:
+    for name in candidates if root.scores else []:
         try:
             jobs[name] = feature_job(name, plain)
         except ConfigError as error:
@@ -102,7 +122,12 @@ def validate_select(cfg: DictConfig) -> Plan:
             raise ConfigError(
                 "candidates", f"{name} has no usable pooled representation here: {error}; models that fit: {', '.join(fit)}", candidates
             ) from None
-    return Plan(root, jobs)
+    arms = {}
+    if halving:
+        from sweep.select.arms import arm_configs
+
+        arms = arm_configs(root, plain, {name: model_node(name) for name in candidates})
+    return Plan(root, jobs, plain, arms)
 
 
 def model_options() -> list[str]:

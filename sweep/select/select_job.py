@@ -1,5 +1,6 @@
 """One selection, start to end: validate, featurise and score every candidate, rank, compare with the
-fine-tuned runs, print, record.
+fine-tuned runs, print, record. (``select.method=halving``, which fine-tunes the candidates briefly, is
+sweep/select/halving_job.py; it reuses ``prepare`` and ``frozen_scores`` from here.)
 
 Same guarantees as sweep.run's jobs: everything that can fail on bad input happens before the MLflow run
 opens (exit 2, nothing recorded); the run opens only once every candidate is scored, so it is short and
@@ -27,20 +28,52 @@ class Selection:
     taus: dict  # score -> weighted Kendall tau (None: fewer than 2 fine-tuned candidates)
 
 
-def run_select(cfg: DictConfig) -> Selection:
+def prepare(cfg: DictConfig):
+    """The checked plan and the tracking URI (reachable): everything of bad input, before anything loads."""
+    from sweep.select.select_config import validate_select
+    from sweep.tracking.store import check_reachable, tracking_uri
+
+    plan = validate_select(cfg)
+    uri = tracking_uri(plan.root.tracking.uri, plan.root.paths.output_dir)
+    check_reachable(uri)
+    return plan, uri
+
+
+def run_select(cfg: DictConfig, prepared=None) -> Selection:
+    """select.method=scores (select.method=halving: sweep/select/halving_job.py, chosen by the entry point)."""
+    from sweep.runtime.hardware import cpu_name
+    from sweep.select.finetuned import finetuned_results, weighted_tau
+    from sweep.select.ranking import table, to_markdown
+    from sweep.tracking.store import client_and_experiment, ui_hint
+
+    plan, uri = prepared or prepare(cfg)
+    root = plan.root
+    header, order = frozen_scores(plan)
+
+    client, experiment_id = client_and_experiment(uri, root.tracking.experiment, root.paths.output_dir)
+    metric, mode = root.select.metric, root.select.mode
+    finetuned = finetuned_results(client, experiment_id, root.task.name, list(plan.jobs), metric, mode)
+    taus = {name: weighted_tau({item.name: item.scores[name] for item in order}, finetuned, mode) for name in root.scores}
+    frame = table(order, root.scores, finetuned, metric)
+    markdown = to_markdown(frame)
+    verdict = tau_line(taus, root.scores, finetuned, len(order), metric, root.task.name, root.tracking.experiment)
+    text = f"{header}\n\n{markdown}\n\n{verdict}\n"
+    from sweep.select.record import record
+
+    run_id = record(client, experiment_id, cfg, root, order, text, frame, taus, cpu_name())
+    print(f"\n{text}\nrecorded: run {run_id} (select.md, select.csv)\n{ui_hint(uri, experiment_id)}", flush=True)
+    return Selection(run_id, text, taus)
+
+
+def frozen_scores(plan) -> tuple[str, list]:
+    """Featurise and score every candidate of ``plan.jobs``: the header line and the candidates ranked by the first score."""
     from sweep.runtime.console import quiet_libraries
     from sweep.runtime.hardware import cpu_name
     from sweep.runtime.memory import release_memory
     from sweep.select.candidates import extract
-    from sweep.select.finetuned import finetuned_results, weighted_tau
-    from sweep.select.ranking import ranked, score, table, to_markdown
-    from sweep.select.select_config import validate_select
-    from sweep.tracking.store import check_reachable, client_and_experiment, tracking_uri, ui_hint
+    from sweep.select.ranking import ranked, score
 
-    plan = validate_select(cfg)
     root = plan.root
-    uri = tracking_uri(root.tracking.uri, root.paths.output_dir)
-    check_reachable(uri)
     quiet_libraries()
     start = time.perf_counter()
     splits = training_split(root.task)
@@ -64,21 +97,7 @@ def run_select(cfg: DictConfig) -> Selection:
         results.append(score(features, features.labels if features.labels is not None else labels, root.scores, root.seed))
         del features
         release_memory()  # one candidate's model at a time
-    order = ranked(results, root.scores[0])
-
-    client, experiment_id = client_and_experiment(uri, root.tracking.experiment, root.paths.output_dir)
-    metric, mode = root.select.metric, root.select.mode
-    finetuned = finetuned_results(client, experiment_id, root.task.name, list(plan.jobs), metric, mode)
-    taus = {name: weighted_tau({item.name: item.scores[name] for item in order}, finetuned, mode) for name in root.scores}
-    frame = table(order, root.scores, finetuned, metric)
-    markdown = to_markdown(frame)
-    verdict = tau_line(taus, root.scores, finetuned, len(order), metric, root.task.name, root.tracking.experiment)
-    text = f"{header}\n\n{markdown}\n\n{verdict}\n"
-    from sweep.select.record import record
-
-    run_id = record(client, experiment_id, cfg, root, order, text, frame, taus, cpu_name())
-    print(f"\n{text}\nrecorded: run {run_id} (select.md, select.csv)\n{ui_hint(uri, experiment_id)}", flush=True)
-    return Selection(run_id, text, taus)
+    return header, ranked(results, root.scores[0])
 
 
 def import_libraries() -> None:
