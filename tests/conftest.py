@@ -71,14 +71,18 @@ def save_classifier(folder: Path, labels: list[str], cache_dir: Path) -> Path:
     return folder
 
 
-@pytest.fixture(autouse=True)
-def no_leaked_tracking_uri():
-    """A test that trains in-process leaves MLFLOW_TRACKING_URI set: Lightning's MLFlowLogger calls
-    ``mlflow.set_tracking_uri``, which (MLflow 3) also exports it to the environment. Subprocesses of later
-    tests (CLI runs started without run_cli) would then log into that test's store, not their own."""
+def restored_tracking_uri():
     before = os.environ.get("MLFLOW_TRACKING_URI")
     yield
     if before is None:
         os.environ.pop("MLFLOW_TRACKING_URI", None)
     else:
         os.environ["MLFLOW_TRACKING_URI"] = before
+
+
+# A test that trains in-process leaves MLFLOW_TRACKING_URI set: Lightning's MLFlowLogger calls ``mlflow.set_tracking_uri``,
+# which (MLflow 3) also exports it to the environment. Subprocesses of later tests (CLI runs started without run_cli)
+# would then log into that test's store, not their own. Guarded per test, and per module: a module-scoped fixture
+# that trains (tests/strategies/test_peft_methods.py ``kept``) is set up before, and torn down after, every test's guard.
+no_leaked_tracking_uri = pytest.fixture(autouse=True)(restored_tracking_uri)
+no_tracking_uri_leaked_by_a_module = pytest.fixture(autouse=True, scope="module")(restored_tracking_uri)
