@@ -326,6 +326,27 @@ def test_top_up_is_idempotent_and_returns_follow_their_cell(tmp_path):
     assert len(waiting) == 8 and cell_of(waiting[-1]) == ("a", "full")
 
 
+def test_a_new_night_starts_each_cell_from_the_previous_nights_best_configuration(tmp_path):
+    import optuna
+
+    from sweep.nightly.matrix import NightlyConfig, top_up
+    from sweep.nightly.warm_start import previous_bests
+
+    storage = f"sqlite:///{tmp_path / 'nights.db'}"
+    before = make_night(storage, "2026-11-26", {("a", "full"): [0.9]})
+    make_night(storage, "2026-11-27", {("a", "full"): [0.5, 0.7], ("a", "lora"): [None], ("b", "full"): [0.6]})
+    best = max((t for t in optuna.load_study(study_name="nightly-2026-11-27", storage=storage).trials if t.value), key=lambda t: t.value)
+    config = NightlyConfig(models=["a"], strategies=["full", "lora"], trials_per_cell=2)
+    name, starts = previous_bests(optuna.storages.RDBStorage(storage), config, "2026-11-28", "maximize")
+    assert name == "nightly-2026-11-27" and before.study_name != name  # the latest earlier night, not an older one
+    assert starts == {("a", "full"): {"optim.lr": best.params["optim.lr"]}}  # a cell with no complete trial starts cold; b is not tonight's
+    tonight = optuna.create_study(study_name="nightly-2026-11-28", storage=storage)
+    assert top_up(tonight, config, starts) == 4
+    first = tonight.get_trials(states=[optuna.trial.TrialState.WAITING])[0]
+    assert first.system_attrs["fixed_params"] == {"optim.lr": best.params["optim.lr"], "model": "a", "strategy": "full"}
+    assert NightlyConfig(models=["a"], strategies=["full"]).warm_start  # on by default
+
+
 # ----------------------------------------------------------------------------------- nights, end to end
 @pytest.mark.slow
 def test_two_nights_each_cell_searched_compared_and_resumed(tmp_path, cache_dir):
@@ -354,6 +375,10 @@ def test_two_nights_each_cell_searched_compared_and_resumed(tmp_path, cache_dir)
             assert all(t.params["model"] == model and t.params["strategy"] == strategy for t in trials)
             assert all((f"{strategy}/optim.lr" if strategy == "lora" else "optim.lr") in t.params for t in trials)
 
+    # warm start: each cell's first trial of the second night is the first night's best configuration of that cell
+    for cell, trials in cells_run(night(out, "2026-11-28")).items():
+        (before,) = cells_run(night(out, "2026-11-27"))[cell]
+        assert min(trials, key=lambda t: t.number).params == before.params, cell
     report = report_of(out, "nightly-2026-11-28")
     assert report["previous_study"] == "nightly-2026-11-27" and report["tags"]["nightly.previous"] == "nightly-2026-11-27"
     first_night = night(out, "2026-11-27")

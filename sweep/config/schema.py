@@ -301,9 +301,14 @@ class SearchConfig:
     target: Optional[float] = None  # stop once the best value of the first metric reaches this, in its direction
     # name -> limit (SEARCH_CONSTRAINTS): a trial above a limit is infeasible, never the best while a feasible one exists
     constraints: Dict[str, float] = field(default_factory=dict)
+    # the best configurations of earlier work as the first trials (sweep/search/warm_start.py): a study name,
+    # <storage URL>#<study>, or mlflow:<experiment>; null: a cold start
+    warm_start: Optional[str] = None
+    warm_start_top: int = 3
 
     def __post_init__(self) -> None:
         require(self.n_trials >= 1, "search.n_trials", self.n_trials, "must be >= 1")
+        require(self.warm_start_top >= 1, "search.warm_start_top", self.warm_start_top, "must be >= 1 (configurations enqueued)")
         require(self.confirm >= 0, "search.confirm", self.confirm, "must be >= 0 (new seeds per confirmed trial; 0: no confirmation)")
         require(self.confirm_top >= 1, "search.confirm_top", self.confirm_top, "must be >= 1 (how many of the best trials are confirmed)")
         require(self.n_jobs >= 1, "search.n_jobs", self.n_jobs, "must be >= 1")

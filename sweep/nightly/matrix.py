@@ -37,6 +37,7 @@ class NightlyConfig:
     fail_on_missing: bool = True
     seeds: int = 0  # K > 0: each cell's best trial re-run with K new seeds (search.confirm); its value is their mean
     z: float = 2.0  # with seeds: a regression is a drop beyond max(threshold, z x sd over the seeds)
+    warm_start: bool = True  # each cell's first trial: the previous night's best configuration of that cell
 
     def __post_init__(self) -> None:
         require(self.trials_per_cell >= 1, "nightly.trials_per_cell", self.trials_per_cell, "must be >= 1")
@@ -109,8 +110,9 @@ def check_same_matrix(study, config: NightlyConfig) -> None:
     study.set_user_attr(MATRIX_ATTR, wanted)
 
 
-def top_up(study, config: NightlyConfig) -> int:
-    """Enqueue what each cell lacks to reach ``trials_per_cell``; returns how many were enqueued."""
+def top_up(study, config: NightlyConfig, starts: dict | None = None) -> int:
+    """Enqueue what each cell lacks to reach ``trials_per_cell``; returns how many were enqueued. ``starts``: per cell the
+    params of the previous night's best trial (``previous_bests``), given to the cell's first trial (a warm start)."""
     import optuna
 
     from sweep.search.liveness import counts
@@ -126,6 +128,7 @@ def top_up(study, config: NightlyConfig) -> int:
     for round_ in range(config.trials_per_cell):
         for model, strategy in config.cells:
             if have[(model, strategy)] <= round_:
-                study.enqueue_trial({"model": model, "strategy": strategy}, skip_if_exists=False)
+                warm = (starts or {}).get((model, strategy), {}) if round_ == 0 else {}
+                study.enqueue_trial({**warm, "model": model, "strategy": strategy}, skip_if_exists=False)
                 added += 1
     return added

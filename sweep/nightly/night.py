@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 
 from sweep.config.errors import ConfigError
 from sweep.nightly.matrix import NightlyConfig, check_same_matrix, nightly_config, top_up
+from sweep.nightly.warm_start import previous_bests
 from sweep.search.plan import SearchPlan
 
 log = logging.getLogger("sweep")
@@ -129,7 +130,12 @@ def prepare(night: Night) -> tuple[int, int]:
     with budget_lock(file_of(plan.storage_url)):  # local files: no worker asks while the queue is topped up
         study = open_study(plan, storage)
         check_same_matrix(study, night.nightly)
-        added = top_up(study, night.nightly)
+        starts = {}
+        if night.nightly.warm_start and not study.get_trials(deepcopy=False):  # a new night: start from the last one's bests
+            previous, starts = previous_bests(storage, night.nightly, night.date, night.direction)
+            if starts:
+                log.info("warm start: %d cell(s) begin with their best configuration of %s", len(starts), previous)
+        added = top_up(study, night.nightly, starts)
         return added, budget_used(study)
 
 

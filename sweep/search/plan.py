@@ -31,6 +31,8 @@ RUNTIME_KEYS = (
     "search.min_delta",
     "search.timeout",
     "search.target",
+    "search.warm_start",  # where a study's first trials come from, not what it searches
+    "search.warm_start_top",
 )
 
 
@@ -49,6 +51,7 @@ class SearchPlan:
     first_report: int  # per mille of the budget at the base config's first validation (the pruners' scale)
     job_overrides: list[str] = field(default_factory=list)  # trainer.monitor/mode for the first metric
     save_model: str = "auto"  # tracking.save_model: auto keeps the best trial's model only
+    warm_configurations: list = field(default_factory=list)  # search.warm_start: the first trials' params (warm_start.py)
 
     @property
     def searches_strategy(self) -> bool:
@@ -162,6 +165,10 @@ def plan_search(config: DictConfig, arguments: list[str], compose: Callable[[lis
     )  # fmt: skip
     if search.sampler == "grid":
         grid_of(plan)  # a space the grid cannot enumerate fails now, before the storage is touched
+    if search.warm_start is not None:  # a source that is missing or searched another space fails now, before the study is made
+        from sweep.search.warm_start import plan_warm_start
+
+        plan.warm_configurations = plan_warm_start(plan, tracking_uri(root.tracking.uri, root.paths.output_dir), root.paths.output_dir)
     return plan
 
 

@@ -105,6 +105,10 @@ class OptunaSweeper(Sweeper):
             lambda study, trial: worker[0].returned_by_optuna(study, trial),
         )
         study = open_study(plan, storage)  # a study of other directions or metrics fails here, before MLflow
+        if plan.warm_configurations:  # a new study only: resuming, or another worker's start, enqueues nothing
+            from sweep.search.warm_start import warm_start
+
+            warm_start(study, plan.warm_configurations, search.warm_start)
         identity = study_identity(study)
         self.tracking = tracking = SearchTracking.join(
             self.config, plan.study_name, mask_secrets(plan.storage_url), identity, search.grace_period
