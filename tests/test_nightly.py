@@ -86,7 +86,10 @@ def report_of(out: Path, study: str) -> dict:
     "args, message",
     [
         (["nightly.models=[tiny_bert,nope]"], "error: nightly.models=['tiny_bert', 'nope']: unknown model nope; choose from "),
-        (["nightly.strategies=[full,bogus]"], "error: nightly.strategies=['full', 'bogus']: unknown strategy bogus; choose from adalora, bitfit, distill,"),
+        (
+            ["nightly.strategies=[full,bogus]"],
+            "error: nightly.strategies=['full', 'bogus']: unknown strategy bogus; choose from adalora, bitfit, distill,",
+        ),
         (["nightly.trials_per_cell=0"], "error: nightly.trials_per_cell=0: must be >= 1"),
         (["nightly.seeds=-1"], "error: nightly.seeds=-1: must be >= 0 (new seeds per cell's best trial; 0: none)"),
         (["nightly.z=-2"], "error: nightly.z=-2.0: must be >= 0 (standard deviations of the seeds a drop must exceed)"),
