@@ -108,15 +108,21 @@ def run_configurations(source: Source, count: int, tracking_uri: str, metric: st
     """The best ``count`` finished runs of an experiment, as Optuna params of this search's space."""
     from mlflow.tracking import MlflowClient
 
+    from sweep.runtime.databases import sqlite_file
+
+    given = f"{MLFLOW_PREFIX}{source.name}"
+    path = sqlite_file(tracking_uri)
+    if path is not None and not path.is_file():  # never create a store by looking for runs in it
+        raise ConfigError(KEY, f"no MLflow store at {path}: no runs to start from", given)
     client = MlflowClient(tracking_uri=tracking_uri)
     experiment = client.get_experiment_by_name(source.name)
     if experiment is None:
         names = sorted(e.name for e in client.search_experiments(max_results=1000))
-        raise ConfigError(KEY, f"no experiment {source.name!r} in the tracking store; experiments: {', '.join(names)}", source.name)
+        raise ConfigError(KEY, f"no experiment {source.name!r} in the tracking store; experiments: {', '.join(names)}", given)
     runs = client.search_runs([experiment.experiment_id], "tags.state = 'finished'", max_results=5000)
     scored = [run for run in runs if f"best_{metric}" in run.data.metrics and "strategy" in run.data.tags]
     if not scored:
-        raise ConfigError(KEY, f"experiment {source.name!r} has no finished run that logs best_{metric}", source.name)
+        raise ConfigError(KEY, f"experiment {source.name!r} has no finished run that logs best_{metric}", given)
     sign = 1.0 if mode == "max" else -1.0
     scored.sort(key=lambda run: (-sign * run.data.metrics[f"best_{metric}"], run.info.start_time))
     configurations = [params_of_run(run.data.params, plan) for run in scored[:count]]

@@ -102,7 +102,7 @@ def test_the_best_runs_of_an_experiment(tmp_path):
     "source, says",
     [
         ("nope", "no study 'nope': "),
-        ("mlflow:nope", "no experiment 'nope' in the tracking store"),
+        ("mlflow:nope", "search.warm_start=mlflow:nope: no MLflow store at "),
         ("later", "is this very study"),
     ],
 )
