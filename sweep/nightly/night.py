@@ -132,7 +132,7 @@ def prepare(night: Night) -> tuple[int, int]:
         check_same_matrix(study, night.nightly)
         starts = {}
         if night.nightly.warm_start and not study.get_trials(deepcopy=False):  # a new night: start from the last one's bests
-            previous, starts = previous_bests(storage, night.nightly, night.date, night.direction)
+            previous, starts = previous_bests(storage, night.nightly, night.date, night.direction, plan)
             if starts:
                 log.info("warm start: %d cell(s) begin with their best configuration of %s", len(starts), previous)
         added = top_up(study, night.nightly, starts)

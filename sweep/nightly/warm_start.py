@@ -6,10 +6,12 @@ measured again tonight, it is tonight's result."""
 from __future__ import annotations
 
 from sweep.nightly.matrix import NightlyConfig
+from sweep.search.warm_start import in_space
 
 
-def previous_bests(storage, config: NightlyConfig, date: str, direction: str) -> tuple[str | None, dict]:
-    """The previous night's study name and, per cell of tonight's matrix, the params of its best complete trial."""
+def previous_bests(storage, config: NightlyConfig, date: str, direction: str, plan=None) -> tuple[str | None, dict]:
+    """The previous night's study name and, per cell of tonight's matrix, the params of its best complete trial (those
+    tonight's search, ``plan``, could sample: a range narrowed since, or a choice removed, is sampled afresh)."""
     import optuna
 
     from sweep.nightly.report import best_per_cell, previous_night  # the report's own reading of a night
@@ -22,5 +24,6 @@ def previous_bests(storage, config: NightlyConfig, date: str, direction: str) ->
     starts = {}
     for cell, best in best_per_cell(study, direction).items():
         if cell in config.cells and best.trial is not None:
-            starts[cell] = {key: value for key, value in trials[best.trial].params.items() if key not in ("model", "strategy")}
+            params = {key: value for key, value in trials[best.trial].params.items() if key not in ("model", "strategy")}
+            starts[cell] = in_space(plan, params) if plan is not None else params
     return name, starts

@@ -162,6 +162,33 @@ def typed_value(param, text: str):
     return int(round(number)) if param.kind == "int" else number
 
 
+def param_of(plan, name: str):
+    """The search's Param an Optuna parameter name stands for (None: not searched here)."""
+    strategy, _, key = name.rpartition("/")
+    if strategy:
+        return plan.strategy_spaces.get(strategy, {}).get(key)
+    choices = {param.key: param for param in plan.choices}
+    return choices.get(name) or plan.strategy_spaces.get(plan.default_strategy, {}).get(name) or plan.base.get(name)
+
+
+def within(param, value) -> bool:
+    """Whether this search could sample ``value``: a warm start never runs a value outside tonight's space (a range
+    narrowed since, a choice removed), which Optuna would take as given."""
+    from sweep.search.space import BLOCKS
+
+    if param is None:
+        return False
+    if param.kind == "categorical":
+        return value in param.choices
+    if not isinstance(value, (int, float)):
+        return False
+    return param.low <= value and (param.high == BLOCKS or value <= param.high)
+
+
+def in_space(plan, params: dict) -> dict:
+    return {name: value for name, value in params.items() if within(param_of(plan, name), value)}
+
+
 def plan_warm_start(plan, tracking_uri: str, output_dir: str) -> list[dict]:
     """The configurations to enqueue, checked before any study or run is touched (a ConfigError names the key)."""
     from sweep.search.storage import storage_url
@@ -185,7 +212,7 @@ def plan_warm_start(plan, tracking_uri: str, output_dir: str) -> list[dict]:
             KEY, f"{source.describe()} searched another space: {', '.join(sorted(searched)) or '(nothing)'}; "
             f"this search: {', '.join(sorted(ours))}", search.warm_start,
         )  # fmt: skip
-    return [{k: v for k, v in c.items() if k in shared} for c in configurations]
+    return [in_space(plan, {k: v for k, v in c.items() if k in shared}) for c in configurations]
 
 
 def warm_start(study, configurations: list[dict], source_text: str) -> int:

@@ -134,3 +134,12 @@ def test_warm_start_top_must_be_positive(tmp_path):
 
     with pytest.raises(ConfigError, match="search.warm_start_top=0"):
         plan_search(compose("search=optuna", f"paths.output_dir={tmp_path}", "search.warm_start_top=0"), [])
+
+
+def test_a_value_this_search_cannot_sample_is_not_carried_over(tmp_path):
+    """A range narrowed since the source ran (tonight's space): Optuna would run an enqueued value as given."""
+    from sweep.search.plan import plan_search
+    from sweep.search.warm_start import in_space
+
+    plan = plan_search(compose("search=optuna", f"paths.output_dir={tmp_path}"), [])  # optim.lr in [1e-5, 3e-4]
+    assert in_space(plan, {"optim.lr": 5.0, "optim.warmup_ratio": 0.1, "nope": 1}) == {"optim.warmup_ratio": 0.1}
