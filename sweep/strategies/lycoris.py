@@ -10,8 +10,12 @@ from sweep.strategies.base import STRATEGIES
 from sweep.strategies.peft_method import DEFAULT_TARGETS, PeftMethod
 
 
-def targets(self, model):
-    return self.config.target_modules or DEFAULT_TARGETS.get(model.backbone.config.model_type)
+def shared_options(strategy: PeftMethod, model) -> dict:
+    """What LoHa's and LoKr's PEFT configs take alike."""
+    c = strategy.config
+    targets = c.target_modules or DEFAULT_TARGETS.get(model.backbone.config.model_type)
+    return {"r": c.r, "alpha": c.alpha, "rank_dropout": c.dropout, "module_dropout": c.module_dropout, "target_modules": targets,
+            "task_type": strategy.task_type(model)}  # fmt: skip
 
 
 @STRATEGIES.register("loha")
@@ -19,11 +23,7 @@ class LoHa(PeftMethod):
     def peft_config(self, model, tokenizer):
         from peft import LoHaConfig
 
-        c = self.config
-        return LoHaConfig(
-            r=c.r, alpha=c.alpha, rank_dropout=c.dropout, module_dropout=c.module_dropout, target_modules=targets(self, model),
-            task_type=self.task_type(model),
-        )  # fmt: skip
+        return LoHaConfig(**shared_options(self, model))
 
 
 @STRATEGIES.register("lokr")
@@ -32,7 +32,4 @@ class LoKr(PeftMethod):
         from peft import LoKrConfig
 
         c = self.config
-        return LoKrConfig(
-            r=c.r, alpha=c.alpha, rank_dropout=c.dropout, module_dropout=c.module_dropout, target_modules=targets(self, model),
-            decompose_both=c.decompose_both, decompose_factor=c.decompose_factor, task_type=self.task_type(model),
-        )  # fmt: skip
+        return LoKrConfig(**shared_options(self, model), decompose_both=c.decompose_both, decompose_factor=c.decompose_factor)
