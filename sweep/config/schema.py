@@ -302,9 +302,14 @@ class SearchConfig:
     # name -> limit (SEARCH_CONSTRAINTS): a trial above a limit is infeasible, never the best while a feasible one exists
     constraints: Dict[str, float] = field(default_factory=dict)
     # the best configurations of earlier work as the first trials (sweep/search/warm_start.py): a study name,
-    # <storage URL>#<study>, or mlflow:<experiment>; null: a cold start
+    # <storage URL>::<study>, or mlflow:<experiment>; null: a cold start
     warm_start: Optional[str] = None
     warm_start_top: int = 3
+    # no configuration trained twice (sweep/tracking/reuse.py): a job whose configuration, data and code match a
+    # finished run is answered from it; also in grids and single runs (conf/config.yaml). reuse_counts: in a
+    # search, a reused trial uses the budget (default: it does not, up to n_trials of them)
+    reuse: bool = False
+    reuse_counts: bool = False
 
     def __post_init__(self) -> None:
         require(self.n_trials >= 1, "search.n_trials", self.n_trials, "must be >= 1")
@@ -396,6 +401,14 @@ def typed(schema: type, cfg: Any, prefix: str = "") -> Any:
 def job_container(cfg: DictConfig) -> dict:
     """The resolved config without Hydra's own node (which only resolves inside a job)."""
     return OmegaConf.to_container(OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]), resolve=True)
+
+
+JOB_SEARCH_KEYS = ("reuse", "reuse_counts")  # the `search` keys every job has (conf/config.yaml); any other makes a search
+
+
+def is_search(tree: Any) -> bool:
+    """Whether a ``search`` node is a search's (search=optuna), not only the keys every job has."""
+    return tree is not None and any(key not in JOB_SEARCH_KEYS for key in tree)
 
 
 def search_config(tree: dict | None) -> SearchConfig:

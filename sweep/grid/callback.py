@@ -59,7 +59,9 @@ class MlflowSweepCallback(Callback):
         self.parent_run_id = None
         self.unreturned: list[str] = []  # jobs whose SLURM job ended without a result, as the end of the grid says them
         use_squeue_without_sacct(str(config.hydra.launcher.get("_target_", "")))
-        if config.get("search") is not None:  # a search: the sweeper owns the study's parent
+        from sweep.config.schema import is_search
+
+        if is_search(config.get("search")):  # a search: the sweeper owns the study's parent
             return
         from sweep.config.errors import ConfigError
         from sweep.config.groups import varies_with_the_job

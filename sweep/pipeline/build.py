@@ -46,6 +46,7 @@ class Built:
     fitted: dict = field(default_factory=dict)  # what the task type learnt from the training split (a target's scale)
     head: str = "pooled"  # the model's head: pooled, tokens, or mixed (multi-task training across types)
     sub_task_types: list[str] | None = None  # multi-task training across types: each sub-task's
+    data_digest: str = ""  # the rows it read (sweep/pipeline/fingerprint.py): part of its reuse key
 
     @property
     def task_type(self):
@@ -69,6 +70,7 @@ def build(job: JobConfig, sources: Sources | None = None) -> Built:
     """``sources``: the job's model and teacher as resolved (sweep/pipeline/sources.py); default: resolved here,
     from the job's own tracking store."""
     from sweep.data.tasks import load_splits
+    from sweep.pipeline.fingerprint import data_digest
 
     sources = sources if sources is not None else resolve_sources(job)
     root = job.root
@@ -79,6 +81,7 @@ def build(job: JobConfig, sources: Sources | None = None) -> Built:
     start = time.perf_counter()
     splits = load_splits(root.task)
     timings["load_data_s"] = time.perf_counter() - start
+    digest = data_digest(splits)  # before anything the job computes could change a row
     task_type = TASK_TYPES.get(root.task.type)
     task_type.check_labels(root.trainer.monitor, splits.label_names)  # e.g. entity F1 monitored on tags that are not BIO
     weights = None  # multi-task training: how often each row is drawn
@@ -212,6 +215,7 @@ def build(job: JobConfig, sources: Sources | None = None) -> Built:
         timings=timings,
         task_names=splits.task_names,
         task_label_counts=splits.task_label_counts,
+        data_digest=digest,
         teacher_metrics=taught.metrics if taught is not None else {},
         sources=sources,
         fitted=splits.fitted,

@@ -192,12 +192,14 @@ def prepare(cfg: DictConfig, parent_run_id: str | None = None):
 
 
 def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, context: JobContext) -> JobOutcome:
+    from sweep.config.schema import search_config
     from sweep.pipeline.cost import log_estimate
     from sweep.pipeline.train import train
     from sweep.runtime.hardware import resolve_precision
     from sweep.tracking.job_run import JobRun
     from sweep.tracking.kept_models import should_save, try_save_model
     from sweep.tracking.orphans import close_orphans
+    from sweep.tracking.reuse import KEY_TAG, log_outcome, wait_for_answer
     from sweep.tracking.store import client_and_experiment
 
     root = job.root
@@ -208,7 +210,9 @@ def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, 
     tags = tags_of(job, context, binding)
     if built.sources.teacher_run is not None:  # a model name: the run it found, for good
         tags["distill.teacher_run"] = built.sources.teacher_run
-    run = JobRun.open(client, experiment_id, name, tags, recorded_config(cfg, job), context.parent_run_id)
+    config = recorded_config(cfg, job)
+    tags[KEY_TAG] = job_key(job, config, built)  # every run, so that work done before reuse was asked for answers too
+    run = JobRun.open(client, experiment_id, name, tags, config, context.parent_run_id)
     if built.sources.teacher_run is not None:  # the pin as a param too: runs compare on it in the UI
         client.log_param(run.run_id, "distill.teacher_run", built.sources.teacher_run)
     monitor = root.trainer.monitor
@@ -233,6 +237,10 @@ def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, 
             root.model.name, job.strategy.name, root.task.name, built.sizes["train"], built.sizes["val"], built.sizes["test"],
             f"{built.trainable_params:,}", f"{built.total_params:,}", 100 * built.trainable_share,
         )  # fmt: skip
+        if search_config(root.search).reuse:  # a finished run of the same key answers, or one in flight is waited for
+            found = wait_for_answer(client, tags[KEY_TAG], run.run_id)
+            if found is not None:
+                return reused_outcome(client, run, *found, binding, name, uri if not context.multirun else None)
         estimate = log_estimate(built, resolve_precision(root.trainer.precision, root.trainer.accelerator), root.trainer.accelerator)
         if estimate is not None:  # before training: a run stopped early still says what it would have cost
             run.log_metrics(estimate.metrics())
@@ -242,6 +250,7 @@ def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, 
         result.metrics.update(run.log_examples(result.examples))
         run.log_metrics(result.metrics, step=result.steps)
         outcome = finished_outcome(result, built, run.run_id)
+        log_outcome(client, run.run_id, outcome.value, outcome.metrics)
         if should_save(job, binding, outcome):  # tracking.save_model (sweep/tracking/kept_models.py)
             try_save_model(run, built, uri)
     except BaseException as error:
@@ -266,6 +275,31 @@ def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, 
 
         print(ui_hint(uri), flush=True)
     return outcome
+
+
+def job_key(job: JobConfig, config: dict, built) -> str:
+    """The job's reuse key: its configuration, data and code (sweep/pipeline/fingerprint.py)."""
+    from sweep.pipeline.fingerprint import code_digest, configuration_digest, reuse_key
+    from sweep.zoo.loader import source_fingerprint
+
+    root = job.root
+    return reuse_key(configuration_digest(config, source_fingerprint(root.model, root.seed)), built.data_digest, code_digest())
+
+
+def reused_outcome(client, run, source, record: dict, binding, name: str, hint_uri: str | None) -> JobOutcome:
+    """The job answered from ``source``, a finished run of its key (sweep/tracking/reuse.py); ``hint_uri``: a single
+    run's store, whose UI command it prints."""
+    from sweep.tracking.reuse import REUSED_FROM, answer
+    from sweep.tracking.store import ui_hint
+
+    original = answer(client, run, source, record)
+    if binding is not None:  # the sweeper reads it to keep the trial off the budget (search.reuse_counts)
+        binding.trial.set_user_attr(REUSED_FROM, original)
+    value, run_id = record["value"], run.run_id
+    log.info("result %s: reused from run %s (the same configuration, data and code): %s  run %s", name, original, value, run_id)
+    if hint_uri is not None:
+        print(ui_hint(hint_uri), flush=True)
+    return JobOutcome("finished", value=record["value"], metrics=record["metrics"], run_id=run.run_id, reused_from=original)
 
 
 def finished_outcome(result, built, run_id: str) -> JobOutcome:

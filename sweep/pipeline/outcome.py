@@ -37,6 +37,7 @@ class JobOutcome:
     error: str | None = None
     pruned_step: int | None = None
     run_id: str | None = None
+    reused_from: str | None = None  # answered from this finished run, not trained (search.reuse, sweep/tracking/reuse.py)
 
     def objective(self, metric: str, monitor: str) -> float | None:
         """The value a search optimises for ``metric``: the best one for the monitored metric."""

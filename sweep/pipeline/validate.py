@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 from lightning_modules.schedule import SCHEDULERS
 from sweep.config.errors import require
 from sweep.config.paths import check_output_dir
-from sweep.config.schema import JobConfig, ModelConfig, RootConfig, TaskConfig, job_container, one_of, typed
+from sweep.config.schema import JobConfig, ModelConfig, RootConfig, TaskConfig, is_search, job_container, one_of, search_config, typed
 from sweep.data.augment import check_augment
 from sweep.data.kinds import TASK_KINDS
 from sweep.models.families import FAMILIES, check_family
@@ -100,7 +100,7 @@ def check_task_type(root: RootConfig, strategy: str):
     resolve_monitor(root)
     unknown = f"the direction of trainer.monitor={trainer.monitor} is unknown: set max or min"
     require(trainer.mode != "auto", "trainer.mode", "auto", unknown)
-    if root.search is not None:
+    if is_search(root.search):
         search = root.search
         if search.get("metrics") is None:
             search["metrics"] = [trainer.monitor]
@@ -115,6 +115,8 @@ def check_task_type(root: RootConfig, strategy: str):
                 f"{unknown} never logged by a job of task.type={task.type}; logged: {logged}",
             )
             search["directions"] = [MODE_DIRECTIONS[direction] for direction in directions]
+    else:  # a grid's or a single run's: search.reuse and search.reuse_counts, typed like a search's
+        search_config(root.search)
     return task_type
 
 
@@ -133,7 +135,7 @@ def recorded_config(cfg: DictConfig, job: JobConfig) -> dict:
     """The resolved config as a run records it (params, config.yaml): with what ``auto`` and null became."""
     config = job_container(cfg)
     config.setdefault("trainer", {}).update(monitor=job.root.trainer.monitor, mode=job.root.trainer.mode)
-    if job.root.search is not None and isinstance(config.get("search"), dict):
+    if is_search(job.root.search) and isinstance(config.get("search"), dict):
         config["search"].update(metrics=job.root.search["metrics"], directions=job.root.search["directions"])
     return config
 

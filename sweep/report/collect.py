@@ -18,6 +18,7 @@ from sweep.config.errors import ConfigError
 from sweep.report.costs import COSTS
 from sweep.task_types import TASK_TYPES
 from sweep.tracking.params import configuration_of
+from sweep.tracking.reuse import REUSED_FROM
 
 
 @dataclass
@@ -53,7 +54,10 @@ def is_job(run) -> bool:
 
 
 def job_records(runs) -> list[RunRecord]:
-    return [RunRecord.of(run) for run in runs if is_job(run)]
+    jobs = [run for run in runs if is_job(run)]
+    read = {run.info.run_id for run in jobs}
+    # a run answered from another (search.reuse) is that run again: counted once, as its source, when both are read
+    return [RunRecord.of(run) for run in jobs if run.data.tags.get(REUSED_FROM) not in read]
 
 
 @dataclass

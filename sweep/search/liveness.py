@@ -29,6 +29,7 @@ from sweep.runtime.owners import alive, this_process
 log = logging.getLogger("sweep")
 OWNER, HEARTBEAT, FAILED_BY_TRIAL = "sweep:owner", "sweep:heartbeat", "sweep:failed_by_trial"
 RETURNED = "sweep:returned"  # set before a returned trial is failed: it never counts, whatever raced it
+REUSED_FREE = "sweep:reused_free"  # answered from an earlier run (search.reuse) and not counted (search.reuse_counts=false)
 
 
 def optuna_heartbeat(storage) -> bool:
@@ -54,10 +55,11 @@ def is_dead(trial, grace_period: float, storage, now: float | None = None) -> bo
 
 def counts(trial) -> bool:
     """Whether a trial uses the budget: running, complete, pruned, or failed by its own doing (an
-    enqueued trial still WAITING does not: it is a point to run, sweep/nightly/matrix.py)."""
+    enqueued trial still WAITING does not: it is a point to run, sweep/nightly/matrix.py; nor one answered from
+    an earlier run that the search lets off, sweep/search/worker.py ``count_reuse``)."""
     import optuna
 
-    if trial.state == optuna.trial.TrialState.WAITING:
+    if trial.state == optuna.trial.TrialState.WAITING or REUSED_FREE in trial.system_attrs:
         return False
     if trial.state != optuna.trial.TrialState.FAIL:
         return True

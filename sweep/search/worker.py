@@ -20,7 +20,17 @@ from sweep.config.secrets import mask_secrets
 from sweep.distributed.slurm_jobs import SLURM_JOB_ATTR, cancel
 from sweep.pipeline.outcome import JobOutcome
 from sweep.runtime.signals import Interrupted, deferred, signal_received
-from sweep.search.liveness import FAILED_BY_TRIAL, RETURNED, Heartbeat, budget_lock, budget_used, counts, is_dead, optuna_heartbeat
+from sweep.search.liveness import (
+    FAILED_BY_TRIAL,
+    RETURNED,
+    REUSED_FREE,
+    Heartbeat,
+    budget_lock,
+    budget_used,
+    counts,
+    is_dead,
+    optuna_heartbeat,
+)
 from sweep.search.plan import SearchPlan
 from sweep.search.space import describe_params
 from sweep.search.stopping import PATIENCE, TARGET, TIMEOUT, record_stop, start_clock, study_stop
@@ -268,6 +278,7 @@ class Worker:
             values = [outcome.objective(metric, self.plan.monitor) for metric in self.plan.search.metrics]
             if all(v is not None and math.isfinite(v) for v in values):
                 self.set_constraints(trial, outcome)
+                self.count_reuse(trial, outcome)
                 self._tell(trial, values)
                 self.drop_outgrown_models()
                 return
@@ -306,6 +317,19 @@ class Worker:
                 self.tag_run(run_id, run_tags(values))
             except Exception:  # tracking trouble: the study holds the values
                 log.warning("trial %d: its constraint values could not be tagged on its run", trial.number, exc_info=True)
+
+    def count_reuse(self, trial, outcome: JobOutcome) -> None:
+        """A trial answered from an earlier run (search.reuse): tagged with it, and off the budget unless
+        ``search.reuse_counts``. At most ``n_trials`` go free, so a sampler that keeps proposing points it has
+        seen (TPE on a small space) still ends."""
+        if outcome.reused_from is None:
+            return
+        trial.set_user_attr("reused_from", outcome.reused_from)
+        if self.plan.search.reuse_counts:
+            return
+        free = sum(1 for other in self.study.get_trials(deepcopy=False) if REUSED_FREE in other.system_attrs)
+        if free < self.plan.search.n_trials:
+            self.storage.set_trial_system_attr(trial._trial_id, REUSED_FREE, outcome.reused_from)
 
     def _tell(self, trial, values=None, state=None) -> None:
         try:

@@ -6,6 +6,7 @@ import math
 from typing import TYPE_CHECKING
 
 from sweep.tracking.params import configuration_of
+from sweep.tracking.reuse import REUSED_FROM
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -17,6 +18,8 @@ def seed_summary(table: pd.DataFrame, monitor: str) -> pd.DataFrame:
     import pandas as pd
 
     finished = table[table["state"] == "finished"] if not table.empty else table
+    if not finished.empty:  # a run answered from another of the table (search.reuse) is that run again, not a seed
+        finished = finished[~finished["reused_from"].isin(set(table["run_id"]))]
     keys = ["model", "strategy", "configuration"]
     if finished.empty or finished.groupby(keys).size().max() < 2:
         return pd.DataFrame()
@@ -55,9 +58,11 @@ def comparison(client, experiment_id: str, parent_run_id: str, monitor: str, mod
                 "trainable": metrics.get("params_trainable", math.nan),
                 "steps": metrics.get("optimizer_steps", math.nan),
                 "train s": metrics.get("train_time_s", math.nan),
-                "note": (tags.get("error") or (f"pruned at step {tags['pruned_step']}" if "pruned_step" in tags else ""))[:80],
+                "note": note_of(tags)[:80],
                 "seed": run.data.params.get("seed", ""),
                 "configuration": configuration_of(run.data.params),
+                "run_id": run.info.run_id,
+                "reused_from": tags.get(REUSED_FROM, ""),
             }
         )
     table = pd.DataFrame(rows)
@@ -66,6 +71,14 @@ def comparison(client, experiment_id: str, parent_run_id: str, monitor: str, mod
     if not table["trial"].astype(bool).any():
         table = table.drop(columns="trial")
     return table.sort_values(f"best {monitor}", ascending=mode == "min", na_position="last").reset_index(drop=True)
+
+
+def note_of(tags: dict) -> str:
+    if "pruned_step" in tags and "error" not in tags:
+        return f"pruned at step {tags['pruned_step']}"
+    if REUSED_FROM in tags:  # not trained: answered from that run (search.reuse)
+        return f"reused from {tags[REUSED_FROM]}"
+    return tags.get("error", "")
 
 
 def shown_metrics(runs) -> list[str]:
@@ -112,7 +125,7 @@ def print_comparison(
     if mode == "min" and not summary.empty:
         summary = summary.iloc[::-1].reset_index(drop=True)
     if not table.empty:  # shown as a column when the runs differ in it
-        table = table.drop(columns=["configuration"] + (["seed"] if len(set(table["seed"])) < 2 else []))
+        table = table.drop(columns=["configuration", "run_id", "reused_from"] + (["seed"] if len(set(table["seed"])) < 2 else []))
     markdown = mask_secrets(to_markdown(table))
     if not summary.empty:  # per configuration over its seeds first, each run below
         markdown = f"Over seeds (mean ± sd):\n\n{summary.to_markdown(index=False, disable_numparse=True)}\n\nEach run:\n\n{markdown}"

@@ -28,8 +28,22 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
 
 
 # params that differ between seeds of one configuration without changing what is trained: where it is recorded and
-# written, which trial of a search ran it (a confirmation run is not a trial)
-OUTSIDE_CONFIGURATION = ("paths.", "tracking.", "trial.", "hydra.", "cluster.")
+# written, which trial of a search ran it (a confirmation run is not a trial), how the search or night was set up
+OUTSIDE_CONFIGURATION = ("paths.", "tracking.", "trial.", "hydra.", "cluster.", "search.", "nightly.")
+
+
+def trained_params(params: dict[str, str]) -> dict[str, str]:
+    """The params that change what a job computes, numbers written alike (``0`` and ``0.0``, ``1e-3`` and
+    ``0.001``: a search's sampled value and a grid's typed one are one value)."""
+    return {key: same_number(value) for key, value in params.items() if not key.startswith(OUTSIDE_CONFIGURATION)}
+
+
+def same_number(value: str) -> str:
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return repr(number) if value.strip().lower() not in ("nan", "inf", "-inf", "infinity", "-infinity") else value
 
 
 def configuration_of(params: dict[str, str]) -> str:
@@ -37,5 +51,5 @@ def configuration_of(params: dict[str, str]) -> str:
     import hashlib
     import json
 
-    kept = {key: value for key, value in params.items() if not (key == "seed" or key.startswith(OUTSIDE_CONFIGURATION))}
+    kept = {key: value for key, value in trained_params(params).items() if key != "seed"}
     return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
