@@ -20,7 +20,7 @@ import logging
 import pytorch_lightning as pl
 
 from sweep.strategies.base import STRATEGIES
-from sweep.strategies.peft_method import DEFAULT_TARGETS, PeftMethod
+from sweep.strategies.peft_method import PeftMethod
 
 log = logging.getLogger("sweep")
 UNKNOWN_TOTAL = 10**9  # a placeholder PEFT accepts until the trainer says how many steps there are (on_train_start)
@@ -32,10 +32,9 @@ class AdaLoRA(PeftMethod):
         from peft import AdaLoraConfig
 
         c = self.config
-        targets = c.target_modules or DEFAULT_TARGETS.get(model.backbone.config.model_type)
         return AdaLoraConfig(
             init_r=c.r, target_r=c.target_r, lora_alpha=c.alpha, lora_dropout=c.dropout, deltaT=c.delta_t, total_step=UNKNOWN_TOTAL,
-            target_modules=list(targets) if targets else None, task_type=self.task_type(model),
+            target_modules=self.targets(model), task_type=self.task_type(model),
         )  # fmt: skip
 
     def training_callbacks(self, model) -> list:

@@ -11,7 +11,7 @@ difference (sweep/tracking/saved_models.py merges LoRA into its rebuilt base).
 from __future__ import annotations
 
 from sweep.strategies.base import STRATEGIES
-from sweep.strategies.peft_method import DEFAULT_TARGETS, PeftConfig, PeftMethod
+from sweep.strategies.peft_method import PeftConfig, PeftMethod
 
 LoraConfig = PeftConfig  # the schema every PEFT method reads (sweep/strategies/peft_method.py)
 INIT_LORA_WEIGHTS = {"default": True, "gaussian": "gaussian", "pissa": "pissa", "olora": "olora"}
@@ -23,12 +23,11 @@ class LowRankAdaptation(PeftMethod):
         from peft import LoraConfig as PeftLoraConfig
 
         c = self.config
-        targets = c.target_modules or DEFAULT_TARGETS.get(getattr(model.backbone.config, "model_type", None))
         return PeftLoraConfig(
             r=c.r,
             lora_alpha=c.alpha,
             lora_dropout=c.dropout,
-            target_modules=list(targets) if targets else None,
+            target_modules=self.targets(model),
             use_dora=c.use_dora,
             use_rslora=c.use_rslora,
             init_lora_weights=INIT_LORA_WEIGHTS[c.init],

@@ -7,13 +7,13 @@ PEFT adapts Linear and Conv layers only: GPT-2's Conv1D layers are refused (swee
 from __future__ import annotations
 
 from sweep.strategies.base import STRATEGIES
-from sweep.strategies.peft_method import DEFAULT_TARGETS, PeftMethod
+from sweep.strategies.peft_method import PeftMethod
 
 
 def shared_options(strategy: PeftMethod, model) -> dict:
     """What LoHa's and LoKr's PEFT configs take alike."""
     c = strategy.config
-    targets = c.target_modules or DEFAULT_TARGETS.get(model.backbone.config.model_type)
+    targets = strategy.targets(model)
     return {"r": c.r, "alpha": c.alpha, "rank_dropout": c.dropout, "module_dropout": c.module_dropout, "target_modules": targets,
             "task_type": strategy.task_type(model)}  # fmt: skip
 

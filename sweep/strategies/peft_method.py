@@ -133,6 +133,13 @@ class PeftMethod(Strategy):
     def peft_config(self, model, tokenizer):
         raise NotImplementedError
 
+    def targets(self, model) -> list[str] | None:
+        """``strategy.target_modules``, else ours for a model type PEFT has no default for (DEFAULT_TARGETS), else
+        None: PEFT's own default for the model type."""
+        model_type = getattr(getattr(model.backbone, "config", None), "model_type", None)
+        targets = self.config.target_modules or DEFAULT_TARGETS.get(model_type)
+        return list(targets) if targets else None
+
     def task_type(self, model, default: str | None = None):
         """A language model (generation types) is wrapped as one, so that PEFT's generate() runs it."""
         from peft import TaskType

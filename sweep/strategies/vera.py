@@ -6,7 +6,7 @@ trainable parameters than LoRA at a much larger rank (default 256); the projecti
 from __future__ import annotations
 
 from sweep.strategies.base import STRATEGIES
-from sweep.strategies.peft_method import DEFAULT_TARGETS, PeftMethod
+from sweep.strategies.peft_method import PeftMethod
 
 
 @STRATEGIES.register("vera")
@@ -17,5 +17,5 @@ class VeRA(PeftMethod):
         c = self.config
         return VeraConfig(
             r=c.r, vera_dropout=c.dropout, d_initial=c.d_initial, projection_prng_key=c.projection_prng_key, save_projection=False,
-            target_modules=c.target_modules or DEFAULT_TARGETS.get(model.backbone.config.model_type), task_type=self.task_type(model),
+            target_modules=self.targets(model), task_type=self.task_type(model),
         )  # fmt: skip
