@@ -116,6 +116,7 @@ def check_run(args: list[str]) -> None:
     from sweep.config.errors import ConfigError
     from sweep.config.groups import CONF as GROUPS_CONF
     from sweep.config.groups import check_group_choices, group_options
+    from sweep.config.schema import is_search
     from sweep.pipeline.validate import validate
     from sweep.search.plan import plan_search
 
@@ -137,7 +138,7 @@ def check_run(args: list[str]) -> None:
     assert multirun or not (sweeps or spaces), "a sweep (key=a,b or search.space.*) needs -m, or Hydra refuses it"
     with hydra_context():
         base = compose("config", overrides=plain, return_hydra_config=True)
-        searching = OmegaConf.select(base, "search") is not None
+        searching = is_search(OmegaConf.select(base, "search"))  # not only the keys every job has (search.reuse)
         assert searching or not spaces, "search.space.* needs search=optuna"
         if searching:  # what the sweeper checks before the first trial: the space, sampler, pruner, metrics
             plan_search(base, overrides)
