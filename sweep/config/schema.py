@@ -43,11 +43,18 @@ class ModelConfig:
     pooling: Optional[str] = None  # default: the family's (mean for encoders, last token for decoders)
     dropout: float = 0.1  # before the classification head
     config_overrides: Dict[str, Any] = field(default_factory=dict)  # passed to the HF config
+    # dropout on the attention probabilities, whatever the model type calls it (sweep/zoo/loader.py); null: the
+    # checkpoint's. 0 lets PyTorch's fused attention kernel run on CPU (dropout sends it to the slow math path)
+    attention_dropout: Optional[float] = None
 
     def __post_init__(self) -> None:
         if self.pooling is not None:
             one_of("model.pooling", self.pooling, POOLINGS)
         require(0.0 <= self.dropout < 1.0, "model.dropout", self.dropout, "must be in [0, 1)")
+        if self.attention_dropout is not None:
+            require(0.0 <= self.attention_dropout < 1.0, "model.attention_dropout", self.attention_dropout, "must be in [0, 1), or null")
+            kept = "a kept model (runs:/) is built from its own saved config: set it when training the model it came from"
+            require(not self.source.startswith("runs:/"), "model.attention_dropout", self.attention_dropout, kept)
 
 
 CHAT_TEMPLATES = ("auto", "always", "never")  # causal_lm: wrap prompts in the tokenizer's chat template

@@ -29,7 +29,7 @@ def write_zoo_name(name: str, run_id: str, root) -> Path:
         f"# pretrain.objective={root.pretrain.objective} on the texts of task {root.task.name}. Family, pooling,\n"
         f"# tokenizer and config come from the kept model's sweep_model.json.\n"
         f"name: {name}\nsource: {source}\ntokenizer: null\nfamily: {model.family}\npooling: {model.pooling or 'null'}\n"
-        f"dropout: {model.dropout}\nconfig_overrides: {{}}\n"
+        f"dropout: {model.dropout}\nattention_dropout: null\nconfig_overrides: {{}}\n"
     )
     path = zoo_dir() / "model" / f"{name}.yaml"
     atomic_write(path, lambda handle: handle.write(text.encode()))

@@ -136,16 +136,37 @@ def load_backbone(model: ModelConfig, cache_dir: Path, vocab_size: int | None = 
         if path is None:
             model_type = model.source.partition(":")[2]
             vocabulary = {"vocab_size": vocab_size} if vocab_size is not None else {}
-            config = AutoConfig.for_model(model_type, **{**vocabulary, **model.config_overrides})
+            config = with_attention_dropout(AutoConfig.for_model(model_type, **{**vocabulary, **model.config_overrides}), model)
             loaded = AutoModel.from_config(config, **_no_pooler(config))
         else:
-            config = AutoConfig.from_pretrained(path, trust_remote_code=False, **model.config_overrides)
+            config = with_attention_dropout(AutoConfig.from_pretrained(path, trust_remote_code=False, **model.config_overrides), model)
             loaded = AutoModel.from_pretrained(
                 path, config=config, trust_remote_code=False, use_safetensors=True, dtype="float32", **_no_pooler(config)
             )
+    except ConfigError:  # model.attention_dropout for a model type without one: its own key
+        raise
     except (OSError, ValueError, KeyError) as e:
         raise ConfigError("model.source", f"cannot load or build a model from it: {str(e).splitlines()[0]}", model.source) from None
     return loaded if generates else family.take_backbone(loaded)
+
+
+# what each model type calls the dropout on its attention probabilities: BERT and ViT, Llama and BART, GPT-2
+ATTENTION_DROPOUT_KEYS = ("attention_probs_dropout_prob", "attention_dropout", "attn_pdrop")
+
+
+def with_attention_dropout(config, model: ModelConfig):
+    """``model.attention_dropout`` set under the name the model type reads; one that has no such dropout of its own
+    (T5's ``dropout_rate`` covers every layer alike) is refused, naming the types that have one."""
+    if model.attention_dropout is None:
+        return config
+    keys = [key for key in ATTENTION_DROPOUT_KEYS if hasattr(config, key)]
+    if not keys:
+        names = ", ".join(ATTENTION_DROPOUT_KEYS)
+        message = f"a {config.model_type} model has no attention dropout of its own: its config has none of {names}"
+        raise ConfigError("model.attention_dropout", message, model.attention_dropout)
+    for key in keys:
+        setattr(config, key, float(model.attention_dropout))
+    return config
 
 
 def _no_pooler(config) -> dict:
