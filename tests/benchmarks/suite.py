@@ -124,6 +124,22 @@ def discover() -> None:
             importlib.import_module(f"tests.benchmarks.{info.name}")
 
 
+# a folder of checkpoints converted already (the smoke test passes its session cache's zoo/): every cache of the run
+# links its zoo/ there, so no run converts MiniLM-L3 again; the benchmarks convert before any clock starts anyway
+SHARED_ZOO = "SWEEP_BENCH_ZOO"
+
+
+def share_zoo(work: Path, name: str) -> None:
+    zoo = os.environ.get(SHARED_ZOO)
+    if not zoo:
+        return
+    Path(zoo).mkdir(parents=True, exist_ok=True)
+    for cache in (work / "cache", work / name / "cache"):  # sweep_jobs.shared_cache, and a benchmark's own (perf_search, perf_workers)
+        cache.mkdir(parents=True, exist_ok=True)
+        if not (cache / "zoo").exists():
+            (cache / "zoo").symlink_to(zoo, target_is_directory=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     import tempfile
 
@@ -148,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             print(f"== {name}", flush=True)
             (settings.work / name).mkdir()
+            share_zoo(settings.work, name)
             found = BENCHMARKS[name](Settings(settings.quick, settings.repeats, settings.work / name))
             figures.extend(found)
             print("\n".join(table(found)[2:]), f"\n   ({time.perf_counter() - start:.0f} s)", flush=True)
