@@ -161,9 +161,14 @@ def one_class_csv(tmp_path_factory) -> Path:
     return path
 
 
-MODELS = "choose from minilm_l3, minilm_l6, saved, smollm2_135m, t5_small_scratch, tiny_bert, tiny_gpt2, tiny_llama, tiny_t5, tiny_vit"
+MODELS = (
+    "choose from minilm_l3, minilm_l6, minilm_l6_scratch, saved, smollm2_135m, t5_small_scratch, tiny_bert, tiny_gpt2, tiny_llama, "
+    "tiny_t5, tiny_vit"
+)
 SCORE_NAMES = "hscore, knn, linear, logme"
-TEXT_MODELS = "models that fit: minilm_l3, minilm_l6, smollm2_135m, t5_small_scratch, tiny_bert, tiny_gpt2, tiny_llama, tiny_t5"
+TEXT_MODELS = (
+    "models that fit: minilm_l3, minilm_l6, minilm_l6_scratch, smollm2_135m, t5_small_scratch, tiny_bert, tiny_gpt2, tiny_llama, tiny_t5"
+)
 
 
 @pytest.mark.parametrize(
