@@ -299,7 +299,7 @@ def reused_outcome(client, run, source, record: dict, binding, name: str, hint_u
     log.info("result %s: reused from run %s (the same configuration, data and code): %s  run %s", name, original, value, run_id)
     if hint_uri is not None:
         print(ui_hint(hint_uri), flush=True)
-    return JobOutcome("finished", value=record["value"], metrics=record["metrics"], run_id=run.run_id, reused_from=original)
+    return JobOutcome("finished", value=value, metrics=record["metrics"], run_id=run_id, reused_from=original)
 
 
 def finished_outcome(result, built, run_id: str) -> JobOutcome:
