@@ -123,7 +123,27 @@ def _unpack(archive: Path, into: Path) -> None:
             handle.extractall(into)  # zipfile already drops absolute paths and ".." parts
         return
     with tarfile.open(archive) as handle:
-        handle.extractall(into, filter="data")
+        if hasattr(tarfile, "data_filter"):
+            handle.extractall(into, filter="data")
+        else:  # Python 3.11.0-3.11.3 (Debian 12's 3.11.2) has no extraction filters: the same refusals, by hand
+            handle.extractall(into, members=safe_members(handle, into))
+
+
+def safe_members(handle: tarfile.TarFile, into: Path) -> list[tarfile.TarInfo]:
+    """What the "data" filter lets through, for Pythons without it: regular files and folders inside ``into``, and
+    links that stay inside; anything else (an absolute or ``..`` path, a device, a link out) is an error."""
+    root = into.resolve()
+    members = handle.getmembers()
+    for member in members:
+        target = (root / member.name).resolve()
+        inside = target == root or root in target.parents
+        if member.issym() or member.islnk():
+            base = target.parent if member.issym() else root
+            linked = (base / member.linkname).resolve()
+            inside = inside and (linked == root or root in linked.parents) and not Path(member.linkname).is_absolute()
+        if not inside or not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+            raise tarfile.TarError(f"{member.name}: not a plain file or folder inside the archive's tree; refused")
+    return members
 
 
 def _run(command: list[str], timeout: float) -> None:
