@@ -240,7 +240,7 @@ def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, 
         if search_config(root.search).reuse:  # a finished run of the same key answers, or one in flight is waited for
             found = wait_for_answer(client, tags[KEY_TAG], run.run_id)
             if found is not None:
-                return reused_outcome(client, run, *found, binding, name, uri if not context.multirun else None)
+                return reused_outcome(client, run, *found, name, uri if not context.multirun else None)
         estimate = log_estimate(built, resolve_precision(root.trainer.precision, root.trainer.accelerator), root.trainer.accelerator)
         if estimate is not None:  # before training: a run stopped early still says what it would have cost
             run.log_metrics(estimate.metrics())
@@ -286,15 +286,13 @@ def job_key(job: JobConfig, config: dict, built) -> str:
     return reuse_key(configuration_digest(config, source_fingerprint(root.model, root.seed)), built.data_digest, code_digest())
 
 
-def reused_outcome(client, run, source, record: dict, binding, name: str, hint_uri: str | None) -> JobOutcome:
+def reused_outcome(client, run, source, record: dict, name: str, hint_uri: str | None) -> JobOutcome:
     """The job answered from ``source``, a finished run of its key (sweep/tracking/reuse.py); ``hint_uri``: a single
     run's store, whose UI command it prints."""
-    from sweep.tracking.reuse import REUSED_FROM, answer
+    from sweep.tracking.reuse import answer
     from sweep.tracking.store import ui_hint
 
-    original = answer(client, run, source, record)
-    if binding is not None:  # the sweeper reads it to keep the trial off the budget (search.reuse_counts)
-        binding.trial.set_user_attr(REUSED_FROM, original)
+    original = answer(client, run, source, record)  # a trial is tagged by its sweeper, from the outcome (worker.count_reuse)
     value, run_id = record["value"], run.run_id
     log.info("result %s: reused from run %s (the same configuration, data and code): %s  run %s", name, original, value, run_id)
     if hint_uri is not None:

@@ -35,6 +35,7 @@ from sweep.search.plan import SearchPlan
 from sweep.search.space import describe_params
 from sweep.search.stopping import PATIENCE, TARGET, TIMEOUT, record_stop, start_clock, study_stop
 from sweep.search.storage import file_of
+from sweep.tracking.reuse import REUSED_FROM
 
 log = logging.getLogger("sweep")
 BUDGET, GRID_DONE, INTERRUPTED = "budget", "grid exhausted", "interrupted"
@@ -324,7 +325,7 @@ class Worker:
         seen (TPE on a small space) still ends."""
         if outcome.reused_from is None:
             return
-        trial.set_user_attr("reused_from", outcome.reused_from)
+        trial.set_user_attr(REUSED_FROM, outcome.reused_from)
         if self.plan.search.reuse_counts:
             return
         free = sum(1 for other in self.study.get_trials(deepcopy=False) if REUSED_FREE in other.system_attrs)
