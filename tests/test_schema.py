@@ -50,7 +50,7 @@ def test_bad_value_names_its_key(overrides, key):
 def test_unknown_strategy_lists_known_names():
     from sweep.pipeline.validate import validate
 
-    known = "adalora, bitfit, distill, feature, full, ia3, ln_tuning, loha, lokr, lora, partial, prefix, prompt, ptuning, vera"
+    known = "adalora, bitfit, distill, feature, full, ia3, lit, ln_tuning, loha, lokr, lora, partial, prefix, prompt, ptuning, vera"
     with pytest.raises(ConfigError, match=f"known: {known}"):
         validate(compose("strategy.name=nope"))
 

@@ -24,7 +24,8 @@ PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed")  # auto: sweep/runtim
 DIRECTIONS = ("maximize", "minimize")
 SAMPLINGS = ("proportional", "temperature")  # how a multi-task epoch draws rows across sub-tasks
 SAVE_MODEL = ("auto", "always", "never")  # sweep/tracking/kept_models.py
-MODALITIES = ("text", "image")  # what a task's rows are (task.modality) and what a model family reads
+TOWERS = ("vision", "text")  # a dual encoder's (model.family=dual_encoder)
+MODALITIES = ("text", "image", "image_text")  # what a task's rows are (task.modality) and what a model family reads
 TRAINER_STRATEGIES = ("auto", "ddp", "ddp_find_unused_parameters_true")  # Lightning's names; DDP: sweep/distributed/ranks.py
 
 
@@ -46,8 +47,25 @@ class ModelConfig:
     # dropout on the attention probabilities, whatever the model type calls it (sweep/zoo/loader.py); null: the
     # checkpoint's. 0 lets PyTorch's fused attention kernel run on CPU (dropout sends it to the slow math path)
     attention_dropout: Optional[float] = None
+    # family dual_encoder (conf/model/dual_encoder.yaml, sweep/models/dual_encoder.py): its two towers, each a
+    # conf/model name or a kept run (runs:/<id>/model), projected to projection_dim and compared by cosine x exp(scale)
+    vision: Optional[str] = None
+    text: Optional[str] = None
+    projection_dim: int = 128
+    temperature: float = 0.07  # the learnable temperature's start (CLIP's)
+    # the towers the strategy fine-tunes; the others stay frozen (the projections always train): [text] with
+    # strategy=full is locked-image tuning (LiT), [] is strategy=feature
+    tuned_towers: List[str] = field(default_factory=lambda: ["vision", "text"])
+    lr_scale: Dict[str, float] = field(default_factory=lambda: {"vision": 1.0, "text": 1.0})  # each tower's lr: optim.lr x this
 
     def __post_init__(self) -> None:
+        for tower in self.tuned_towers:
+            one_of("model.tuned_towers", tower, TOWERS)
+        for tower, scale in self.lr_scale.items():
+            one_of("model.lr_scale", tower, TOWERS)
+            require(scale > 0, f"model.lr_scale.{tower}", scale, "must be > 0")
+        require(self.projection_dim >= 1, "model.projection_dim", self.projection_dim, "must be >= 1")
+        require(0.0 < self.temperature <= 1.0, "model.temperature", self.temperature, "must be in (0, 1]")
         if self.pooling is not None:
             one_of("model.pooling", self.pooling, POOLINGS)
         require(0.0 <= self.dropout < 1.0, "model.dropout", self.dropout, "must be in [0, 1)")
@@ -127,6 +145,10 @@ class TaskConfig:
     val_size: Optional[int] = None  # rows; null = holdout_fraction of the data
     test_size: Optional[int] = None
     holdout_fraction: float = 0.1
+    # image_text (sweep/data/image_text_sources.py): k whole classes held out for val and k others for test, so that
+    # zero-shot accuracy there means transfer to unseen classes; null: the rows are split like any task's
+    heldout_classes: Optional[int] = None
+    zeroshot_prompt: str = "a picture of {label}."  # image_text: each class name as the text zero-shot compares images with
     max_length: int = 64
     split_seed: int = 0  # fixed apart from `seed`: the same split for every run of a sweep
 
@@ -137,6 +159,18 @@ class TaskConfig:
         require(self.val_size != 0, "task.val_size", 0, "must be > 0: validation drives early stopping")
         require(self.train_size != 0, "task.train_size", 0, "must be > 0")
         require(0.0 < self.holdout_fraction < 0.5, "task.holdout_fraction", self.holdout_fraction, "must be in (0, 0.5)")
+        require(
+            self.heldout_classes is None or self.heldout_classes >= 1,
+            "task.heldout_classes",
+            self.heldout_classes,
+            "must be >= 1 (or null)",
+        )
+        require(
+            "{label}" in self.zeroshot_prompt,
+            "task.zeroshot_prompt",
+            self.zeroshot_prompt,
+            "must contain {label}, e.g. 'a picture of {label}.'",
+        )
         require(8 <= self.max_length <= 8192, "task.max_length", self.max_length, "must be in [8, 8192]")
         require(1 <= self.max_target_length <= 8192, "task.max_target_length", self.max_target_length, "must be in [1, 8192]")
         if self.labels is not None:

@@ -4,7 +4,8 @@ A kind is a reader plus its modality (text or image) and whether its rows are wo
 word, so the config check can tell, before anything is read, that a text model was given an image task or a
 token-classification type a reader of whole texts. Readers live by modality: sweep/data/sources.py (texts),
 sweep/data/generation_sources.py (source -> target texts), sweep/data/word_sources.py (word sequences) and
-sweep/data/image_sources.py (images); this file lists them all, once. Light: the readers import pandas when they run.
+sweep/data/image_sources.py (images), sweep/data/image_text_sources.py (image-text pairs); this file
+lists them all, once. Light: the readers import pandas when they run.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from sweep.config.registry import Registry
-from sweep.data import generation_sources, image_sources, sources, word_sources
+from sweep.data import generation_sources, image_sources, image_text_sources, sources, word_sources
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ TASK_KINDS: Registry[TaskKind] = Registry(
         "fashion_mnist": TaskKind(image_sources.fashion_mnist, "image"),
         "mnist": TaskKind(image_sources.mnist_5k, "image"),
         "digits": TaskKind(image_sources.digits, "image"),
+        "tuxpaint_stamps": TaskKind(image_text_sources.tuxpaint_stamps, "image_text"),  # real captions: task.type=image_text
+        "fashion_captions": TaskKind(image_text_sources.fashion_captions, "image_text"),  # class names as sentences
         "multi": TaskKind(None, "text"),  # a stack of other tasks: sweep/data/multitask.py
     },
 )

@@ -23,7 +23,7 @@ class Split:
     inputs: list | np.ndarray  # texts, word lists (token classification), or uint8 images (rows, height, width[, channels])
     labels: np.ndarray  # the task type's targets: label ids, multi-hot rows, numbers, or one tag-id array per sentence
     tasks: np.ndarray | None = None  # multi-task training: each row's sub-task index
-    pairs: list[str] | None = None  # task.text_pair_column: each row's second text
+    pairs: list[str] | None = None  # task.text_pair_column: each row's second text; image_text: each image's text
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -51,6 +51,8 @@ def load_single(task: TaskConfig) -> Splits:
     (groups never straddle splits)."""
     kind = TASK_KINDS.get(task.kind)
     task_type = TASK_TYPES.get(task.type)
+    if kind.modality == "image_text":  # the image as the input, its text as the row's pair
+        return _image_text_splits(kind.read(task), task, task_type)
     if kind.modality == "image":
         import pandas as pd
 
@@ -83,6 +85,21 @@ def load_single(task: TaskConfig) -> Splits:
         Split(part[inputs].tolist(), task_type.targets(part["label"], names), pairs=part["text_pair"].tolist() if pair else None)
         for part in parts
     ]
+    return _with_fit(Splits(*splits, names, task_type=task.type), task_type)
+
+
+def _image_text_splits(rows, task: TaskConfig, task_type) -> Splits:
+    import pandas as pd
+
+    frame = pd.DataFrame({"row": np.arange(len(rows.labels)), "label": rows.labels})
+    if rows.split is not None:
+        frame["split"] = rows.split
+    names, parts = _labelled_splits(frame, task)
+    texts = np.asarray(rows.texts, dtype=object)
+    splits = []
+    for part in parts:
+        picked = part["row"].to_numpy()
+        splits.append(Split(rows.images[picked], task_type.targets(part["label"], names), pairs=texts[picked].tolist()))
     return _with_fit(Splits(*splits, names, task_type=task.type), task_type)
 
 

@@ -76,6 +76,20 @@ FAMILIES.register("vision")(
 )
 
 
+# two towers, each a model of the families above (sweep/models/dual_encoder.py, built by sweep/pipeline/dual.py); each
+# pools as its own family does
+FAMILIES.register("dual_encoder")(
+    Family(
+        pooling="mean",
+        take_backbone=lambda model: model,
+        modality="image_text",
+        refuses={
+            "distill": "distillation from a dual encoder's similarity matrix is not supported yet; use full, lit, partial, feature or lora"
+        },
+    )
+)
+
+
 def check_family(family_name: str, model_name: str, task: TaskConfig, strategy: str, strategies: list[str]) -> None:
     """The family reads the task's rows and can run the strategy (``strategies``: every known name, for the message)."""
     check_reads(family_name, model_name, task)

@@ -47,6 +47,10 @@ class Built:
     head: str = "pooled"  # the model's head: pooled, tokens, or mixed (multi-task training across types)
     sub_task_types: list[str] | None = None  # multi-task training across types: each sub-task's
     data_digest: str = ""  # the rows it read (sweep/pipeline/fingerprint.py): part of its reuse key
+    # a dual encoder (head "dual", sweep/pipeline/dual.py): each tower's processor and model config, the class prompts
+    processors: dict | None = None
+    tower_configs: dict | None = None
+    prompts: dict | None = None
 
     @property
     def task_type(self):
@@ -72,6 +76,10 @@ def build(job: JobConfig, sources: Sources | None = None) -> Built:
     from sweep.data.tasks import load_splits
     from sweep.pipeline.fingerprint import data_digest
 
+    if TASK_TYPES.get(job.root.task.type).head == "dual":  # two towers, not one backbone
+        from sweep.pipeline.dual import build_dual
+
+        return build_dual(job, sources)
     sources = sources if sources is not None else resolve_sources(job)
     root = job.root
     cache_dir = Path(root.paths.cache_dir)

@@ -166,6 +166,9 @@ def log_estimate(built, precision: str, accelerator: str) -> CostEstimate | None
 
     if not built.job.root.trainer.fit:
         return None
+    if built.head == "dual":  # two towers: the estimate reads one backbone's positions and depths
+        log.info("cost estimate skipped: not made for dual encoders")
+        return None
     try:
         result = estimate(built, precision, device_type(accelerator))
     except Exception:

@@ -33,3 +33,13 @@ def param_groups(model, optim: OptimConfig) -> list[dict]:
         )
         group["params"].append(param)
     return list(groups.values())
+
+
+def dual_param_groups(model, optim: OptimConfig, lr_scale: dict[str, float]) -> list[dict]:
+    """A dual encoder's groups: each tower's as a classifier's (its projection as the head), at ``optim.lr`` x the
+    tower's ``model.lr_scale``; the temperature at ``optim.lr``, never decayed."""
+    groups = []
+    for name, tower in model.towers.items():
+        for group in param_groups(tower, optim):
+            groups.append({**group, "lr": group["lr"] * lr_scale.get(name, 1.0)})
+    return [*groups, {"params": [model.logit_scale], "lr": optim.lr, "weight_decay": 0.0}]

@@ -107,12 +107,14 @@ def objective_for(built: Built):
 def module_for(built: Built) -> SequenceClassificationModule:
     """The LightningModule of the job's head: one loop for every classifier; generation's also generates."""
     root = built.job.root
-    parts = (
-        built.model,
-        objective_for(built),
-        param_groups(built.model, root.optim),
-        Schedule(root.optim.lr, root.optim.warmup_ratio, root.optim.scheduler),
-    )
+    schedule = Schedule(root.optim.lr, root.optim.warmup_ratio, root.optim.scheduler)
+    if built.head == "dual":  # two towers; the class prompts embedded before each evaluation (zero-shot accuracy)
+        from lightning_modules.image_text import DualEncoderModule
+        from sweep.pipeline.optim import dual_param_groups
+
+        groups = dual_param_groups(built.model, root.optim, dict(root.model.lr_scale))
+        return DualEncoderModule(built.model, objective_for(built), groups, schedule, prompts=built.prompts)
+    parts = (built.model, objective_for(built), param_groups(built.model, root.optim), schedule)
     if built.head == "generate":
         from lightning_modules.generation import GenerationModule
         from sweep.data.generation_tokens import end_of_sequence

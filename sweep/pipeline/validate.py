@@ -14,7 +14,18 @@ from omegaconf import DictConfig
 from lightning_modules.schedule import SCHEDULERS
 from sweep.config.errors import require
 from sweep.config.paths import check_output_dir
-from sweep.config.schema import JobConfig, ModelConfig, RootConfig, TaskConfig, is_search, job_container, one_of, search_config, typed
+from sweep.config.schema import (
+    TOWERS,
+    JobConfig,
+    ModelConfig,
+    RootConfig,
+    TaskConfig,
+    is_search,
+    job_container,
+    one_of,
+    search_config,
+    typed,
+)
 from sweep.data.augment import check_augment
 from sweep.data.kinds import TASK_KINDS
 from sweep.models.families import FAMILIES, check_family
@@ -42,6 +53,7 @@ def validate(cfg: DictConfig) -> JobConfig:
     check_modality(root.model, root.task, name)
     task_type = check_task_type(root, name)
     check_augment(root.augment, name, strategy_cls.frozen_features, root.task.modality)
+    check_dual_encoder(root, strategy_cls, name)
     refusal = task_type.augment_refusal(root.model.family)
     if root.augment.name != "none" and refusal:
         require(False, "augment", root.augment.name, f"task.type={task_type.name}: {refusal}; use augment=none")
@@ -60,6 +72,23 @@ def validate(cfg: DictConfig) -> JobConfig:
         require(root.task.modality == "text", "distill.teacher", teacher, "distillation is supported on text tasks only")
     check_output_dir(root.paths.output_dir)
     return JobConfig(root=root, strategy=strategy, teacher=teacher)
+
+
+def check_dual_encoder(root: RootConfig, strategy_cls, strategy: str) -> None:
+    """A dual encoder's towers read images and text (each a known model); a strategy that names towers (LiT) runs on
+    dual encoders only."""
+    kept = root.model.source.startswith("runs:/")
+    if root.model.family == "dual_encoder" and not kept:
+        from sweep.pipeline.dual import tower_config
+
+        for tower in TOWERS:
+            tower_config(root, tower)
+        # the pair is the model a user compares (tags, the comparison table, the report): vit_small+minilm_l6
+        root.model.name = f"{root.model.vision}+{root.model.text}"
+    if strategy_cls.towers is not None and not kept:
+        require(
+            root.model.family == "dual_encoder", "strategy", strategy, "locks a dual encoder's image tower: for model=dual_encoder only"
+        )
 
 
 def check_task_type(root: RootConfig, strategy: str):

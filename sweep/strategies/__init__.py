@@ -13,6 +13,7 @@ from sweep.strategies import (  # noqa: F401
     feature,
     full,
     ia3,
+    lit,
     ln_tuning,
     lora,
     lycoris,

@@ -28,6 +28,9 @@ class Strategy:
     # distill.teacher: "optional" (trains under it when set), "required" (strategy=distill) or "never"
     # (full: the student alone, what strategy=distill is compared with in `-m strategy=full,distill`)
     teacher_use: ClassVar[str] = "optional"
+    # a dual encoder's towers it fine-tunes whatever model.tuned_towers says (LiT: the text tower); None: as it says.
+    # A strategy that names towers runs on dual encoders only
+    towers: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, config: StrategyConfig):
         self.config = config

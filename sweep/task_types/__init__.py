@@ -4,6 +4,7 @@ from sweep.config.registry import Registry
 from sweep.task_types.base import TaskType
 from sweep.task_types.causal_lm import CausalLM
 from sweep.task_types.classification import Classification
+from sweep.task_types.image_text import ImageText
 from sweep.task_types.multilabel import MultiLabel
 from sweep.task_types.regression import Regression
 from sweep.task_types.seq2seq import Seq2Seq
@@ -18,6 +19,7 @@ TASK_TYPES: Registry[TaskType] = Registry(
         "token_classification": TokenClassification(),
         "seq2seq": Seq2Seq(),
         "causal_lm": CausalLM(),
+        "image_text": ImageText(),
     },
 )
 

@@ -102,9 +102,16 @@ def save_model(run, built) -> None:
         "head": built.head,
         "fitted": dict(built.fitted),  # what the head's outputs mean beyond the labels (a regression target's scale)
         "seed": root.seed,
-        "vocab_size": pipeline_for(model.family).backbone_options(built.tokenizer).get("vocab_size"),  # None: images
+        # None: images (a dual encoder's: per tower)
+        "vocab_size": pipeline_for(model.family).backbone_options(built.tokenizer).get("vocab_size") if built.head != "dual" else None,
         "run_id": run.run_id,
     }
+    if built.head == "dual":  # two towers (sweep/tracking/saved_dual.py)
+        from sweep.tracking.saved_dual import write_dual
+
+        metadata = {key: value for key, value in metadata.items() if key not in ("base", "family", "vocab_size")}
+        upload_model(run, lambda folder: write_dual(folder, built.model, built.processors, built.tower_configs, metadata))
+        return
     upload_model(run, lambda folder: write_model(folder, built.model, built.tokenizer, metadata))
 
 

@@ -202,6 +202,10 @@ def load_folder(folder: Path, tracking_uri: str | None, cache_dir: Path, source:
     metadata = json.loads((folder / METADATA_FILE).read_text())
     if metadata.get("format") != FORMAT_VERSION:
         raise ConfigError(KEY, f"saved in format {metadata.get('format')}; this version reads {FORMAT_VERSION}", source or str(folder))
+    if metadata.get("family") == "dual_encoder":  # sweep/tracking/saved_dual.py
+        raise ConfigError(
+            KEY, "a kept dual encoder: it runs task.type=image_text jobs (its towers are not one classifier)", source or str(folder)
+        )
     tokenizer = pipeline_for(metadata["family"]).saved_processor(folder)  # a tokenizer, or an image processor
     with torch.random.fork_rng(devices=[]):  # initialising what is then loaded leaves the caller's random state alone
         generates = generates or metadata.get("head") == "generate"

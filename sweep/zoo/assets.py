@@ -79,6 +79,9 @@ DEBIAN_DESCRIPTIONS = DebianDescriptions()
 CHATTERBOT_CORPUS = PackagedFile("chatterbot-corpus", "1.3.3", "chatterbot_corpus/data/english")
 
 FASHION_MNIST_DIR = DebianFile("dataset-fashion-mnist", "/usr/share/datasets/fashion-mnist")  # IDX files, 60k + 10k
+# image-text pairs (task.kind=tuxpaint_stamps): Tux Paint's clip-art stamps, each PNG with its English caption (GPL-2;
+# 161 MB, mostly sounds); fetched on first use like Fashion-MNIST
+TUXPAINT_STAMPS_DIR = DebianFile("tuxpaint-stamps-default", "/usr/share/tuxpaint/stamps")
 
 # asset name -> builder(key, cache_dir) returning a Hugging Face checkpoint folder
 CHECKPOINTS: Registry[Callable[[str, Path], Path]] = Registry("model.source=asset:<name>")

@@ -88,7 +88,11 @@ def test_token_classification_monitors_accuracy_for_tags_that_are_not_entities(j
         (["task.type=regression", "task.loss=focal"], "task.loss", "allowed: mse, huber"),
         (["task.type=token_classification"], "task.type", "task.kind=csv yields texts with a label"),
         (["task.type=regression", "task.labels=[a,b]"], "task.labels", "predicts a number"),
-        (["task.type=ranking"], "task.type", "known: causal_lm, classification, multilabel, regression, seq2seq, token_classification"),
+        (
+            ["task.type=ranking"],
+            "task.type",
+            "known: causal_lm, classification, image_text, multilabel, regression, seq2seq, token_classification",
+        ),
         (["task.type=regression", "augment=tokens"], None, None),  # augmenting a text's tokens keeps its number
     ],
 )

@@ -1,0 +1,50 @@
+"""Image–text matching through the real CLI, on real captions (Tux Paint's stamps): a grid of dual-encoder strategies
+logs recall and zero-shot accuracy, keeps its models, and a kept one evaluates again to its run's numbers."""
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.test_cli import all_runs, assert_nothing_recorded
+
+pytestmark = pytest.mark.slow
+TOWERS = ["task=tuxpaint_captions", "model=dual_encoder", "model.vision=tiny_vit", "model.text=tiny_bert"]
+FP32 = ["trainer.precision=32-true"]  # a kept model's round trip is compared in fp32 (1e-6)
+METRICS = [f"{stage}/{name}" for stage in ("val", "test") for name in ("i2t_r1", "i2t_r5", "t2i_r1", "t2i_r5", "zeroshot_acc")]
+
+
+def test_a_grid_of_dual_encoder_strategies_logs_recall_and_zero_shot_and_a_kept_one_reloads_exactly(tmp_path, cache_dir):
+    grid = run_cli(
+        "-m", *TOWERS, "strategy=full,feature,lora,lit", "tracking.save_model=always", "trainer.max_epochs=2", *FP32,
+        cwd=tmp_path, cache=cache_dir,
+    )  # fmt: skip
+    assert grid.returncode == 0, grid.stderr[-3000:]
+    client, runs = all_runs(tmp_path)
+    children = {run.data.tags["strategy"]: run for run in runs if run.data.tags.get("model") == "tiny_vit+tiny_bert"}
+    assert set(children) == {"full", "feature", "lora", "lit"}
+    for strategy, run in children.items():
+        assert run.data.tags["state"] == "finished" and run.data.tags["model.kept"] == "true", strategy
+        assert set(METRICS) <= set(run.data.metrics), (strategy, sorted(run.data.metrics))
+        assert all(0.0 <= run.data.metrics[name] <= 1.0 for name in METRICS)
+    shares = {strategy: run.data.metrics["params_trainable_share"] for strategy, run in children.items()}
+    assert shares["feature"] < shares["lora"] < shares["full"] and shares["feature"] < shares["lit"] < shares["full"]
+    assert "test/zeroshot_acc" in grid.stdout + grid.stderr  # the comparison ranks by the monitor
+
+    lora = children["lora"]
+    files = {a.path.split("/")[-1] for a in client.list_artifacts(lora.info.run_id, "model")}
+    assert {"vision", "text", "sweep_model.json"} <= files
+    source = f"model.source=runs:/{lora.info.run_id}/model"
+    again = run_cli("task=tuxpaint_captions", "model=saved", source, "trainer.fit=false", *FP32, cwd=tmp_path, cache=cache_dir)
+    assert again.returncode == 0, again.stderr[-3000:]
+    (evaluated,) = [run for run in all_runs(tmp_path)[1] if run.data.tags.get("model") == "saved"]
+    for name in [m for m in METRICS if m.startswith("test/")] + ["test/loss"]:
+        assert evaluated.data.metrics[name] == pytest.approx(lora.data.metrics[name], abs=1e-6), name
+
+
+def test_a_text_model_as_the_vision_tower_fails_in_one_line_before_anything_is_recorded(tmp_path):
+    result = run_cli(*TOWERS, "model.vision=minilm_l6", cwd=tmp_path, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "error: model.vision=minilm_l6: minilm_l6 (family encoder) reads text; the vision tower must read image"
+    )
+    assert result.stderr.count("\n") == 1
+    assert_nothing_recorded(tmp_path)
