@@ -126,7 +126,10 @@ def plan_search(config: DictConfig, arguments: list[str], compose: Callable[[lis
             raise ConfigError(key, f"unknown strategies {unknown}; known: {', '.join(STRATEGIES.names())}", names)
 
     runnable = searched or [root.strategy["name"]]
-    check_searched_keys(config, base, strategy_spaces, runnable, root.strategy["name"], from_command_line, compose)
+    # a trial composes the command's plain overrides with its own (Hydra's load_sweep_config starts from the config
+    # files and hydra.* alone): a key only the command's model has (model=dual_encoder) is checked where it is
+    with_passthrough = (lambda extra: compose([*passthrough, *extra])) if compose is not None else None
+    check_searched_keys(config, base, strategy_spaces, runnable, root.strategy["name"], from_command_line, with_passthrough)
 
     grouped = [key for key in search.prune_within if key not in {p.key for p in choices}]
     if grouped:  # grouping by a value every trial shares, or by a float, would never group anything

@@ -124,3 +124,16 @@ def test_a_strategys_own_space_from_the_command_line_and_its_keys_checked(tmp_pa
     assert refusal.value.key == "search.strategy_spaces.lora.strategy.rr" and "did you mean strategy.r?" in str(refusal.value)
     with pytest.raises(ConfigError, match="search.space.optim.lrr: is searched"):  # named as typed
         plan(f"paths.output_dir={tmp_path}", arguments=["search.space.optim.lrr=interval(1e-5,1e-3)"])
+
+
+def test_the_keys_of_each_searched_strategy_are_checked_in_the_commands_own_config(tmp_path):
+    """Regression: another strategy's trial config was composed from the config files alone (as Hydra's
+    load_sweep_config composes, without the command's plain overrides), so a key that only the command's model has
+    (a dual encoder's model.lr_scale.vision) was refused as missing, with every strategy but the default."""
+    from sweep.search.plan import plan_search
+
+    command = ["task=tuxpaint_captions", "model=dual_encoder", "model.vision=tiny_vit", "model.text=tiny_bert", f"paths.output_dir={tmp_path}"]
+    searched = ["search.space.strategy=choice(full,lit,feature)", "search.space.model.lr_scale.vision=tag(log, interval(0.1, 10))"]
+    config = compose("search=optuna", *command)
+    p = plan_search(config, [*command, *searched], compose=lambda extra: compose("search=optuna", *extra))
+    assert "model.lr_scale.vision" in p.base
