@@ -57,6 +57,8 @@ class ModelConfig:
     # strategy=full is locked-image tuning (LiT), [] is strategy=feature
     tuned_towers: List[str] = field(default_factory=lambda: ["vision", "text"])
     lr_scale: Dict[str, float] = field(default_factory=lambda: {"vision": 1.0, "text": 1.0})  # each tower's lr: optim.lr x this
+    # strategy=partial: each tower's own depth (its blocks frozen from the bottom); null: strategy.freeze_depth
+    tower_freeze_depth: Dict[str, Optional[int]] = field(default_factory=lambda: {"vision": None, "text": None})
 
     def __post_init__(self) -> None:
         for tower in self.tuned_towers:
@@ -64,6 +66,9 @@ class ModelConfig:
         for tower, scale in self.lr_scale.items():
             one_of("model.lr_scale", tower, TOWERS)
             require(scale > 0, f"model.lr_scale.{tower}", scale, "must be > 0")
+        for tower, depth in self.tower_freeze_depth.items():
+            one_of("model.tower_freeze_depth", tower, TOWERS)
+            require(depth is None or depth >= 0, f"model.tower_freeze_depth.{tower}", depth, "must be >= 0 (or null)")
         require(self.projection_dim >= 1, "model.projection_dim", self.projection_dim, "must be >= 1")
         require(0.0 < self.temperature <= 1.0, "model.temperature", self.temperature, "must be in (0, 1]")
         if self.pooling is not None:

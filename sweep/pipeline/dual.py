@@ -136,7 +136,7 @@ def build_dual(job: JobConfig, sources=None):
     tuned = strategy.towers if strategy.towers is not None else tuple(root.model.tuned_towers)
     for name, part in model.towers.items():
         if name in tuned:
-            strategy.apply(part, processors[name])
+            tower_strategy(job, strategy, name).apply(part, processors[name])
         else:
             freeze(part.backbone)
     model.train()
@@ -174,6 +174,18 @@ def build_dual(job: JobConfig, sources=None):
         tower_configs=configs,
         prompts=prompt_tokens(splits.label_names, root.task.zeroshot_prompt, tokenizer, root.task.max_length),
     )
+
+
+def tower_strategy(job: JobConfig, strategy, tower: str):
+    """The strategy as one tower runs it: with ``model.tower_freeze_depth.<tower>`` where that is set (partial)."""
+    import dataclasses
+
+    from sweep.strategies import STRATEGIES
+
+    depth = job.root.model.tower_freeze_depth.get(tower)
+    if depth is None:
+        return strategy
+    return STRATEGIES.get(job.strategy.name)(dataclasses.replace(job.strategy, freeze_depth=depth))
 
 
 def prompt_tokens(label_names: list[str], template: str, tokenizer, max_length: int) -> dict:

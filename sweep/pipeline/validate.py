@@ -53,7 +53,7 @@ def validate(cfg: DictConfig) -> JobConfig:
     check_modality(root.model, root.task, name)
     task_type = check_task_type(root, name)
     check_augment(root.augment, name, strategy_cls.frozen_features, root.task.modality)
-    check_dual_encoder(root, strategy_cls, name)
+    check_dual_encoder(root, strategy_cls, name, vars(strategy))
     refusal = task_type.augment_refusal(root.model.family)
     if root.augment.name != "none" and refusal:
         require(False, "augment", root.augment.name, f"task.type={task_type.name}: {refusal}; use augment=none")
@@ -74,7 +74,7 @@ def validate(cfg: DictConfig) -> JobConfig:
     return JobConfig(root=root, strategy=strategy, teacher=teacher)
 
 
-def check_dual_encoder(root: RootConfig, strategy_cls, strategy: str) -> None:
+def check_dual_encoder(root: RootConfig, strategy_cls, strategy: str, strategy_config) -> None:
     """A dual encoder's towers read images and text (each a known model); a strategy that names towers (LiT) runs on
     dual encoders only."""
     kept = root.model.source.startswith("runs:/")
@@ -83,6 +83,10 @@ def check_dual_encoder(root: RootConfig, strategy_cls, strategy: str) -> None:
 
         for tower in TOWERS:
             tower_config(root, tower)
+        depths = {tower: depth for tower, depth in root.model.tower_freeze_depth.items() if depth is not None}
+        if depths:
+            message = f"strategy={strategy} freezes no blocks by depth: per-tower depths are for strategy=partial"
+            require("freeze_depth" in strategy_config, "model.tower_freeze_depth", depths, message)
         # the pair is the model a user compares (tags, the comparison table, the report): vit_small+minilm_l6
         root.model.name = f"{root.model.vision}+{root.model.text}"
     if strategy_cls.towers is not None and not kept:

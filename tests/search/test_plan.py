@@ -132,7 +132,13 @@ def test_the_keys_of_each_searched_strategy_are_checked_in_the_commands_own_conf
     (a dual encoder's model.lr_scale.vision) was refused as missing, with every strategy but the default."""
     from sweep.search.plan import plan_search
 
-    command = ["task=tuxpaint_captions", "model=dual_encoder", "model.vision=tiny_vit", "model.text=tiny_bert", f"paths.output_dir={tmp_path}"]
+    command = [
+        "task=tuxpaint_captions",
+        "model=dual_encoder",
+        "model.vision=tiny_vit",
+        "model.text=tiny_bert",
+        f"paths.output_dir={tmp_path}",
+    ]
     searched = ["search.space.strategy=choice(full,lit,feature)", "search.space.model.lr_scale.vision=tag(log, interval(0.1, 10))"]
     config = compose("search=optuna", *command)
     p = plan_search(config, [*command, *searched], compose=lambda extra: compose("search=optuna", *extra))

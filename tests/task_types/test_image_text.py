@@ -175,3 +175,17 @@ def test_the_strategies_a_dual_encoder_cannot_run_are_refused_naming_the_ones_it
     with pytest.raises(ConfigError) as error:
         job_config(*TINY_TOWERS, f"strategy={strategy}", *overrides)
     assert error.value.key == "strategy", str(error.value)
+
+
+def test_partial_freezes_each_tower_to_its_own_depth(job_config):
+    from sweep.pipeline.build import build
+
+    small = ["task.train_size=64", "task.val_size=32", "task.test_size=32", "strategy=partial"]
+    built = build(job_config(*TINY_TOWERS, *small, "model.tower_freeze_depth.vision=2", "model.tower_freeze_depth.text=0"))
+    # the vision tower: both blocks frozen, only its final norm trains; the text tower: every block trains (embeddings never)
+    vision = {name for name, p in built.model.vision.backbone.named_parameters() if p.requires_grad}
+    text = {name for name, p in built.model.text.backbone.named_parameters() if p.requires_grad}
+    assert vision == {"layernorm.weight", "layernorm.bias"}
+    assert any(name.startswith("encoder.layer.0.") for name in text) and not any(name.startswith("embeddings.") for name in text)
+    with pytest.raises(ConfigError, match="model.tower_freeze_depth.*per-tower depths are for strategy=partial"):
+        job_config(*TINY_TOWERS, "strategy=lora", "model.tower_freeze_depth.vision=1")
