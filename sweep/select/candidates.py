@@ -85,12 +85,13 @@ MIN_TAG_WORDS = 5  # the probes' 5-fold cross-validation needs as many words of 
 
 def common_tags(features: np.ndarray, tags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The words whose tag at least MIN_TAG_WORDS words have: a rare entity type (I-tvshow on 1,700 tweets) would
-    leave the probes no fold to test it in. Said in one line; LogME and H-score read the same words."""
+    leave the probes no fold to test it in. Said in one line; LogME and H-score read the same words. Also a dual
+    encoder's classes of too few rows (sweep/select/pairs.py)."""
     values, counts = np.unique(tags, return_counts=True)
     rare = values[counts < MIN_TAG_WORDS]
     if len(rare):
         keep = ~np.isin(tags, rare)
-        log.info("select: %d word(s) of %d tag(s) with fewer than %d words left out", int((~keep).sum()), len(rare), MIN_TAG_WORDS)
+        log.info("select: %d row(s) of %d class(es) with fewer than %d rows left out", int((~keep).sum()), len(rare), MIN_TAG_WORDS)
         return features[keep], tags[keep]
     return features, tags
 

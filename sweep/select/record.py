@@ -33,15 +33,17 @@ def record(client, experiment_id: str, cfg, root, order, text: str, frame, taus:
     try:
         metrics = {"rows": order[0].rows}
         for rank, item in enumerate(order, start=1):
-            metrics.update({f"{score}/{item.name}": value for score, value in item.scores.items()})
+            # MLflow refuses "+" in a metric name: a dual encoder's pair vit_small+minilm_l6 is logged as vit_small:minilm_l6
+            named = item.name.replace("+", ":")
+            metrics.update({f"{score}/{named}": value for score, value in item.scores.items()})
             metrics.update(
                 {
-                    f"rank/{item.name}": rank,
-                    f"dimensions/{item.name}": item.dimensions,
-                    f"seconds/{item.name}": item.total_s,
-                    f"features_s/{item.name}": item.features_s,
-                    f"scoring_s/{item.name}": item.scoring_s,
-                    f"from_cache/{item.name}": int(item.cached),
+                    f"rank/{named}": rank,
+                    f"dimensions/{named}": item.dimensions,
+                    f"seconds/{named}": item.total_s,
+                    f"features_s/{named}": item.features_s,
+                    f"scoring_s/{named}": item.scoring_s,
+                    f"from_cache/{named}": int(item.cached),
                 }
             )
         for score, tau in taus.items():

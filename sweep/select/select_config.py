@@ -110,14 +110,22 @@ def validate_select(cfg: DictConfig) -> Plan:
     if not candidates:
         raise ConfigError("candidates", f"needs at least one model; choose from {', '.join(options)}", candidates)
     require(len(set(candidates)) == len(candidates), "candidates", candidates, "must not repeat a model")
-    unknown = [name for name in candidates if name not in options]
+    dual = task_type.head == "dual"  # image_text: candidates are tower pairs, <vision>+<text> (sweep/select/pairs.py)
+    if dual:
+        from sweep.select.pairs import pair_names
+
+        require(not halving, "select.method", "halving", "image_text candidates are scored by their towers' features: use scores")
+    sides = [side for name in candidates for side in (pair_names(name) if dual else (name,))]
+    unknown = [name for name in sides if name not in options]
     if unknown:
         raise ConfigError("candidates", f"unknown model {', '.join(unknown)}; choose from {', '.join(options)}", candidates)
     jobs = {}
     for name in candidates if root.scores else []:
         try:
-            jobs[name] = feature_job(name, plain)
+            jobs[name] = feature_job(name, plain, dual)
         except ConfigError as error:
+            if dual:  # a tower that reads the wrong modality: the tower's own error names the models that fit
+                raise ConfigError("candidates", f"{name}: {error}", candidates) from None
             fit = [option for option in options if _fits(option, plain)]
             raise ConfigError(
                 "candidates", f"{name} has no usable pooled representation here: {error}; models that fit: {', '.join(fit)}", candidates
@@ -147,11 +155,13 @@ def model_node(name: str) -> dict:
     raise ConfigError("candidates", "no such model file", name)
 
 
-def feature_job(name: str, plain: dict) -> JobConfig:
-    """The validated config of ``python -m sweep.run model=<name> strategy=feature`` on this task."""
+def feature_job(name: str, plain: dict, dual: bool = False) -> JobConfig:
+    """The validated config of ``python -m sweep.run model=<name> strategy=feature`` on this task (``dual``: a pair
+    <vision>+<text>, as ``model=dual_encoder model.vision=<vision> model.text=<text>``)."""
     from sweep.pipeline.validate import validate
+    from sweep.select.pairs import pair_node
 
-    model = model_node(name)
+    model = pair_node(name, model_node) if dual else model_node(name)
     if "<" in str(model.get("source", "")):  # conf/model/saved.yaml: a placeholder, no candidate by itself
         raise ConfigError("model.source", "a placeholder: name a kept model by its zoo name (pretrain.save_as)", model["source"])
     tree = {

@@ -92,6 +92,12 @@ def frozen_scores(plan) -> tuple[str, list]:
     log.info(header)
     results = []
     for name, job in plan.jobs.items():
+        if job.root.model.family == "dual_encoder":  # a pair of towers, each scored on its own rows (sweep/select/pairs.py)
+            from sweep.select.pairs import scored_pair
+
+            results.append(scored_pair(name, job, splits, root.scores, root.seed, root.select.batch_size))
+            release_memory()
+            continue
         features = extract(name, job, splits, root.select.batch_size)
         # token classification: one row per word, with its tag (the candidate's tokenizer decides which words fit)
         results.append(score(features, features.labels if features.labels is not None else labels, root.scores, root.seed))
@@ -115,7 +121,7 @@ def training_split(task):
     from sweep.data.tasks import load_splits
 
     splits = load_splits(task)
-    if task.type != "classification":  # multi-label, numeric and word targets: their types checked them (>= 2 labels)
+    if task.type not in ("classification", "image_text"):  # multi-label, numeric and word targets: their types checked them (>= 2 labels)
         return splits
     present = np.unique(splits.train.labels)
     if len(present) < 2:

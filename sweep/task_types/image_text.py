@@ -30,7 +30,7 @@ class ImageText(TaskType):
     monitor = "val/zeroshot_acc"
     shown = ("test/zeroshot_acc", "test/i2t_r1", "test/i2t_r5", "test/t2i_r1", "test/t2i_r5")
     head = "dual"
-    select_targets = ("classes",)
+    select_targets = ("classes", "targets")  # each tower's features against the rows' classes (sweep/select/pairs.py)
     refuses_augment = "an image and its text are augmented as a pair, which no augmenter does yet: use augment=none"
     refuses = {
         # the vision tower takes pixels, never the token embeddings a soft prompt or prefix is made of
