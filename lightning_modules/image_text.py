@@ -84,6 +84,30 @@ class Contrastive(Objective):
             self.kept[stage] = []
 
 
+class ContrastiveDistillation(Contrastive):
+    """Training also matches a teacher's similarity matrix: alpha x InfoNCE + (1 - alpha) x T^2 x the KL divergence
+    of the student's softened image->text and text->image distributions from the teacher's (Hinton et al. 2015, per
+    row of the matrix, both ways). The teacher's matrix of the batch is ``teacher_image @ teacher_text.T``: its unit
+    embeddings of the batch's rows, the images already times its scale (sweep/pipeline/dual_teacher.py). Validation
+    and test losses stay plain InfoNCE, comparable with runs without a teacher."""
+
+    def __init__(self, num_classes: int, alpha: float, temperature: float):
+        super().__init__(num_classes)
+        self.alpha, self.temperature = alpha, temperature
+
+    def loss(self, logits: torch.Tensor, batch: dict, stage: str) -> torch.Tensor:
+        hard = info_nce(logits)
+        if stage != "train":
+            return hard
+        student = logits[:, 0].float() @ logits[:, 1].float().T / self.temperature
+        teacher = batch["teacher_image"].float() @ batch["teacher_text"].float().T / self.temperature
+        soft = sum(
+            F.kl_div(F.log_softmax(s, -1), F.log_softmax(t, -1), reduction="batchmean", log_target=True)
+            for s, t in ((student, teacher), (student.T, teacher.T))
+        )
+        return self.alpha * hard + (1.0 - self.alpha) * self.temperature**2 * soft / 2
+
+
 class DualEncoderModule(SequenceClassificationModule):
     """The classification loop with one addition: the class prompts embedded before each evaluation."""
 

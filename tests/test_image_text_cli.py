@@ -39,6 +39,13 @@ def test_a_grid_of_dual_encoder_strategies_logs_recall_and_zero_shot_and_a_kept_
     for name in [m for m in METRICS if m.startswith("test/")] + ["test/loss"]:
         assert evaluated.data.metrics[name] == pytest.approx(lora.data.metrics[name], abs=1e-6), name
 
+    # distillation: the pair's best kept run (by name) teaches a student of the same towers
+    taught = run_cli(*TOWERS, "strategy=distill", "distill.teacher=tiny_vit+tiny_bert", *FP32, cwd=tmp_path, cache=cache_dir)
+    assert taught.returncode == 0, taught.stderr[-3000:]
+    (student,) = [run for run in all_runs(tmp_path)[1] if run.data.tags.get("strategy") == "distill"]
+    assert student.data.tags["distill.teacher_run"].split("/")[1] in {run.info.run_id for run in children.values()}
+    assert 0.0 <= student.data.metrics["teacher_val_i2t_r1"] <= 1.0 and set(METRICS) <= set(student.data.metrics)
+
 
 def test_a_text_model_as_the_vision_tower_fails_in_one_line_before_anything_is_recorded(tmp_path):
     result = run_cli(*TOWERS, "model.vision=minilm_l6", cwd=tmp_path, timeout=60)

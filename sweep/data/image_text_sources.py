@@ -4,7 +4,7 @@
 - ``tuxpaint_stamps``: real image–caption pairs. Tux Paint's stamps (Debian ``tuxpaint-stamps-default``
   2022.06.04, GPL-2): clip-art PNGs, each with a one-line English caption written by the stamp's author
   (``X.png`` beside ``X.txt``; the first line is English, the rest translations). 785 PNGs with a caption; the
-  class is the stamp's folder (``animals/mammals`` -> ``mammals``, 50 folders). The only image–caption corpus
+  class is the stamp's folder (``animals/mammals`` -> ``mammals``, 69 folders). The only image–caption corpus
   found on PyPI or Debian here (no COCO, no Flickr).
 - ``fashion_captions``: NOT a caption corpus. Fashion-MNIST's real images, each paired with a sentence written
   from its class name ("a photo of a sandal"): the in-domain task for our ViT pre-trained on Fashion-MNIST.
@@ -43,7 +43,7 @@ class ImageTextRows:
 
 def tuxpaint_stamps(task: TaskConfig) -> ImageTextRows:
     """Every PNG stamp with an English caption, its folder as its class; decoded once per user (an npz beside the
-    unpacked package), as decoding 785 PNGs takes seconds."""
+    unpacked package): 0.1 s to read instead of 1.8 s to decode the 785 PNGs."""
     root = TUXPAINT_STAMPS_DIR.locate("task.kind=tuxpaint_stamps")
     stamps = sorted(png for png in root.rglob("*.png") if png.with_suffix(".txt").exists())
     cache = root.parent / f"sweep-stamps-{STAMP_SIZE}-{_listing_digest(stamps, root)}.npz"

@@ -84,7 +84,12 @@ FAMILIES.register("dual_encoder")(
         take_backbone=lambda model: model,
         modality="image_text",
         refuses={
-            "distill": "distillation from a dual encoder's similarity matrix is not supported yet; use full, lit, partial, feature or lora"
+            # the vision tower takes pixels, never the token embeddings a soft prompt or prefix is made of
+            "prompt": "soft prompts feed token embeddings, which the vision tower does not take",
+            "ptuning": "P-tuning feeds token embeddings, which the vision tower does not take",
+            "prefix": "prefix tuning is built for a text model's vocabulary, which the vision tower has not",
+            # AdaLoRA's rank budget schedule (a training callback) is made for one wrapped backbone, not two
+            "adalora": "AdaLoRA's rank schedule follows one backbone, and a dual encoder has two: use lora",
         },
     )
 )

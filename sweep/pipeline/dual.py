@@ -149,10 +149,18 @@ def build_dual(job: JobConfig, sources=None):
         encoded[name], hit = encode_pairs(getattr(splits, name), image_processor, tokenizer, root.task.max_length, cache_dir)
         hits += hit
     timings["tokenize_s"], timings["token_cache_hits"] = time.perf_counter() - start, hits
+    teacher_extras, teacher_metrics = {}, {}
+    if sources is not None and sources.teacher is not None:  # strategy=distill: a larger dual encoder's similarities
+        from sweep.pipeline.dual_teacher import teach_dual
+
+        teacher_extras, teacher_metrics, teacher_timings = teach_dual(
+            sources, splits, root.task.max_length, root.optim.eval_batch_size, cache_dir
+        )
+        timings.update(teacher_timings)
     pad, optim = pad_id(tokenizer), root.optim
     examples = {name: {"example": np.arange(len(encoded[name]))} for name in ("val", "test")}
     loaders = {
-        "train": pair_loader(encoded["train"], pad, optim.batch_size, seed=root.seed),
+        "train": pair_loader(encoded["train"], pad, optim.batch_size, teacher_extras, seed=root.seed),
         "val": pair_loader(encoded["val"], pad, optim.eval_batch_size, examples["val"]),
         "test": pair_loader(encoded["test"], pad, optim.eval_batch_size, examples["test"]) if len(encoded["test"]) else None,
     }
@@ -168,6 +176,7 @@ def build_dual(job: JobConfig, sources=None):
         trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
         timings=timings,
         data_digest=digest,
+        teacher_metrics=teacher_metrics,
         sources=sources,
         head="dual",
         processors=processors,

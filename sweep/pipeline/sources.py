@@ -67,10 +67,19 @@ def resolve_sources(job: JobConfig, tracking_uri: str | None = None, sweep_paren
     teacher, named = job.teacher, None
     needs_store = root.model.source.startswith(SCHEME) or teacher is not None
     uri = (tracking_uri or job_tracking_uri(root.tracking.uri, root.paths.output_dir)) if needs_store else tracking_uri
-    if teacher is not None and not teacher.startswith(SCHEME) and (CONF / "model" / f"{teacher}.yaml").exists():
+    named_model = teacher is not None and ((CONF / "model" / f"{teacher}.yaml").exists() or is_tower_pair(teacher))
+    if named_model and not teacher.startswith(SCHEME):
         lookup = (teacher, root.task.name, root.trainer.monitor, root.trainer.mode, uri)
         teacher, named = (pinned_teacher(*lookup, sweep_parent) if sweep_parent else best_kept_run(*lookup)), teacher
     return Sources(model=root.model.source, tracking_uri=uri, teacher=teacher, teacher_name=named)
+
+
+def is_tower_pair(name: str) -> bool:
+    """A dual encoder's runs are named by their towers, ``<vision>+<text>`` (each a conf/model file): a teacher by name."""
+    from sweep.config.groups import CONF
+
+    sides = name.split("+")
+    return len(sides) == 2 and all((CONF / "model" / f"{side}.yaml").exists() for side in sides)
 
 
 def pin_key(model_name: str, task_name: str, monitor: str, mode: str) -> str:

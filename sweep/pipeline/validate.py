@@ -69,7 +69,12 @@ def validate(cfg: DictConfig) -> JobConfig:
             f"task.type={task_type.name}: {task_type.refuses.get('distill')}",
         )
         require(root.task.kind != "multi", "distill.teacher", teacher, "distillation of multi-task training is not supported")
-        require(root.task.modality == "text", "distill.teacher", teacher, "distillation is supported on text tasks only")
+        require(
+            root.task.modality in ("text", "image_text"),
+            "distill.teacher",
+            teacher,
+            "distillation is supported on text and image-text tasks only",
+        )
     check_output_dir(root.paths.output_dir)
     return JobConfig(root=root, strategy=strategy, teacher=teacher)
 

@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 
     from sweep.config.schema import TaskConfig
 
-NOT_YET = "not supported for task.type=image_text yet"
-
 
 class ImageText(TaskType):
     name = "image_text"
@@ -32,14 +30,7 @@ class ImageText(TaskType):
     head = "dual"
     select_targets = ("classes", "targets")  # each tower's features against the rows' classes (sweep/select/pairs.py)
     refuses_augment = "an image and its text are augmented as a pair, which no augmenter does yet: use augment=none"
-    refuses = {
-        # the vision tower takes pixels, never the token embeddings a soft prompt or prefix is made of
-        "prompt": "soft prompts feed token embeddings, which the vision tower does not take; use lora, partial, feature or full",
-        "ptuning": "P-tuning feeds token embeddings, which the vision tower does not take; use lora, partial, feature or full",
-        "prefix": "prefix tuning is built for a text model's vocabulary, which the vision tower has not; use lora or another weight method",
-        "distill": f"distillation from a larger dual encoder's similarity matrix is {NOT_YET}; use full, partial, feature, lit or lora",
-        "adalora": f"AdaLoRA's rank schedule follows one backbone; {NOT_YET}: use lora",
-    }
+    # the strategies a dual encoder cannot run are its family's refusals (sweep/models/families.py)
 
     def check_model(self, family: str, model_name: str) -> None:
         if family != "dual_encoder":
@@ -64,9 +55,8 @@ class ImageText(TaskType):
         return 0  # no head of labels: the towers' projections (model.projection_dim)
 
     def objective(self, label_names, fitted, task, distill=None):
-        from lightning_modules.image_text import Contrastive
+        from lightning_modules.image_text import Contrastive, ContrastiveDistillation
 
+        if distill is not None:  # a teacher dual encoder's similarity matrix (sweep/pipeline/dual_teacher.py)
+            return ContrastiveDistillation(len(label_names), distill.alpha, distill.temperature)
         return Contrastive(len(label_names))
-
-    def teacher_score(self, outputs: np.ndarray, labels: np.ndarray) -> tuple[str, float]:
-        raise ConfigError("strategy", NOT_YET, "distill")

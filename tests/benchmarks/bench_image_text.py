@@ -37,6 +37,11 @@ ARMS = [
 COLUMNS = ["val/zeroshot_acc", "test/zeroshot_acc", "test/i2t_r1", "test/i2t_r5", "test/t2i_r1", "test/t2i_r5", "train_time_s"]
 
 
+def slug(label: str) -> str:
+    """An arm's run name (Hydra's override grammar takes no parentheses or commas in a value)."""
+    return "".join(c if c.isalnum() else "_" for c in label)
+
+
 def pretrain_vision(out: Path, env_zoo: Path) -> None:
     if (env_zoo / "model" / "vit_fashion.yaml").exists():
         return
@@ -64,7 +69,7 @@ def main() -> None:
         for seed in args.seeds:
             cli(
                 "sweep.run", "task=tuxpaint_captions", "model=dual_encoder", f"model.vision={vision}", f"model.text={text}",
-                f"strategy={strategy}", f"seed={seed}", f"trainer.max_epochs={args.epochs}", f"tracking.run_name={label}|{seed}",
+                f"strategy={strategy}", f"seed={seed}", f"trainer.max_epochs={args.epochs}", f"tracking.run_name={slug(label)}.{seed}",
                 f"paths.output_dir={out}", *overrides, cwd=out,
             )  # fmt: skip
     report(out, args)
@@ -72,15 +77,19 @@ def main() -> None:
 
 def report(out: Path, args) -> None:
     by_arm: dict[str, list[dict]] = {}
-    for run in runs_of(out):
-        label = run.data.tags.get("mlflow.runName", "").rpartition("|")[0]
-        by_arm.setdefault(label, []).append(run.data.metrics)
+    seen = set()
+    for run in runs_of(out):  # newest first: an arm and seed run twice (a re-run benchmark) counts once
+        if run.data.tags.get("mlflow.runName") in seen or run.data.tags.get("state") != "finished":
+            continue
+        seen.add(run.data.tags.get("mlflow.runName"))
+        name = run.data.tags.get("mlflow.runName", "").rpartition(".")[0]
+        by_arm.setdefault(name, []).append(run.data.metrics)
     print(f"\nCPU: {cpu()}; task=tuxpaint_captions (599 train / 131 val / 55 test pairs; 10 held-out classes each for val and")
     print(f"test), {args.epochs} epochs, batch 32, seeds {args.seeds}; zero-shot accuracy balanced over the held-out classes\n")
     print("| arm | towers | " + " | ".join(COLUMNS) + " |")
     print("|---|---|" + "---|" * len(COLUMNS))
     for label, (vision, text), _, _ in ARMS:
-        metrics = by_arm.get(label, [])
+        metrics = by_arm.get(slug(label), [])
         cells = []
         for column in COLUMNS:
             values = [m[column] for m in metrics if column in m]
