@@ -82,7 +82,13 @@ def load_tower(root, config: ModelConfig, tower: str, cache_dir: Path):
         from sweep.tracking.store import tracking_uri
 
         uri = tracking_uri(root.tracking.uri, root.paths.output_dir)
-        kept, processor, metadata = load_saved_classifier(config.source, uri, cache_dir, headless_ok=True)
+        try:
+            kept, processor, metadata = load_saved_classifier(config.source, uri, cache_dir, headless_ok=True)
+        except ConfigError as error:  # named by the tower's key, not model.source
+            why = error.message
+            if "a kept dual encoder" in why:
+                why = "a kept dual encoder, not one tower: evaluate or train it on with model=saved model.source=<it>"
+            raise ConfigError(f"model.{tower}", why, config.source) from None
         check_tower_family(metadata["family"], tower, config.source)
         config.family = metadata["family"]
         return kept.backbone.train(), processor, metadata.get("pooling") or FAMILIES.get(config.family).pooling
