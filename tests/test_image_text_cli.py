@@ -35,9 +35,21 @@ def test_a_grid_of_dual_encoder_strategies_logs_recall_and_zero_shot_and_a_kept_
     source = f"model.source=runs:/{lora.info.run_id}/model"
     again = run_cli("task=tuxpaint_captions", "model=saved", source, "trainer.fit=false", *FP32, cwd=tmp_path, cache=cache_dir)
     assert again.returncode == 0, again.stderr[-3000:]
-    (evaluated,) = [run for run in all_runs(tmp_path)[1] if run.data.tags.get("model") == "saved"]
+    (evaluated,) = [run for run in all_runs(tmp_path)[1] if run.data.tags.get("model") == "saved"]  # before the onward ones
     for name in [m for m in METRICS if m.startswith("test/")] + ["test/loss"]:
         assert evaluated.data.metrics[name] == pytest.approx(lora.data.metrics[name], abs=1e-6), name
+
+    # trained on from the kept one with its image tower locked, kept again: the frozen tower is the kept one's
+    # (its base is runs:/<id>/model/vision), not its random source rebuilt, so it evaluates again to the same numbers
+    onward = run_cli("task=tuxpaint_captions", "model=saved", source, "strategy=lit", "tracking.save_model=always", *FP32,
+                     cwd=tmp_path, cache=cache_dir)  # fmt: skip
+    assert onward.returncode == 0, onward.stderr[-3000:]
+    (locked,) = [run for run in all_runs(tmp_path)[1] if run.data.tags.get("model") == "saved" and run.data.tags["strategy"] == "lit"]
+    again = run_cli("task=tuxpaint_captions", "model=saved", f"model.source=runs:/{locked.info.run_id}/model", "trainer.fit=false",
+                    *FP32, cwd=tmp_path, cache=cache_dir)  # fmt: skip
+    assert again.returncode == 0, again.stderr[-3000:]
+    reloaded = next(run for run in all_runs(tmp_path)[1] if run.data.tags.get("model.source") == f"runs:/{locked.info.run_id}/model")
+    assert reloaded.data.metrics["test/loss"] == pytest.approx(locked.data.metrics["test/loss"], abs=1e-6)
 
     # distillation: the pair's best kept run (by name) teaches a student of the same towers
     taught = run_cli(*TOWERS, "strategy=distill", "distill.teacher=tiny_vit+tiny_bert", *FP32, cwd=tmp_path, cache=cache_dir)

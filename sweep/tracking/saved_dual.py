@@ -67,7 +67,8 @@ def load_dual(source: str, tracking_uri: str, cache_dir: Path):
     towers, processors, configs = {}, {}, {}
     for name in metadata["towers"]:
         towers[name], processors[name], saved = load_folder(folder / name, tracking_uri, Path(cache_dir), source)
-        configs[name] = ModelConfig(name=f"{name} of {source}", source=saved["base"]["source"], family=saved["family"])
+        # the tower as kept (runs:/<id>/model/<tower>): a tower this job leaves frozen is kept as "base", rebuilt from it
+        configs[name] = ModelConfig(name=f"{name} of {source}", source=f"{source.rstrip('/')}/{name}", family=saved["family"])
     model = DualEncoder(towers["vision"], towers["text"], temperature=1.0)
     with torch.no_grad():
         model.logit_scale.fill_(metadata["logit_scale"])
