@@ -24,6 +24,8 @@ from lightning_modules.classification import SequenceClassificationModule
 from lightning_modules.objectives import Objective
 
 RECALL_AT = (1, 5)
+# what the dual encoder reads of a batch; a frozen tower's cached pooled output stands for its input
+DUAL_INPUTS = ("input_ids", "attention_mask", "pixel_values", "vision_features", "text_features")
 
 
 def info_nce(pairs: torch.Tensor) -> torch.Tensor:
@@ -114,6 +116,9 @@ class DualEncoderModule(SequenceClassificationModule):
     def __init__(self, model, objective: Contrastive, param_groups, schedule, prompts: dict[str, torch.Tensor]):
         super().__init__(model, objective, param_groups, schedule)
         self.prompts = prompts  # the tokenized class prompts: input_ids, attention_mask [classes, length]
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        return self.model(**{key: batch[key] for key in DUAL_INPUTS if key in batch})
 
     def embed_prompts(self) -> None:
         with torch.no_grad():

@@ -35,17 +35,19 @@ class DualEncoder(nn.Module):
     def towers(self) -> dict[str, SequenceClassifier]:
         return {"vision": self.vision, "text": self.text}
 
-    def encode_image(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.vision(pixel_values=pixel_values).float(), dim=-1)
+    def encode_image(self, pixel_values: torch.Tensor | None = None, features: torch.Tensor | None = None) -> torch.Tensor:
+        """``features``: the frozen vision backbone's pooled output, computed once (sweep/pipeline/dual.py)."""
+        return F.normalize(self.vision(pixel_values=pixel_values, features=features).float(), dim=-1)
 
-    def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.text(input_ids=input_ids, attention_mask=attention_mask).float(), dim=-1)
+    def encode_text(self, input_ids=None, attention_mask=None, features: torch.Tensor | None = None) -> torch.Tensor:
+        return F.normalize(self.text(input_ids=input_ids, attention_mask=attention_mask, features=features).float(), dim=-1)
 
-    def forward(self, input_ids=None, attention_mask=None, pixel_values=None) -> torch.Tensor:
+    def forward(self, input_ids=None, attention_mask=None, pixel_values=None, vision_features=None, text_features=None) -> torch.Tensor:
         """[B, 2, D]: the images' unit embeddings x exp(scale), the texts' unit embeddings (``images @ texts.T`` is the
-        logit matrix: lightning_modules/image_text.py)."""
+        logit matrix: lightning_modules/image_text.py). A frozen tower's pooled features, where given, stand for its input."""
         scale = self.logit_scale.clamp(max=MAX_LOGIT_SCALE).exp()
-        return torch.stack([self.encode_image(pixel_values) * scale, self.encode_text(input_ids, attention_mask)], dim=1)
+        images = self.encode_image(pixel_values, vision_features) * scale
+        return torch.stack([images, self.encode_text(input_ids, attention_mask, text_features)], dim=1)
 
 
 def tower(backbone: nn.Module, projection_dim: int, pooling: str) -> SequenceClassifier:

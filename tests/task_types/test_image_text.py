@@ -205,3 +205,19 @@ def test_distillation_matches_the_teachers_similarity_matrix_and_is_infonce_with
     assert ContrastiveDistillation(3, alpha=1.0, temperature=2.0).loss(student, other, "train").item() == pytest.approx(
         info_nce(student).item()
     )
+
+
+def test_a_frozen_towers_features_are_computed_once_and_stand_for_its_input(job_config):
+    from sweep.pipeline.build import build
+
+    small = ["task.train_size=64", "task.val_size=32", "task.test_size=32"]
+    lit = build(job_config(*TINY_TOWERS, *small, "strategy=lit"))
+    batch = next(iter(lit.loaders["val"]))
+    assert "vision_features" in batch and "text_features" not in batch  # the text tower trains: it runs every step
+    model = lit.model.eval()
+    with torch.no_grad():
+        cached = model(batch["input_ids"], batch["attention_mask"], vision_features=batch["vision_features"])
+        computed = model(batch["input_ids"], batch["attention_mask"], pixel_values=batch["pixel_values"])
+    assert torch.allclose(cached, computed, atol=1e-5)
+    feature = build(job_config(*TINY_TOWERS, *small, "strategy=feature"))
+    assert {"vision_features", "text_features"} <= set(next(iter(feature.loaders["train"])))
