@@ -105,7 +105,7 @@ def build_dual(job: JobConfig, sources=None):
     from sweep.data.pipelines import pad_id
     from sweep.data.tasks import load_splits
     from sweep.models.dual_encoder import DualEncoder, tower
-    from sweep.pipeline.build import Built
+    from sweep.pipeline.built import Built
     from sweep.pipeline.fingerprint import data_digest
     from sweep.strategies import STRATEGIES
     from sweep.strategies.base import freeze

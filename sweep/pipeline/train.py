@@ -16,7 +16,7 @@ from lightning_modules.callbacks import RestoreBestWeights
 from lightning_modules.classification import SequenceClassificationModule
 from lightning_modules.schedule import Schedule
 from lightning_modules.validation import ValidationPlan, ValidationSchedule
-from sweep.pipeline.build import Built
+from sweep.pipeline.built import Built
 from sweep.pipeline.optim import param_groups
 from sweep.runtime.console import interactive, quiet_libraries
 
