@@ -2,7 +2,7 @@
 after each strategy, and pre-trained towers against random ones on the same budget.
 
     python tests/benchmarks/bench_image_text.py [--task tuxpaint_captions|fashion_captions] [--seeds 0 1 2]
-        [--epochs 10] [--out DIR] [--report]
+        [--epochs 10] [--out DIR] [--arms LABEL ...] [--report]
 
 The vision tower is ``vit_small`` pre-trained here first (once per --out folder) by ``python -m sweep.pretrain
 ... pretrain.objective=image_classification``: for ``tuxpaint_captions`` (real captions) on all of Fashion-MNIST's
@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench_image_text"))
     parser.add_argument("--report", action="store_true", help="only print the table of the runs already in --out")
+    parser.add_argument("--arms", nargs="+", default=None, help="run only the arms whose label starts with one of these")
     args = parser.parse_args()
     out = args.out.resolve()
     if args.report:
@@ -79,6 +80,8 @@ def main() -> None:
     os.environ["SWEEP_ZOO_DIR"] = str(out / "zoo")  # where pretrain.save_as writes, and model.vision=<its name> reads
     pretrain_vision(out, *VISION[args.task])
     for label, (vision, text), strategy, overrides in ARMS:
+        if args.arms and not any(label.startswith(prefix) for prefix in args.arms):
+            continue
         vision = VISION[args.task][0] if vision == "<vision>" else vision
         for seed in args.seeds:
             cli(
