@@ -95,13 +95,23 @@ FAMILIES.register("dual_encoder")(
 )
 
 
+# strategies made for two towers (sweep/strategies/lit.py): every family of one model refuses them
+TWO_TOWER_STRATEGIES = {"lit": "locked-image tuning locks a dual encoder's image tower: for model=dual_encoder only"}
+
+
+def refusals(family_name: str) -> dict[str, str]:
+    """The strategies the family cannot run, each with why."""
+    family = FAMILIES.get(family_name)
+    return dict(family.refuses) if family.modality == "image_text" else {**TWO_TOWER_STRATEGIES, **family.refuses}
+
+
 def check_family(family_name: str, model_name: str, task: TaskConfig, strategy: str, strategies: list[str]) -> None:
     """The family reads the task's rows and can run the strategy (``strategies``: every known name, for the message)."""
     check_reads(family_name, model_name, task)
-    family = FAMILIES.get(family_name)
-    if strategy in family.refuses:
-        allowed = ", ".join(sorted(set(strategies) - set(family.refuses)))
-        raise ConfigError("strategy", f"family {family_name} cannot run it: {family.refuses[strategy]} (allowed: {allowed})", strategy)
+    refused = refusals(family_name)
+    if strategy in refused:
+        allowed = ", ".join(sorted(set(strategies) - set(refused)))
+        raise ConfigError("strategy", f"family {family_name} cannot run it: {refused[strategy]} (allowed: {allowed})", strategy)
 
 
 def check_reads(family_name: str, model_name: str, task: TaskConfig) -> None:

@@ -53,7 +53,7 @@ def validate(cfg: DictConfig) -> JobConfig:
     check_modality(root.model, root.task, name)
     task_type = check_task_type(root, name)
     check_augment(root.augment, name, strategy_cls.frozen_features, root.task.modality)
-    check_dual_encoder(root, strategy_cls, name, vars(strategy))
+    check_dual_encoder(root, name, vars(strategy))
     refusal = task_type.augment_refusal(root.model.family)
     if root.augment.name != "none" and refusal:
         require(False, "augment", root.augment.name, f"task.type={task_type.name}: {refusal}; use augment=none")
@@ -79,9 +79,9 @@ def validate(cfg: DictConfig) -> JobConfig:
     return JobConfig(root=root, strategy=strategy, teacher=teacher)
 
 
-def check_dual_encoder(root: RootConfig, strategy_cls, strategy: str, strategy_config) -> None:
-    """A dual encoder's towers read images and text (each a known model); a strategy that names towers (LiT) runs on
-    dual encoders only."""
+def check_dual_encoder(root: RootConfig, strategy: str, strategy_config) -> None:
+    """A dual encoder's towers read images and text (each a known model); per-tower depths only where the strategy has a
+    depth. (A strategy of two towers on one model is its family's refusal: sweep/models/families.py.)"""
     kept = root.model.source.startswith("runs:/")
     if root.model.family == "dual_encoder" and not kept:
         from sweep.pipeline.dual import tower_config
@@ -94,10 +94,6 @@ def check_dual_encoder(root: RootConfig, strategy_cls, strategy: str, strategy_c
             require("freeze_depth" in strategy_config, "model.tower_freeze_depth", depths, message)
         # the pair is the model a user compares (tags, the comparison table, the report): vit_small+minilm_l6
         root.model.name = f"{root.model.vision}+{root.model.text}"
-    if strategy_cls.towers is not None and not kept:
-        require(
-            root.model.family == "dual_encoder", "strategy", strategy, "locks a dual encoder's image tower: for model=dual_encoder only"
-        )
 
 
 def check_task_type(root: RootConfig, strategy: str):

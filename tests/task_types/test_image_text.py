@@ -104,7 +104,7 @@ def test_a_one_tower_model_on_image_text_rows_is_told_to_use_a_dual_encoder(job_
 
 
 def test_lit_runs_on_dual_encoders_only(job_config):
-    with pytest.raises(ConfigError, match="locks a dual encoder's image tower"):
+    with pytest.raises(ConfigError, match="locks a dual encoder's image tower: for model=dual_encoder only .allowed: adalora, "):
         job_config("strategy=lit", "model=tiny_bert")
     job = job_config(*TINY_TOWERS, "strategy=lit")
     assert job.strategy.name == "lit"
