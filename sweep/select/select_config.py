@@ -139,10 +139,11 @@ def validate_select(cfg: DictConfig) -> Plan:
 
 
 def model_options() -> list[str]:
-    """The model group's names: conf/model/ and the zoo folder of sweep.pretrain (as sweep.run sees them)."""
+    """The model group's names: conf/model/ and the zoo folder of sweep.pretrain (as sweep.run sees them); not a dual
+    encoder's file, whose candidates are its tower pairs (sweep/select/pairs.py)."""
     from sweep.config.groups import CONF, group_options, zoo_dir
 
-    return group_options("model", [CONF, zoo_dir()]) or []
+    return [name for name in group_options("model", [CONF, zoo_dir()]) or [] if model_node(name).get("family") != "dual_encoder"]
 
 
 def model_node(name: str) -> dict:
