@@ -102,9 +102,11 @@ def _resolve(user: list[str]) -> Night:
             raise ConfigError(
                 "nightly", f"cell model={model} strategy={strategy}: {error}", f"{nightly.models} x {nightly.strategies}"
             ) from None
-    plan = plan_search(  # the sweeper's own checks, the searched keys of every strategy included
-        config, [arg for arg in search_overrides if not arg.startswith("hydra")], lambda extra: compose([*search_overrides, *extra])
-    )
+    # the sweeper's own checks, the searched keys of every strategy included; plan_search adds the plain overrides to what
+    # it composes (as the sweeper's Hydra composes from the files and hydra.* alone): given here once, not twice
+    arguments = [arg for arg in search_overrides if not arg.startswith("hydra")]
+    hydra_only = [arg for arg in search_overrides if arg.startswith("hydra")]
+    plan = plan_search(config, arguments, lambda extra: compose([*hydra_only, *extra]))
     search = plan.search
     return Night(
         nightly, date, name, plan.storage_url, tracking_uri(root.tracking.uri, root.paths.output_dir), root.tracking.experiment,

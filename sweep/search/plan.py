@@ -62,8 +62,9 @@ STRATEGY_SPACES = "search.strategy_spaces."
 
 
 def plan_search(config: DictConfig, arguments: list[str], compose: Callable[[list[str]], DictConfig] | None = None) -> SearchPlan:
-    """``compose(overrides)``: the config a trial composes with those overrides, to check the searched keys
-    of strategies other than the default (None: those are checked trial by trial)."""
+    """``compose(overrides)``: a config composed from the config files (and hydra.*) with those overrides alone, as
+    Hydra's ``load_sweep_config`` composes; the command's plain overrides are added to them here. It checks the searched
+    keys of strategies other than the default (None: those are checked trial by trial)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     from sweep.pipeline.validate import validate
