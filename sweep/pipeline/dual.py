@@ -130,7 +130,6 @@ def build_dual(job: JobConfig, sources=None):
         from sweep.tracking.store import tracking_uri
 
         model, processors, configs = load_dual(root.model.source, tracking_uri(root.tracking.uri, root.paths.output_dir), cache_dir)
-        model.train()
     else:
         towers, processors = {}, {}
         for name, config in configs.items():
