@@ -77,6 +77,17 @@ def test_auto_precision_reads_the_hardware(monkeypatch, flags, cuda, expected):
     assert hardware.resolve_precision("auto", "cpu") == ("bf16-mixed" if flags & {"avx512_bf16", "amx_bf16"} else "32-true")
 
 
+def test_auto_precision_takes_no_emulated_bf16_on_a_gpu(monkeypatch):
+    """A V100 or T4 emulates bf16, slower than fp32: torch's is_bf16_supported() says True there unless asked for native."""
+    import torch
+
+    import sweep.runtime.hardware as hardware
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
+    assert hardware.resolve_precision("auto", "gpu") == "32-true"
+
+
 def test_every_validation_metric_is_reported_at_the_best_step(job_config):
     """Secondary objectives come from the step whose weights are kept and tested, not the last one."""
     from sweep.pipeline.build import build

@@ -58,7 +58,8 @@ def resolve_precision(precision: str, accelerator: str) -> str:
 
     device = device_type(accelerator)
     if device == "cuda":
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "32-true"
+        # emulated bf16 (V100, T4: torch counts it as supported by default) is slower than fp32: native only
+        return "bf16-mixed" if torch.cuda.is_bf16_supported(including_emulation=False) else "32-true"
     if device == "cpu" and any(flag in cpu_flags() for flag in BF16_CPU_FLAGS):
         return "bf16-mixed"
     return "32-true"
