@@ -75,8 +75,13 @@ class SequenceClassificationModule(pl.LightningModule):
 
     def log_metrics(self, stage: str) -> None:
         """At the end of each epoch or evaluation: the objective's metrics since the last one."""
-        # torchmetrics already synced them across DDP ranks (the same on all): averaging identical values keeps them
-        self.log_dict(self.objective.compute(stage), prog_bar=stage != "train", sync_dist=True)
+        # torchmetrics already synced them across DDP ranks (the same on all): averaging identical values keeps them.
+        # On this module's device: an objective may compute on the CPU (generation's float64 scores), and NCCL, DDP's
+        # backend on GPUs, reduces no CPU tensor. MPS has no float64.
+        dtype = {torch.float64: torch.float32} if self.device.type == "mps" else {}
+        computed = self.objective.compute(stage)
+        on_device = {key: value.to(self.device, dtype.get(value.dtype, value.dtype)) for key, value in computed.items()}
+        self.log_dict(on_device, prog_bar=stage != "train", sync_dist=True)
         if stage in self.example_logs:
             finish = functools.partial(self.objective.finish_examples, stage)
             self.example_tables[stage] = self.example_logs[stage].table(self.example_formulas(stage), finish)
