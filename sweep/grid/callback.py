@@ -85,7 +85,7 @@ class MlflowSweepCallback(Callback):
         uri = tracking_uri(root.tracking.uri, root.paths.output_dir)
         check_reachable(uri)
         quiet_libraries()
-        client, experiment_id = client_and_experiment(uri, root.tracking.experiment, root.paths.output_dir)
+        client, experiment_id = client_and_experiment(uri, root.tracking.experiment, root.paths.output_dir, root.paths.cache_dir)
         close_orphans(client, experiment_id)
         save_runs_view(client, experiment_id, root.trainer.monitor, root.trainer.mode)
         self.started = time.time() - 1.0  # file times may be a little behind the clock

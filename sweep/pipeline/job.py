@@ -204,7 +204,7 @@ def train_and_record(job: JobConfig, uri: str, binding, built, cfg: DictConfig, 
 
     root = job.root
     name = run_name(root.model.name, job.strategy.name, root.tracking.run_name, context)
-    client, experiment_id = client_and_experiment(uri, root.tracking.experiment, root.paths.output_dir)
+    client, experiment_id = client_and_experiment(uri, root.tracking.experiment, root.paths.output_dir, root.paths.cache_dir)
     if not context.multirun:  # a sweep repairs once, at its start
         close_orphans(client, experiment_id)
     tags = tags_of(job, context, binding)

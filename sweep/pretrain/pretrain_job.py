@@ -152,7 +152,7 @@ def run_pretrain(cfg: DictConfig) -> str:
     prepared, uri = prepare(cfg)
     root = prepared.root
     context = JobContext.from_hydra()
-    client, experiment_id = client_and_experiment(uri, root.tracking.experiment, root.paths.output_dir)
+    client, experiment_id = client_and_experiment(uri, root.tracking.experiment, root.paths.output_dir, root.paths.cache_dir)
     close_orphans(client, experiment_id)
     objective = root.pretrain.objective
     tags = {

@@ -79,7 +79,7 @@ def run_halving(cfg: DictConfig, plan, uri: str):
     trainer = validate(next(iter(plan.arms.values()))).root.trainer  # every arm: the same task, monitor and mode
     _, strategies = strategies_of(select)
     candidates = list(root.candidates)
-    client, experiment_id = client_and_experiment(uri, root.tracking.experiment, root.paths.output_dir)
+    client, experiment_id = client_and_experiment(uri, root.tracking.experiment, root.paths.output_dir, root.paths.cache_dir)
     close_orphans(client, experiment_id)
     tags = {
         "sweep.kind": "select",

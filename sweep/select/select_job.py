@@ -50,7 +50,7 @@ def run_select(cfg: DictConfig, prepared=None) -> Selection:
     root = plan.root
     header, order = frozen_scores(plan)
 
-    client, experiment_id = client_and_experiment(uri, root.tracking.experiment, root.paths.output_dir)
+    client, experiment_id = client_and_experiment(uri, root.tracking.experiment, root.paths.output_dir, root.paths.cache_dir)
     metric, mode = root.select.metric, root.select.mode
     finetuned = finetuned_results(client, experiment_id, root.task.name, list(plan.jobs), metric, mode)
     taus = {name: weighted_tau({item.name: item.scores[name] for item in order}, finetuned, mode) for name in root.scores}

@@ -79,7 +79,7 @@ class SearchTracking:
 
         root = typed(RootConfig, job_container(config))  # the sweeper validated the whole config before
         uri = tracking_uri(root.tracking.uri, root.paths.output_dir)
-        client, experiment_id = client_and_experiment(uri, root.tracking.experiment, root.paths.output_dir)
+        client, experiment_id = client_and_experiment(uri, root.tracking.experiment, root.paths.output_dir, root.paths.cache_dir)
         close_orphans(client, experiment_id, grace_period)
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)

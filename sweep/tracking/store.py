@@ -69,17 +69,22 @@ def bound_http_retries() -> None:
         os.environ.setdefault(key, value)
 
 
-def client_and_experiment(uri: str, experiment: str, output_dir: str):
+def client_and_experiment(uri: str, experiment: str, output_dir: str, cache_dir: str | None = None):
     """An MlflowClient and the experiment id, creating the experiment (and a fresh store) if needed,
-    marked as model training (sweep/tracking/ui.py)."""
+    marked as model training (sweep/tracking/ui.py). With ``cache_dir``, a fresh local sqlite store is a copy
+    of an empty one made once (sweep/tracking/fresh_store.py) rather than migrated again."""
     from mlflow.tracking import MlflowClient
 
     from sweep.runtime.locks import file_lock
+    from sweep.tracking.fresh_store import seed_store
     from sweep.tracking.ui import EXPERIMENT_TAGS, mark_training
 
     # several processes creating one fresh sqlite store at once crash ("table ... already exists"):
     # the first creates it under a lock, the others wait and find it made
-    with file_lock(sqlite_file(uri)):
+    store = sqlite_file(uri)
+    with file_lock(store):
+        if store is not None and cache_dir is not None and str(store) != ":memory:":
+            seed_store(store, cache_dir)
         client = MlflowClient(tracking_uri=uri)
         client.search_experiments(max_results=1)  # creates the tables of a fresh store
     found = client.get_experiment_by_name(experiment)
