@@ -1,5 +1,7 @@
 """End to end through the real CLI, in subprocesses, against the real MLflow sqlite store."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -178,6 +180,17 @@ def test_bad_input_fails_clearly_and_records_nothing(tmp_path, args, message):
     assert "Traceback" not in result.stderr
     assert "hunter2" not in result.stderr + result.stdout
     assert_nothing_recorded(tmp_path)
+
+
+def test_a_bad_value_is_refused_without_importing_the_training_stack(tmp_path):
+    """Config errors answer in about a second: validating imports no Lightning, torch, MLflow or transformers (the
+    AdaLoRA strategy's Lightning callback once made every bad value cost the 6 s of importing Lightning)."""
+    probe = "import sys, runpy; sys.argv = ['x', 'optim.batch_size=0']\ntry:\n    runpy.run_module('sweep.run', run_name='__main__')\n"
+    probe += "except SystemExit as e:\n    print('exit', e.code)\n"
+    probe += "print(sorted(m for m in ('pytorch_lightning', 'torch', 'mlflow', 'transformers', 'peft', 'optuna') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert "optim.batch_size" in result.stderr
+    assert result.stdout.strip().splitlines()[-2:] == ["exit 2", "[]"], result.stdout + result.stderr[-2000:]
 
 
 def test_help_lists_the_config_groups(tmp_path):
