@@ -20,7 +20,7 @@ SMOKE = {
     "hardware": ["fp32 matmul ceiling", "fp32 fine-tuning epoch, achieved", "fp32 fine-tuning epoch, share of the fp32 ceiling"],
     "feature_cache": ["feature epoch: recomputed backbone / cached features"],
     "partial_prefix": ["freeze_depth=3: epoch with the prefix cache"],
-    "search": ["(a) / (b) wall time", "(a) / (c) wall time"],
+    "search": ["(a) / (c) wall time, medians over sampler seeds", "(c) HF Trainer.hyperparameter_search: process wall time"],
     "scaling": ["1k Rotten Tomatoes (1,000 rows): training time per row"],
     "workers": ["2 workers x 1 thread / 1 worker x 2 threads: wall time"],
 }  # fmt: skip

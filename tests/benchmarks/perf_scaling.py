@@ -16,10 +16,11 @@ start-up, the first step's warm-up and the validation are not in it. Linear mean
 rows): what grows with the data besides the steps (reading, splitting, the cache hit's load, the
 sampler's batches) shows in the job's preparation time, reported beside it.
 
-Each size runs twice: a first job tokenizes and fills the token cache (1 step), the second is the
-cache hit measured: its time (``train_time_s``, ``optimizer_steps``, ``prepare_*`` from its MLflow run)
-and the peak RSS of its whole process (the kernel's ru_maxrss of the child, from ``os.wait4``): flat
-means the second job of a sweep costs no more memory on 100k rows than on 1k.
+Each size runs a first job that tokenizes and fills the token cache (1 step), then ``repeats`` cache-hit jobs
+(seeds 42, 43, ...: other batches each time), interleaved across the sizes; the figures are their medians. Each
+hit: its time (``train_time_s``, ``optimizer_steps``, ``prepare_*`` from its MLflow run) and the peak RSS of its
+whole process (the kernel's ru_maxrss of the child, from ``os.wait4``): flat means the second job of a sweep
+costs no more memory on 100k rows than on 1k.
 """
 
 from __future__ import annotations
@@ -113,48 +114,72 @@ def step_time(run_id: str, folder: Path) -> float:
     return (last.timestamp - first.timestamp) / 1000 / (last.step - first.step)
 
 
-def measure(name: str, task: list[str], steps: int, work: Path) -> dict:
-    from tests.benchmarks.common import runs
-
+def prepare(name: str, task: list[str], work: Path) -> dict:
+    """The size's folder and its cold job: it tokenizes and fills the token cache (1 step)."""
     folder = work / name.replace(" ", "-")
     folder.mkdir()
     common = ["model=minilm_l3", f"optim.batch_size={BATCH}", "trainer.max_epochs=1", *task]
     cold_wall, cold_rss = job([*common, "trainer.max_steps=1"], folder)
-    wall, rss = job([*common, f"trainer.max_steps={steps}", "trainer.log_every_n_steps=1"], folder)
-    first, hit = sorted(runs(folder), key=lambda run: run.info.start_time)
+    return {"name": name, "folder": folder, "common": common, "cold_wall": cold_wall, "cold_rss": cold_rss, "hits": []}
+
+
+def measure(size: dict, steps: int, seed: int) -> None:
+    """One cache-hit job of ``size`` (seed ``seed``: other batches each repeat), added to ``size["hits"]``."""
+    from tests.benchmarks.common import runs
+
+    folder = size["folder"]
+    wall, rss = job([*size["common"], f"seed={seed}", f"trainer.max_steps={steps}", "trainer.log_every_n_steps=1"], folder)
+    hit = max(runs(folder), key=lambda run: run.info.start_time)
     metrics = hit.data.metrics
     if metrics["prepare_token_cache_hits"] != 3 or metrics["optimizer_steps"] != steps:
-        raise RuntimeError(f"{name}: the measured job was to hit the token cache and train {steps} steps: {metrics}")
+        raise RuntimeError(f"{size['name']}: the measured job was to hit the token cache and train {steps} steps: {metrics}")
+    size["hits"].append({"per_step": step_time(hit.info.run_id, folder), "metrics": metrics, "wall": wall, "rss": rss})
+    print(f"  {size['name']} (seed {seed}): {size['hits'][-1]['per_step']:.3f} s/step, peak RSS {rss:,.0f} MB", flush=True)
+
+
+def summary(size: dict) -> dict:
+    """The medians of the size's repeats, and what every repeat shares (rows, tokens)."""
+    from statistics import median
+
+    from tests.benchmarks.common import runs
+
+    hits = size["hits"]
+    metrics = hits[len(hits) // 2]["metrics"]
     rows = int(metrics["data_train_rows"])
-    per_step = step_time(hit.info.run_id, folder)
-    tokens = train_tokens(folder / "outputs" / "cache", rows) / rows
-    found = {
-        "name": name,
+    cold = min(runs(size["folder"]), key=lambda run: run.info.start_time)
+    per_step = median(hit["per_step"] for hit in hits)
+    tokens = train_tokens(size["folder"] / "outputs" / "cache", rows) / rows
+    return {
+        "name": size["name"],
         "rows": rows,
+        "repeats": len(hits),
+        "spread": (min(hit["per_step"] for hit in hits), max(hit["per_step"] for hit in hits)),
         "tokens_per_row": tokens,
         "per_step": per_step,
         "per_row_ms": 1000 * per_step / BATCH,
         "per_ktoken_ms": 1000 * per_step / (BATCH * tokens) * 1000,
         "epoch_s": per_step * -(-rows // BATCH),
-        "train_time_s": metrics["train_time_s"],
+        "train_time_s": median(hit["metrics"]["train_time_s"] for hit in hits),
         "prepare_s": sum(metrics.get(f"prepare_{key}", 0) for key in ("load_data_s", "load_model_s", "tokenize_s")),
         "load_data_s": metrics["prepare_load_data_s"],
         "tokenize_s": metrics["prepare_tokenize_s"],
-        "rss": rss,
-        "train_rss": metrics["peak_memory_mb"],
-        "wall": wall,
-        "cold_wall": cold_wall,
-        "cold_rss": cold_rss,
-        "cold_tokenize_s": first.data.metrics["prepare_tokenize_s"],
+        "rss": median(hit["rss"] for hit in hits),
+        "train_rss": median(hit["metrics"]["peak_memory_mb"] for hit in hits),
+        "wall": median(hit["wall"] for hit in hits),
+        "cold_wall": size["cold_wall"],
+        "cold_rss": size["cold_rss"],
+        "cold_tokenize_s": cold.data.metrics["prepare_tokenize_s"],
     }
-    print(f"  {name}: {found['per_step']:.3f} s/step, peak RSS {rss:,.0f} MB (cold job {cold_rss:,.0f} MB)", flush=True)
-    return found
 
 
 @benchmark("scaling")
 def scaling(settings: Settings) -> list[Figure]:
     steps = 4 if settings.quick else 32
-    measured = [measure(name, task, steps, settings.work) for name, task in cases(settings.quick, settings.work).items()]
+    sizes = [prepare(name, task, settings.work) for name, task in cases(settings.quick, settings.work).items()]
+    for repeat in range(settings.repeats):  # interleaved: 1k, 4k, whole, 100k, 1k, ...: load drifts hit every size alike
+        for size in sizes:
+            measure(size, steps, seed=42 + repeat)
+    measured = [summary(size) for size in sizes]
     base = measured[0]
     figures = []
     for m in measured:
@@ -169,7 +194,8 @@ def scaling(settings: Settings) -> list[Figure]:
                 "ms",
                 goal=f"per token <= {LINEAR}x 1k's" if shown else "",
                 met=time_ratio <= LINEAR if shown else None,
-                detail=f"{m['per_step']:.3f} s/step from step 1 to {steps} ({m['train_time_s']:.1f} s in fit); "
+                detail=f"{m['per_step']:.3f} s/step from step 1 to {steps}, median of {m['repeats']} seeds "
+                f"({m['spread'][0]:.3f} to {m['spread'][1]:.3f}; {m['train_time_s']:.1f} s in fit); "
                 f"{m['tokens_per_row']:.1f} tokens/row: {m['per_ktoken_ms']:.2f} ms per 1k tokens, {time_ratio:.2f}x 1k's; "
                 f"epoch {m['epoch_s']:.0f} s extrapolated; "
                 f"preparing {m['prepare_s']:.1f} s (data {m['load_data_s']:.1f} s, tokens from cache {m['tokenize_s']:.2f} s, "
