@@ -93,3 +93,15 @@ def test_the_quick_suite_runs_every_benchmark_and_prints_its_figures(name, cache
         (row,) = [line for line in rows if f"| {figure}" in line]
         measured = float(row.split("|")[3].split()[0].replace(",", ""))
         assert math.isfinite(measured), row
+
+
+def test_the_suite_rewrites_its_table_and_keeps_the_sections_below_it(tmp_path):
+    from tests.benchmarks.suite import write_results
+
+    out = tmp_path / "RESULTS.md"
+    out.write_text("# Performance suite results\n\n| old | table |\n\n## Chaos\n\nkept by hand\n\n## Task types\n\nalso kept\n")
+    write_results(out, ["# Performance suite results", "", "| new | table |", ""])
+    assert out.read_text() == "# Performance suite results\n\n| new | table |\n\n## Chaos\n\nkept by hand\n\n## Task types\n\nalso kept\n"
+    fresh = tmp_path / "new.md"
+    write_results(fresh, ["# Performance suite results", "", "| t |"])
+    assert fresh.read_text() == "# Performance suite results\n\n| t |"

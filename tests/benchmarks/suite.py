@@ -171,11 +171,22 @@ def main(argv: list[str] | None = None) -> int:
     report = ["# Performance suite results", "", *machine(), "", *table(figures), ""]
     print("\n".join(report))
     if out is not None:
-        out.write_text("\n".join(report))
+        write_results(out, report)
         print(f"written: {out}")
     if args.readme:
         regenerate_readme(PERFORMANCE_PAGE, [*machine(), "", *table(figures)])
     return 0
+
+
+def write_results(out: Path, report: list[str]) -> None:
+    """The suite's table at the top of ``out``; the sections below it (``## ...``: the other benchmarks' write-ups,
+    kept by hand) stay as they are."""
+    kept = ""
+    if out.exists():
+        text = out.read_text()
+        at = text.find("\n## ")
+        kept = text[at + 1 :] if at >= 0 else ""
+    out.write_text("\n".join(report) + ("\n" + kept if kept else ""))
 
 
 # the page of the docs that shows the suite's table (README.md links to it), between these two markers
