@@ -105,3 +105,25 @@ def test_the_suite_rewrites_its_table_and_keeps_the_sections_below_it(tmp_path):
     fresh = tmp_path / "new.md"
     write_results(fresh, ["# Performance suite results", "", "| t |"])
     assert fresh.read_text() == "# Performance suite results\n\n| t |"
+
+
+def test_the_readme_gets_the_goals_of_the_results_table(tmp_path, monkeypatch):
+    import tests.benchmarks.suite as suite
+
+    page, readme = tmp_path / "performance.md", tmp_path / "README.md"
+    page.write_text(f"# Fast\n{suite.README_BEGIN}\nold\n{suite.README_END}\ntail\n")
+    readme.write_text(f"# sweep\n{suite.GOALS_BEGIN}\n{suite.GOALS_END}\n## Documentation\n")
+    monkeypatch.setattr(suite, "PERFORMANCE_PAGE", page)
+    monkeypatch.setattr(suite, "README", readme)
+    results = tmp_path / "RESULTS.md"
+    results.write_text(
+        "# Performance suite results\n\n- CPU: AMD EPYC\n\n"
+        "| benchmark | figure | measured | goal | met | how |\n|---|---|---|---|---|---|\n"
+        "| hardware | bf16 share | 40.2 % | >= 25 % | yes | 157 of 390 |\n| hardware | fp32 ceiling | 177 GFLOP/s |  |  | best |\n"
+        "\n## Chaos\n\n| not | this |\n"
+    )
+    assert suite.main(["--from-results", str(results)]) == 0
+    text = readme.read_text()
+    assert "- CPU: AMD EPYC" in text and "| hardware | bf16 share | 40.2 % | >= 25 % | yes |" in text
+    assert "fp32 ceiling" not in text and "| not | this |" not in text  # goals only, the suite's table only
+    assert "| hardware | fp32 ceiling | 177 GFLOP/s |  |  | best |" in page.read_text() and page.read_text().endswith("tail\n")
