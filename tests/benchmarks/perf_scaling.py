@@ -12,9 +12,10 @@ Whole epochs of 12k and 100k rows would take 5 and 40 minutes here, so every job
 ``trainer.max_steps`` (32: one whole epoch of the 1k rows; quick: 4) and the epoch time is the time per
 step times the epoch's batches. The time per step is read from the timestamps of the training loss,
 logged at every step (``trainer.log_every_n_steps=1``), from the first step to the last: the fit's
-start-up, the first step's warm-up and the validation are not in it. Linear means a flat time per row (per token for the longer synthetic
-rows): what grows with the data besides the steps (reading, splitting, the cache hit's load, the
-sampler's batches) shows in the job's preparation time, reported beside it.
+start-up, the first step's warm-up and the validation are not in it. Linear means a flat time per real token of
+the batches those steps trained (drawn again here as the job drew them: a large split's first steps train its
+longer rows, see ``timed_batches_tokens``): what grows with the data besides the steps (reading, splitting, the
+cache hit's load, the sampler's batches) shows in the job's preparation time, reported beside it.
 
 Each size runs a first job that tokenizes and fills the token cache (1 step), then ``repeats`` cache-hit jobs
 (seeds 42, 43, ...: other batches each time), interleaved across the sizes; the figures are their medians. Each
@@ -91,16 +92,34 @@ def cases(quick: bool, folder: Path) -> dict[str, list[str]]:
     return found
 
 
-def train_tokens(cache: Path, rows: int) -> int:
-    """Tokens of the training split, read from the token cache the first job wrote (the split of ``rows`` rows)."""
+def train_lengths(cache: Path, rows: int):
+    """Each training row's token count, read from the token cache the first job wrote (the split of ``rows`` rows)."""
     import numpy as np
 
     for path in (cache / "tokens").glob("*.npz"):
         with np.load(path) as stored:
             offsets = stored["offsets"]
         if len(offsets) - 1 == rows:
-            return int(offsets[-1])
+            return np.diff(offsets)
     raise RuntimeError(f"no cached split of {rows} rows under {cache}")
+
+
+def train_tokens(cache: Path, rows: int) -> int:
+    return int(train_lengths(cache, rows).sum())
+
+
+def timed_batches_tokens(lengths, seed: int, steps: int) -> tuple[float, float]:
+    """(real, padded) tokens per batch of the batches the step time covers (the 2nd to the last: the time runs from
+    the first step's loss to the last's), drawn as the job draws them: sweep/data/loaders.py's length-grouped sampler
+    with the job's seed. Why not the split's mean: the sampler sorts mega-batches of 50 batches longest first, so
+    the first 32 steps of a large split train its longer rows (and the longest batch of all comes first), while
+    32 steps of 1k rows are its whole epoch."""
+    import torch
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    order = list(LengthGroupedSampler(BATCH, lengths=lengths.tolist(), generator=torch.Generator().manual_seed(seed)))
+    batches = [lengths[order[i * BATCH : (i + 1) * BATCH]] for i in range(1, steps)]
+    return sum(int(b.sum()) for b in batches) / len(batches), sum(int(b.max()) * len(b) for b in batches) / len(batches)
 
 
 def step_time(run_id: str, folder: Path) -> float:
@@ -133,7 +152,11 @@ def measure(size: dict, steps: int, seed: int) -> None:
     metrics = hit.data.metrics
     if metrics["prepare_token_cache_hits"] != 3 or metrics["optimizer_steps"] != steps:
         raise RuntimeError(f"{size['name']}: the measured job was to hit the token cache and train {steps} steps: {metrics}")
-    size["hits"].append({"per_step": step_time(hit.info.run_id, folder), "metrics": metrics, "wall": wall, "rss": rss})
+    lengths = train_lengths(folder / "outputs" / "cache", int(metrics["data_train_rows"]))
+    real, padded = timed_batches_tokens(lengths, seed, steps)
+    per_step = step_time(hit.info.run_id, folder)
+    size["hits"].append({"per_step": per_step, "per_ktoken": per_step / real * 1000, "real": real, "padded": padded, "metrics": metrics,
+                         "wall": wall, "rss": rss})  # fmt: skip
     print(f"  {size['name']} (seed {seed}): {size['hits'][-1]['per_step']:.3f} s/step, peak RSS {rss:,.0f} MB", flush=True)
 
 
@@ -157,7 +180,9 @@ def summary(size: dict) -> dict:
         "tokens_per_row": tokens,
         "per_step": per_step,
         "per_row_ms": 1000 * per_step / BATCH,
-        "per_ktoken_ms": 1000 * per_step / (BATCH * tokens) * 1000,
+        "per_ktoken_ms": 1000 * median(hit["per_ktoken"] for hit in hits),  # per real token of the timed batches
+        "batch_tokens": median(hit["real"] for hit in hits),
+        "batch_padded": median(hit["padded"] for hit in hits),
         "epoch_s": per_step * -(-rows // BATCH),
         "train_time_s": median(hit["metrics"]["train_time_s"] for hit in hits),
         "prepare_s": sum(metrics.get(f"prepare_{key}", 0) for key in ("load_data_s", "load_model_s", "tokenize_s")),
@@ -196,7 +221,8 @@ def scaling(settings: Settings) -> list[Figure]:
                 met=time_ratio <= LINEAR if shown else None,
                 detail=f"{m['per_step']:.3f} s/step from step 1 to {steps}, median of {m['repeats']} seeds "
                 f"({m['spread'][0]:.3f} to {m['spread'][1]:.3f}; {m['train_time_s']:.1f} s in fit); "
-                f"{m['tokens_per_row']:.1f} tokens/row: {m['per_ktoken_ms']:.2f} ms per 1k tokens, {time_ratio:.2f}x 1k's; "
+                f"{m['tokens_per_row']:.1f} tokens/row; timed batches {m['batch_tokens']:.0f} real, {m['batch_padded']:.0f} padded: "
+                f"{m['per_ktoken_ms']:.2f} ms per 1k real tokens, {time_ratio:.2f}x 1k's; "
                 f"epoch {m['epoch_s']:.0f} s extrapolated; "
                 f"preparing {m['prepare_s']:.1f} s (data {m['load_data_s']:.1f} s, tokens from cache {m['tokenize_s']:.2f} s, "
                 f"cold {m['cold_tokenize_s']:.2f} s)",
