@@ -75,6 +75,8 @@ def client_and_experiment(uri: str, experiment: str, output_dir: str, cache_dir:
     of an empty one made once (sweep/tracking/fresh_store.py) rather than migrated again."""
     from mlflow.tracking import MlflowClient
 
+    import sqlite3
+
     from sweep.runtime.locks import file_lock
     from sweep.tracking.fresh_store import seed_store
     from sweep.tracking.ui import EXPERIMENT_TAGS, mark_training
@@ -84,7 +86,10 @@ def client_and_experiment(uri: str, experiment: str, output_dir: str, cache_dir:
     store = sqlite_file(uri)
     with file_lock(store):
         if store is not None and cache_dir is not None and str(store) != ":memory:":
-            seed_store(store, cache_dir)
+            try:
+                seed_store(store, cache_dir)
+            except (OSError, sqlite3.Error):  # a cache it cannot write, say: MLflow makes the store itself, as before
+                pass  # (the copy lands whole by a rename, or not at all)
         client = MlflowClient(tracking_uri=uri)
         client.search_experiments(max_results=1)  # creates the tables of a fresh store
     found = client.get_experiment_by_name(experiment)

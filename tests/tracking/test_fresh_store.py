@@ -50,3 +50,11 @@ def test_the_template_is_made_once_and_a_store_with_runs_is_never_replaced(tmp_p
     client_again, _ = client_and_experiment(f"sqlite:///{first}", "sweep", str(first.parent), str(cache))
     assert client_again.get_run(run).info.run_id == run
     assert [p.name for p in first.parent.iterdir() if "partial" in p.name or "making" in p.name] == []
+
+
+def test_a_cache_it_cannot_write_leaves_mlflow_to_make_the_store(tmp_path):
+    cache = tmp_path / "cache"
+    cache.write_text("a file where the cache folder would be")  # mkdir under it fails, as on a read-only cache
+    store = tmp_path / "out" / "mlflow.db"
+    client, experiment = client_and_experiment(f"sqlite:///{store}", "sweep", str(store.parent), str(cache))
+    assert client.get_experiment(experiment).name == "sweep"
