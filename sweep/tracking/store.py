@@ -73,9 +73,9 @@ def client_and_experiment(uri: str, experiment: str, output_dir: str, cache_dir:
     """An MlflowClient and the experiment id, creating the experiment (and a fresh store) if needed,
     marked as model training (sweep/tracking/ui.py). With ``cache_dir``, a fresh local sqlite store is a copy
     of an empty one made once (sweep/tracking/fresh_store.py) rather than migrated again."""
-    from mlflow.tracking import MlflowClient
-
     import sqlite3
+
+    from mlflow.tracking import MlflowClient
 
     from sweep.runtime.locks import file_lock
     from sweep.tracking.fresh_store import seed_store

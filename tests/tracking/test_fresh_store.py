@@ -8,9 +8,12 @@ from sweep.tracking.fresh_store import TEMPLATES, seed_store
 from sweep.tracking.store import client_and_experiment
 
 
-def tables(path) -> dict[str, str]:
+def tables(path) -> dict[str, list[str]]:
+    """Each table's and index's definition as a sorted list of its lines: MLflow's own migrations write a table's
+    constraints in no fixed order (two stores it makes in one process can differ so)."""
     with sqlite3.connect(path) as db:
-        return dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite_%'"))
+        rows = db.execute("SELECT name, sql FROM sqlite_master WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite_%'")
+        return {name: sorted(line.strip().rstrip(",") for line in (sql or "").splitlines()) for name, sql in rows}
 
 
 def test_a_seeded_store_is_the_store_mlflow_makes(tmp_path, monkeypatch):
