@@ -20,7 +20,10 @@ TEMPLATES = "mlflow-stores"  # under paths.cache_dir: <mlflow version>.db
 def seed_store(store: Path, cache_dir: str | Path) -> bool:
     """Copy the empty store of this MLflow version to ``store`` if ``store`` does not exist yet; True if copied.
     The caller holds the store's lock (sweep/tracking/store.py), so two jobs never seed one store."""
-    if store.exists():
+    if store.exists() or Path(cache_dir).resolve().is_relative_to(store.parent.resolve()):
+        # a cache inside the store's own folder (the default, outputs/cache beside outputs/mlflow.db) serves this one
+        # store: a template there would save nothing and take disk space; a cache shared by several output folders
+        # (paths.cache_dir set once for a project, a test session's, a benchmark's) is where copying pays
         return False
     from mlflow.version import VERSION
 

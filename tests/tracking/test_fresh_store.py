@@ -61,3 +61,11 @@ def test_a_cache_it_cannot_write_leaves_mlflow_to_make_the_store(tmp_path):
     store = tmp_path / "out" / "mlflow.db"
     client, experiment = client_and_experiment(f"sqlite:///{store}", "sweep", str(store.parent), str(cache))
     assert client.get_experiment(experiment).name == "sweep"
+
+
+def test_a_cache_inside_the_output_folder_makes_no_template(tmp_path):
+    """The default layout (outputs/cache beside outputs/mlflow.db): one store per cache, so a template would only
+    take disk space (a 3 MiB disk filled before the checkpoint the disk-full test writes)."""
+    out = tmp_path / "outputs"
+    client_and_experiment(f"sqlite:///{out / 'mlflow.db'}", "sweep", str(out), str(out / "cache"))
+    assert (out / "mlflow.db").exists() and not (out / "cache" / TEMPLATES).exists()
