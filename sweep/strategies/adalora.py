@@ -15,12 +15,9 @@ themselves.
 
 from __future__ import annotations
 
-import logging
-
 from sweep.strategies.base import STRATEGIES
 from sweep.strategies.peft_method import PeftMethod
 
-log = logging.getLogger("sweep")
 UNKNOWN_TOTAL = 10**9  # a placeholder PEFT accepts until the trainer says how many steps there are (on_train_start)
 
 
