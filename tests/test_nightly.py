@@ -43,9 +43,13 @@ def storage_of(out: Path) -> str:
 
 
 def night(out: Path, date: str):
+    """The night's study, read through the product's own opener: it takes the lock the nodes take while one
+    creates a fresh sqlite schema (a plain RDBStorage here raced node B's, "UNIQUE constraint failed")."""
     import optuna
 
-    return optuna.load_study(study_name=f"nightly-{date}", storage=storage_of(out))
+    from sweep.search.storage import open_storage
+
+    return optuna.load_study(study_name=f"nightly-{date}", storage=open_storage(storage_of(out)))
 
 
 def cells_run(study) -> dict:
