@@ -60,12 +60,12 @@ def running_runs(cwd: Path):
     return [r for r in parents + children if r.info.status == "RUNNING"]
 
 
-@pytest.mark.parametrize("signum, whole_group", [(signal.SIGINT, True), (signal.SIGTERM, False)], ids=["ctrl-c", "sigterm"])
-def test_a_signal_during_a_two_slot_search_loses_nothing(tmp_path, cache_dir, signum, whole_group):
+def interrupt_mid_trials(cwd: Path, cache: Path, signum: int, whole_group: bool) -> list:
+    """Start the search, signal it with both slots mid-trial, check that nothing is lost; the trials it ended."""
     import optuna
 
-    process = start(SEARCH, tmp_path, cache_dir)
-    wait_for(lambda: len(running_trials(tmp_path)) == 2, cwd=tmp_path)  # both slots mid-trial
+    process = start(SEARCH, cwd, cache)
+    wait_for(lambda: len(running_trials(cwd)) == 2, cwd=cwd)  # both slots mid-trial
     time.sleep(3)
     sent = time.time()
     if whole_group:  # a terminal's Ctrl-C: every process of the command gets it
@@ -77,16 +77,26 @@ def test_a_signal_during_a_two_slot_search_loses_nothing(tmp_path, cache_dir, si
     assert process.returncode == 128 + signum, err[-3000:]
     assert "interrupted by" in err and "Traceback" not in err
 
-    study = study_of(tmp_path)
+    study = study_of(cwd)
     interrupted = [t for t in study.trials if "interrupted" in t.user_attrs.get("error", "")]
-    assert len(interrupted) == 2 and all(t.state == optuna.trial.TrialState.FAIL for t in interrupted)
+    assert all(t.state == optuna.trial.TrialState.FAIL for t in interrupted)
     assert not any(t in counted(study) for t in interrupted)  # their budget returned
     assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
-    assert running_runs(tmp_path) == []
-    client, parents, children = mlflow_runs(tmp_path)
-    assert parents[0].data.tags["state"] == "interrupted" and parents[0].info.status == "KILLED"
+    assert running_runs(cwd) == []
+    client, parents, children = mlflow_runs(cwd)
+    assert len(parents) == 1 and parents[0].data.tags["state"] == "interrupted" and parents[0].info.status == "KILLED"
     states = {int(r.data.tags["optuna.trial"]): r.data.tags["state"] for r in children}
     assert all(states[t.number] == "interrupted" for t in interrupted)
+    return interrupted
+
+
+def test_a_signal_during_a_two_slot_search_loses_nothing(tmp_path, cache_dir):
+    """SIGTERM to the main process, then Ctrl-C to the whole group of the same command resumed: each time both
+    trials in flight end as interrupted and return to the budget; the same command a third time completes it."""
+    import optuna
+
+    assert len(interrupt_mid_trials(tmp_path, cache_dir, signal.SIGTERM, whole_group=False)) == 2
+    assert len(interrupt_mid_trials(tmp_path, cache_dir, signal.SIGINT, whole_group=True)) == 4  # the resumed parent too
 
     # the same command again: the budget completes exactly
     again = start(SEARCH, tmp_path, cache_dir)
