@@ -77,8 +77,9 @@ def open_storage(url: str, heartbeat: tuple[int, int] | None = None, on_stale: C
             with file_lock(path), warnings.catch_warnings():  # local processes: one creates a fresh sqlite schema
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # the heartbeat arguments
                 return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url), **beats)
-        except Exception as e:  # another worker was creating the same schema at this moment (servers; and sqlite, once
-            # seen in a full test run: alembic's version row inserted twice, "UNIQUE constraint failed")
+        except Exception as e:  # another worker was creating the same schema at this moment (servers; and sqlite, where
+            # a reader that does not take file_lock races the creator: alembic's version row inserted twice, "UNIQUE
+            # constraint failed", seen in a test that read a night's study with a plain RDBStorage)
             if attempt == 4 or not any(race in str(e) for race in SCHEMA_RACES):
                 raise
             time.sleep(0.5 * (attempt + 1))
