@@ -24,9 +24,11 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# one session: the cluster's tests are one xdist group (one cluster on fixed ports, its tests in turn on one worker;
+# they skip, with the reason, without root) and spend most of their time waiting on SLURM, so a third worker runs
+# them beside the two that keep the 2 cores busy with the rest (tests/conftest.py gives each worker its share of threads)
 test: lint
-	$(BIN)/python -m pytest -q -rs -n 2 --dist loadgroup --durations=10 -m "not cluster"
-	$(BIN)/python -m pytest -q -rs --durations=5 -m cluster   # one cluster, on fixed ports: serially (skips, with its reason, without root)
+	$(BIN)/python -m pytest -q -rs -n 3 --dist loadgroup --durations=15
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -rs -m "not slow"
