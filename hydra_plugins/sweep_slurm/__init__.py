@@ -1,5 +1,5 @@
-"""Our launcher for ``hydra/launcher=submitit_slurm`` (and conf/cluster/*.yaml, which pick it): Hydra's submitit
-SLURM launcher, except that a job whose SLURM job ended without a result (cancelled, its node lost, out of
+"""Our launcher, ``hydra/launcher=sweep_slurm`` (conf/cluster/*.yaml pick it): Hydra's submitit SLURM launcher
+(``submitit_slurm``), except that a job whose SLURM job ended without a result (cancelled, its node lost, out of
 time or memory) is one failed job of the sweep instead of the end of it.
 
 Why not Hydra's: its launch() ends in ``[job.results()[0] for job in jobs]``, and results() raises for a
@@ -105,6 +105,7 @@ class SweepSlurmQueueConf(SlurmQueueConf):
     _target_: str = "hydra_plugins.sweep_slurm.SlurmLauncher"
 
 
-# Hydra's own entry was stored when its config module was imported (above): this one replaces it, so
-# hydra/launcher=submitit_slurm, on the command line or in conf/cluster/*.yaml, gets the launcher above
-ConfigStore.instance().store(group="hydra/launcher", name="submitit_slurm", node=SweepSlurmQueueConf, provider="sweep")
+# a name of its own: stored as submitit_slurm, it replaced Hydra's entry only when this file ran after Hydra's config
+# module, and Hydra's plugin scan runs every module again in the order of the namespace's folders, so from the
+# repository's root (first on sys.path under `python -m`) Hydra's launcher won and a cancelled job ended the grid
+ConfigStore.instance().store(group="hydra/launcher", name="sweep_slurm", node=SweepSlurmQueueConf, provider="sweep")

@@ -25,7 +25,7 @@ Run tonight's sweep (conf/experiment/nightly.yaml) and compare it with the previ
   python -m sweep.nightly                                   # today (UTC), the default matrix
   python -m sweep.nightly nightly.models=[minilm_l3] nightly.strategies=[full,lora] nightly.trials_per_cell=3
   python -m sweep.nightly nightly.date=2026-11-27           # name (or resume) another night
-  python -m sweep.nightly hydra/launcher=submitit_slurm search.n_jobs=8 \\
+  python -m sweep.nightly hydra/launcher=sweep_slurm search.n_jobs=8 \\
       search.storage='postgresql://sweep:${oc.env:PGPASSWORD}@db/optuna' tracking.uri=http://mlflow:5000
   python -m sweep.nightly --report-only nightly.date=2026-11-27   # the report of a night run by several nodes
 

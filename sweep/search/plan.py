@@ -146,7 +146,7 @@ def plan_search(config: DictConfig, arguments: list[str], compose: Callable[[lis
     if search.n_jobs > 1 and launcher.endswith("BasicLauncher"):
         raise ConfigError(
             "search.n_jobs",
-            "runs trials in parallel processes: add hydra/launcher=joblib (or submitit_local, submitit_slurm)",
+            "runs trials in parallel processes: add hydra/launcher=joblib (or submitit_local, sweep_slurm)",
             search.n_jobs,
         )
 
