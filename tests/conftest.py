@@ -16,7 +16,7 @@ TINY_DATA = ["task.train_size=64", "task.val_size=32", "task.test_size=32"]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything the tests load is packaged or built locally
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-# make test runs two test workers on 2 cores: each worker, and every CLI process it starts, gets its share of the
+# make test runs three test workers on 2 cores: each worker, and every CLI process it starts, gets its share of the
 # cores (as a user running two jobs side by side would set), since torch otherwise takes every core in each of
 # them and the oversubscribed OpenMP threads spin (measured: 35 CLI tests, 153 s -> 137 s)
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
