@@ -26,7 +26,8 @@ lint: setup
 
 # one session: the cluster's tests are one xdist group (one cluster on fixed ports, its tests in turn on one worker;
 # they skip, with the reason, without root) and spend part of their time waiting on SLURM and its services, so a
-# third worker runs them beside the rest (28 min 21 s here, against about 32 min for two sessions one after the other; tests/conftest.py gives each worker its share of threads)
+# third worker runs them beside the rest (28 min 21 s here, against about 32 min for two sessions one after the
+# other; tests/conftest.py gives each worker its share of threads)
 test: lint
 	$(BIN)/python -m pytest -q -rs -n 3 --dist loadgroup --durations=15
 
