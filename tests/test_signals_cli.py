@@ -96,7 +96,7 @@ def test_a_signal_during_a_two_slot_search_loses_nothing(tmp_path, cache_dir):
     import optuna
 
     assert len(interrupt_mid_trials(tmp_path, cache_dir, signal.SIGTERM, whole_group=False)) == 2
-    assert len(interrupt_mid_trials(tmp_path, cache_dir, signal.SIGINT, whole_group=True)) == 4  # the resumed parent too
+    assert len(interrupt_mid_trials(tmp_path, cache_dir, signal.SIGINT, whole_group=True)) == 4  # both runs' two
 
     # the same command again: the budget completes exactly
     again = start(SEARCH, tmp_path, cache_dir)

@@ -1,5 +1,5 @@
 """The cluster configs pick our SLURM launcher (hydra_plugins/sweep_slurm/: a cancelled job is one failed row of a
-grid, not its end) wherever the command runs. Regression: ours was stored under Hydra's own name, submitit_slurm,
+grid, not its end), also from the repository's root. Regression: ours was stored under Hydra's own name, submitit_slurm,
 and won only when Hydra's plugin scan ran it after Hydra's config module; from the repository's root, first on
 sys.path under ``python -m``, Hydra's launcher won, and a cancelled job ended the whole grid with a traceback."""
 
